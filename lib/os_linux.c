@@ -1,0 +1,224 @@
+/*
+ * SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+ *
+ * os_linux.c - thin wrappers over the system calls lib/ uses. They return
+ * 0 or -errno, keep no state beyond the cached page size, take no locks and
+ * never allocate, so they are safe in fork handlers and in the proxy's
+ * bootstrap path.
+ */
+
+#include "os_linux.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <linux/capability.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <umf/memory_provider.h>
+
+#include "common.h"
+
+#ifndef MFD_CLOEXEC
+#define MFD_CLOEXEC 0x0001U
+#endif
+
+// --- Memory mappings ---
+
+int os_mmap_anon(size_t size, int prot, void **out) {
+    void *p = mmap(NULL, size, prot, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) {
+        return -errno;
+    }
+    *out = p;
+    return 0;
+}
+
+int os_mmap_fd(void **inout, size_t size, int prot, int fd, off_t offset,
+               int fixed) {
+    void *hint = fixed ? *inout : NULL;
+    int flags = MAP_SHARED | (fixed ? MAP_FIXED : 0);
+    void *p = mmap(hint, size, prot, flags, fd, offset);
+    if (p == MAP_FAILED) {
+        return -errno;
+    }
+    *inout = p;
+    return 0;
+}
+
+int os_munmap(void *addr, size_t size) {
+    return munmap(addr, size) ? -errno : 0;
+}
+
+int os_mprotect(void *addr, size_t size, int prot) {
+    return mprotect(addr, size, prot) ? -errno : 0;
+}
+
+int os_madvise(void *addr, size_t size, int advice) {
+    return madvise(addr, size, advice) ? -errno : 0;
+}
+
+size_t os_page_size(void) {
+    static _Atomic size_t cached;
+    size_t ps = atomic_load_explicit(&cached, memory_order_relaxed);
+    if (unlikely(ps == 0)) {
+        long v = sysconf(_SC_PAGESIZE);
+        ps = v > 0 ? (size_t)v : 4096;
+        atomic_store_explicit(&cached, ps, memory_order_relaxed);
+    }
+    return ps;
+}
+
+int os_prot_from_umf(unsigned umf_prot, int *prot) {
+    if (umf_prot >= UMF_PROTECTION_MAX) {
+        return -EINVAL;
+    }
+    int p = PROT_NONE;
+    if (umf_prot & UMF_PROTECTION_READ) {
+        p |= PROT_READ;
+    }
+    if (umf_prot & UMF_PROTECTION_WRITE) {
+        p |= PROT_WRITE;
+    }
+    if (umf_prot & UMF_PROTECTION_EXEC) {
+        p |= PROT_EXEC;
+    }
+    *prot = p;
+    return 0;
+}
+
+// --- NUMA ---
+
+int os_mbind(void *addr, size_t len, int mode, const unsigned long *nodemask,
+             unsigned long maxnode, unsigned flags) {
+    long r = syscall(SYS_mbind, addr, len, mode, nodemask, maxnode, flags);
+    return r ? -errno : 0;
+}
+
+int os_get_mempolicy_addr(void *addr, int *mode, unsigned long *nodemask,
+                          unsigned long maxnode) {
+    const unsigned long MPOL_F_ADDR_ = 1UL << 1;
+    long r =
+        syscall(SYS_get_mempolicy, mode, nodemask, maxnode, addr, MPOL_F_ADDR_);
+    return r ? -errno : 0;
+}
+
+int os_get_node_of_addr(void *addr, int *node) {
+    const unsigned long MPOL_F_NODE_ = 1UL << 0, MPOL_F_ADDR_ = 1UL << 1;
+    long r = syscall(SYS_get_mempolicy, node, NULL, 0, addr,
+                     MPOL_F_NODE_ | MPOL_F_ADDR_);
+    return r ? -errno : 0;
+}
+
+// --- File descriptors ---
+
+int os_memfd_create(const char *name) {
+    long fd = syscall(SYS_memfd_create, name, MFD_CLOEXEC);
+    return fd < 0 ? -errno : (int)fd;
+}
+
+int os_memfd_secret(void) {
+#ifdef SYS_memfd_secret
+    long fd = syscall(SYS_memfd_secret, O_CLOEXEC);
+    return fd < 0 ? -errno : (int)fd;
+#else
+    return -ENOSYS;
+#endif
+}
+
+int os_shm_create(const char *name) {
+    (void)shm_unlink(name);
+    int fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    return fd < 0 ? -errno : fd;
+}
+
+int os_shm_open(const char *name) {
+    int fd = shm_open(name, O_RDWR | O_CLOEXEC, 0600);
+    return fd < 0 ? -errno : fd;
+}
+
+int os_shm_unlink(const char *name) {
+    return shm_unlink(name) ? -errno : 0;
+}
+
+int os_ftruncate(int fd, off_t size) {
+    return ftruncate(fd, size) ? -errno : 0;
+}
+
+int os_fallocate_punch(int fd, off_t offset, off_t len) {
+    int r = fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset,
+                      len);
+    return r ? -errno : 0;
+}
+
+int os_close(int fd) {
+    return close(fd) ? -errno : 0;
+}
+
+int os_shm_is_fd(const char *name, int fd) {
+    char path[300];
+    struct stat a, b;
+    if ((size_t)snprintf(path, sizeof(path), "/dev/shm/%s", name) >=
+            sizeof(path) ||
+        stat(path, &a) != 0 || fstat(fd, &b) != 0) {
+        return 0;
+    }
+    return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+int os_open_append(const char *path) {
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    return fd < 0 ? -errno : fd;
+}
+
+int os_write_all(int fd, const void *buf, size_t len) {
+    const char *p = buf;
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return -errno;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+// --- Process ---
+
+const char *os_getenv(const char *name) {
+    return secure_getenv(name);
+}
+
+int os_getpid(void) {
+    return (int)getpid();
+}
+
+int os_gettid(void) {
+    return (int)syscall(SYS_gettid);
+}
+
+int os_can_lock_unlimited(void) {
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_MEMLOCK, &rl) == 0 && rl.rlim_cur == RLIM_INFINITY) {
+        return 1;
+    }
+    // CAP_IPC_LOCK lifts the limit; read the effective set directly so we
+    // need no libcap.
+    struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct data[2] = {{0}};
+    if (syscall(SYS_capget, &hdr, data) == 0 &&
+        (data[CAP_IPC_LOCK / 32].effective & (1U << (CAP_IPC_LOCK % 32)))) {
+        return 1;
+    }
+    return 0;
+}

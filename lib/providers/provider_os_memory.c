@@ -1,0 +1,781 @@
+/*
+ * SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+ *
+ * provider_os_memory.c - the OS memory provider.
+ *
+ * Private memory is anonymous mmap. Shared memory maps one file per
+ * provider (a named POSIX shm object, or an anonymous memfd: memfd_secret
+ * first, memfd_create as fallback, per the contract's UMF_MEM_FD_FUNC rule)
+ * with MAP_SHARED, and every allocation maps the file at the offset equal
+ * to its own address. Offsets are therefore unique among live allocations
+ * without any bookkeeping, split and merge need none either, and an IPC
+ * handle carries the address as the offset. Freed ranges are punched out of
+ * the file (MADV_REMOVE) before munmap, so shared memory is really released.
+ *
+ * NUMA placement: node ids are checked against the hwloc topology at
+ * creation (loaded lazily, only when a node list is given) and turned into a
+ * node mask; each allocation then applies its policy with mbind(2) directly,
+ * because hwloc cannot express MPOL_LOCAL or MPOL_PREFERRED_MANY.
+ *
+ * Native errors are per thread: a code (UMF_OS_RESULT_*) and a message
+ * "<fixed text>[: <strerror>]".
+ *
+ * Locks: none. The interleave counter is one atomic per provider, touched
+ * only when an allocation is cut into parts.
+ */
+
+#include <errno.h>
+#include <limits.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include <umf/providers/provider_os_memory.h>
+
+#include "base_alloc.h"
+#include "common.h"
+#include "log.h"
+#include "os_linux.h"
+#include "topology.h"
+
+// mbind(2) modes, from <linux/mempolicy.h> (kept here: glibc has no header).
+#define OS_MPOL_DEFAULT 0
+#define OS_MPOL_PREFERRED 1
+#define OS_MPOL_BIND 2
+#define OS_MPOL_INTERLEAVE 3
+#define OS_MPOL_LOCAL 4
+#define OS_MPOL_PREFERRED_MANY 5
+
+#define OS_MAX_NODES 1024
+#define OS_MASK_WORDS (OS_MAX_NODES / (8 * sizeof(unsigned long)))
+#define OS_SHM_NAME_MAX (NAME_MAX - 2)
+
+// --- Params ---
+
+struct umf_os_memory_provider_params_t {
+    unsigned protection;
+    umf_memory_visibility_t visibility;
+    char *shm_name;
+    unsigned *numa_list;
+    unsigned numa_list_len;
+    umf_numa_mode_t numa_mode;
+    size_t part_size;
+    umf_numa_split_partition_t *partitions;
+    unsigned partitions_len;
+};
+
+#define CHECK_PARAMS(h)                                                        \
+    CHECK_ARG((h) != NULL, UMF_RESULT_ERROR_INVALID_ARGUMENT, "hParams is NULL")
+
+UMF_EXPORT umf_result_t
+umfOsMemoryProviderParamsCreate(umf_os_memory_provider_params_handle_t *hParams) {
+    CHECK_ARG(hParams != NULL, UMF_RESULT_ERROR_INVALID_ARGUMENT,
+              "hParams is NULL");
+    umf_os_memory_provider_params_handle_t p = ba_calloc(1, sizeof(*p));
+    if (!p) {
+        return UMF_RESULT_ERROR_OUT_OF_HOST_MEMORY;
+    }
+    p->protection = UMF_PROTECTION_READ | UMF_PROTECTION_WRITE;
+    p->visibility = UMF_MEM_MAP_PRIVATE;
+    p->numa_mode = UMF_NUMA_MODE_DEFAULT;
+    *hParams = p;
+    return UMF_RESULT_SUCCESS;
+}
+
+UMF_EXPORT umf_result_t
+umfOsMemoryProviderParamsDestroy(umf_os_memory_provider_params_handle_t hParams) {
+    if (hParams) {
+        ba_free(hParams->shm_name);
+        ba_free(hParams->numa_list);
+        ba_free(hParams->partitions);
+        ba_free(hParams);
+    }
+    return UMF_RESULT_SUCCESS;
+}
+
+UMF_EXPORT umf_result_t umfOsMemoryProviderParamsSetProtection(
+    umf_os_memory_provider_params_handle_t hParams, unsigned protection) {
+    CHECK_PARAMS(hParams);
+    hParams->protection = protection; // checked at provider creation
+    return UMF_RESULT_SUCCESS;
+}
+
+UMF_EXPORT umf_result_t umfOsMemoryProviderParamsSetVisibility(
+    umf_os_memory_provider_params_handle_t hParams,
+    umf_memory_visibility_t visibility) {
+    CHECK_PARAMS(hParams);
+    hParams->visibility = visibility; // checked at provider creation
+    return UMF_RESULT_SUCCESS;
+}
+
+UMF_EXPORT umf_result_t umfOsMemoryProviderParamsSetShmName(
+    umf_os_memory_provider_params_handle_t hParams, const char *shm_name) {
+    CHECK_PARAMS(hParams);
+    char *copy = NULL;
+    if (shm_name && shm_name[0]) {
+        // Keep one byte past the limit so creation can tell "too long".
+        copy = ba_strndup(shm_name, OS_SHM_NAME_MAX + 1);
+        if (!copy) {
+            return UMF_RESULT_ERROR_OUT_OF_HOST_MEMORY;
+        }
+    }
+    ba_free(hParams->shm_name);
+    hParams->shm_name = copy;
+    return UMF_RESULT_SUCCESS;
+}
+
+UMF_EXPORT umf_result_t umfOsMemoryProviderParamsSetNumaList(
+    umf_os_memory_provider_params_handle_t hParams, unsigned *numa_list,
+    unsigned numa_list_len) {
+    CHECK_PARAMS(hParams);
+    CHECK_ARG(numa_list != NULL || numa_list_len == 0,
+              UMF_RESULT_ERROR_INVALID_ARGUMENT,
+              "numa_list is NULL but numa_list_len is %u", numa_list_len);
+    unsigned *copy = NULL;
+    if (numa_list_len) {
+        copy = ba_alloc(sizeof(unsigned) * numa_list_len);
+        if (!copy) {
+            return UMF_RESULT_ERROR_OUT_OF_HOST_MEMORY;
+        }
+        memcpy(copy, numa_list, sizeof(unsigned) * numa_list_len);
+    }
+    ba_free(hParams->numa_list);
+    hParams->numa_list = copy;
+    hParams->numa_list_len = numa_list_len;
+    return UMF_RESULT_SUCCESS;
+}
+
+UMF_EXPORT umf_result_t umfOsMemoryProviderParamsSetNumaMode(
+    umf_os_memory_provider_params_handle_t hParams, umf_numa_mode_t numa_mode) {
+    CHECK_PARAMS(hParams);
+    hParams->numa_mode = numa_mode; // checked at provider creation
+    return UMF_RESULT_SUCCESS;
+}
+
+UMF_EXPORT umf_result_t umfOsMemoryProviderParamsSetPartSize(
+    umf_os_memory_provider_params_handle_t hParams, size_t part_size) {
+    CHECK_PARAMS(hParams);
+    hParams->part_size = part_size;
+    return UMF_RESULT_SUCCESS;
+}
+
+UMF_EXPORT umf_result_t umfOsMemoryProviderParamsSetPartitions(
+    umf_os_memory_provider_params_handle_t hParams,
+    umf_numa_split_partition_t *partitions, unsigned partitions_len) {
+    CHECK_PARAMS(hParams);
+    CHECK_ARG(partitions != NULL || partitions_len == 0,
+              UMF_RESULT_ERROR_INVALID_ARGUMENT,
+              "partitions is NULL but partitions_len is %u", partitions_len);
+    umf_numa_split_partition_t *copy = NULL;
+    if (partitions_len) {
+        copy = ba_alloc(sizeof(*copy) * partitions_len);
+        if (!copy) {
+            return UMF_RESULT_ERROR_OUT_OF_HOST_MEMORY;
+        }
+        memcpy(copy, partitions, sizeof(*copy) * partitions_len);
+    }
+    ba_free(hParams->partitions);
+    hParams->partitions = copy;
+    hParams->partitions_len = partitions_len;
+    return UMF_RESULT_SUCCESS;
+}
+
+// --- Native errors ---
+
+static const char *const native_texts[] = {
+    "success",
+    "memory allocation failed",
+    "allocated address is not aligned",
+    "binding memory to NUMA node failed",
+    "memory deallocation failed",
+    "lazy purging failed",
+    "force purging failed",
+    "HWLOC topology discovery failed",
+};
+
+static _Thread_local struct {
+    int32_t code; // 0 until the first failure of this thread
+    char msg[256];
+} tls_native;
+
+// Records a native error (errnum 0: none captured) and returns
+// MEMORY_PROVIDER_SPECIFIC.
+static umf_result_t os_fail(umf_os_memory_provider_native_error_t code,
+                            int errnum) {
+    const char *text = native_texts[code - UMF_OS_RESULTS_START_FROM];
+    tls_native.code = (int32_t)code;
+    if (errnum > 0) {
+        char ebuf[128];
+        snprintf(tls_native.msg, sizeof(tls_native.msg), "%s: %s", text,
+                 strerror_r(errnum, ebuf, sizeof(ebuf)));
+    } else {
+        snprintf(tls_native.msg, sizeof(tls_native.msg), "%s", text);
+    }
+    return UMF_RESULT_ERROR_MEMORY_PROVIDER_SPECIFIC;
+}
+
+static void os_get_last_native_error(void *priv, const char **msg,
+                                     int32_t *err) {
+    (void)priv;
+    if (tls_native.code == 0) {
+        *msg = native_texts[0];
+        *err = UMF_OS_RESULT_SUCCESS;
+        return;
+    }
+    *msg = tls_native.msg;
+    *err = tls_native.code;
+}
+
+// --- Provider state ---
+
+typedef struct os_provider_t {
+    int prot;
+    umf_memory_visibility_t visibility;
+    int fd;      // shared: the backing file; -1 for private
+    bool secret; // fd is a memfd_secret: no hole punching
+    char shm_name[OS_SHM_NAME_MAX + 1]; // "" for an anonymous fd
+    umf_numa_mode_t mode;
+    unsigned nnodes;
+    unsigned *nodes; // in list order
+    unsigned long mask[OS_MASK_WORDS];
+    size_t part_size; // page-rounded interleave part, 0 = kernel interleave
+    _Atomic size_t parts_done; // interleave: parts placed so far
+    unsigned nparts;
+    umf_numa_split_partition_t *parts; // SPLIT; equal weights if none given
+    unsigned long total_weight;
+    _Atomic bool warned_preferred_many;
+} os_provider_t;
+
+static void mask_set(unsigned long *mask, unsigned node) {
+    mask[node / (8 * sizeof(unsigned long))] |=
+        1UL << (node % (8 * sizeof(unsigned long)));
+}
+
+static bool list_has(const unsigned *list, unsigned n, unsigned node) {
+    for (unsigned i = 0; i < n; i++) {
+        if (list[i] == node) {
+            return true;
+        }
+    }
+    return false;
+}
+
+// Checks the contract's creation rules in its order.
+static umf_result_t validate_params(umf_os_memory_provider_params_handle_t p,
+                                    int *prot) {
+    if (os_prot_from_umf(p->protection, prot) != 0) {
+        LOG_ERR("protection 0x%x has bits other than UMF_PROTECTION_NONE, "
+                "_READ, _WRITE and _EXEC",
+                p->protection);
+        return UMF_RESULT_ERROR_INVALID_ARGUMENT;
+    }
+    if (p->visibility != UMF_MEM_MAP_PRIVATE &&
+        p->visibility != UMF_MEM_MAP_SHARED) {
+        LOG_ERR("visibility %d is neither UMF_MEM_MAP_PRIVATE (1) nor "
+                "UMF_MEM_MAP_SHARED (2)",
+                (int)p->visibility);
+        return UMF_RESULT_ERROR_INVALID_ARGUMENT;
+    }
+    if (p->visibility == UMF_MEM_MAP_SHARED &&
+        p->numa_mode != UMF_NUMA_MODE_DEFAULT) {
+        LOG_ERR("shared visibility supports only UMF_NUMA_MODE_DEFAULT");
+        return UMF_RESULT_ERROR_NOT_SUPPORTED;
+    }
+    unsigned n = p->numa_list_len;
+    switch (p->numa_mode) {
+    case UMF_NUMA_MODE_DEFAULT:
+    case UMF_NUMA_MODE_LOCAL:
+        if (n) {
+            LOG_ERR("NUMA mode %s takes no node list (%u nodes given)",
+                    p->numa_mode == UMF_NUMA_MODE_LOCAL ? "LOCAL" : "DEFAULT",
+                    n);
+            return UMF_RESULT_ERROR_INVALID_ARGUMENT;
+        }
+        break;
+    case UMF_NUMA_MODE_BIND:
+    case UMF_NUMA_MODE_INTERLEAVE:
+    case UMF_NUMA_MODE_SPLIT:
+        if (!n) {
+            LOG_ERR("NUMA modes BIND, INTERLEAVE and SPLIT need a node list");
+            return UMF_RESULT_ERROR_INVALID_ARGUMENT;
+        }
+        break;
+    case UMF_NUMA_MODE_PREFERRED:
+        break;
+    default:
+        LOG_ERR("unknown NUMA mode %d", (int)p->numa_mode);
+        return UMF_RESULT_ERROR_INVALID_ARGUMENT;
+    }
+    if (p->numa_mode == UMF_NUMA_MODE_SPLIT) {
+        for (unsigned i = 0; i < p->partitions_len; i++) {
+            if (p->partitions[i].weight == 0) {
+                LOG_ERR("partition %u has weight 0", i);
+                return UMF_RESULT_ERROR_INVALID_ARGUMENT;
+            }
+            if (!list_has(p->numa_list, n, p->partitions[i].target)) {
+                LOG_ERR("partition %u targets node %u, which is not in the "
+                        "NUMA list",
+                        i, p->partitions[i].target);
+                return UMF_RESULT_ERROR_INVALID_ARGUMENT;
+            }
+        }
+    }
+    if (p->numa_mode == UMF_NUMA_MODE_INTERLEAVE) {
+        size_t rounded;
+        if (!align_up_checked(p->part_size, os_page_size(), &rounded)) {
+            LOG_ERR("interleave part size %zu overflows when rounded up to a "
+                    "page",
+                    p->part_size);
+            return UMF_RESULT_ERROR_INVALID_ARGUMENT;
+        }
+    }
+    if (n) {
+        for (unsigned i = 0; i < n; i++) {
+            if (p->numa_list[i] >= OS_MAX_NODES) {
+                LOG_ERR("NUMA node id %u is out of range (max %d)",
+                        p->numa_list[i], OS_MAX_NODES - 1);
+                return UMF_RESULT_ERROR_INVALID_ARGUMENT;
+            }
+        }
+        hwloc_topology_t topo = topology_get();
+        if (!topo) {
+            return os_fail(UMF_OS_RESULT_ERROR_TOPO_DISCOVERY_FAILED, 0);
+        }
+        for (unsigned i = 0; i < n; i++) {
+            if (!topology_has_numa_node(topo, p->numa_list[i])) {
+                LOG_ERR("NUMA node %u does not exist on this machine",
+                        p->numa_list[i]);
+                return UMF_RESULT_ERROR_INVALID_ARGUMENT;
+            }
+        }
+    }
+    if (p->visibility == UMF_MEM_MAP_SHARED && p->shm_name) {
+        size_t len = strlen(p->shm_name);
+        if (len > OS_SHM_NAME_MAX || strchr(p->shm_name, '/')) {
+            LOG_ERR("shm name '%s' must have no '/' and at most %d "
+                    "characters",
+                    p->shm_name, OS_SHM_NAME_MAX);
+            return UMF_RESULT_ERROR_INVALID_ARGUMENT;
+        }
+    }
+    return UMF_RESULT_SUCCESS;
+}
+
+// Opens the backing file of a shared provider.
+static umf_result_t open_backing(os_provider_t *os, const char *shm_name) {
+    int fd;
+    if (shm_name) {
+        fd = os_shm_create(shm_name);
+        if (fd < 0) {
+            LOG_PERR(-fd, "cannot create shm object /dev/shm/%s", shm_name);
+            return UMF_RESULT_ERROR_INVALID_ARGUMENT;
+        }
+        snprintf(os->shm_name, sizeof(os->shm_name), "%s", shm_name);
+    } else {
+        const char *func = os_getenv("UMF_MEM_FD_FUNC");
+        fd = -ENOSYS;
+        if (!(func && strstr(func, "memfd_create"))) {
+            // Secret memory is locked memory: without an unlimited lock
+            // limit it fails after a few MiB, so only use it where it works.
+            if (os_can_lock_unlimited()) {
+                fd = os_memfd_secret();
+                os->secret = fd >= 0;
+            } else {
+                LOG_DEBUG("memfd_secret skipped: RLIMIT_MEMLOCK is limited");
+            }
+        }
+        if (fd < 0) {
+            fd = os_memfd_create("umf_os_provider");
+        }
+        if (fd < 0) {
+            LOG_PERR(-fd, "cannot create a memfd for shared memory");
+            return os_fail(UMF_OS_RESULT_ERROR_ALLOC_FAILED, -fd);
+        }
+    }
+    // Sparse file as large as offsets go: allocations map it at offsets
+    // equal to their addresses.
+    int r = os_ftruncate(fd, (off_t)INT64_MAX);
+    if (r) {
+        LOG_PERR(-r, "cannot size the shared memory file");
+        (void)os_close(fd);
+        if (shm_name) {
+            (void)os_shm_unlink(shm_name);
+        }
+        return os_fail(UMF_OS_RESULT_ERROR_ALLOC_FAILED, -r);
+    }
+    os->fd = fd;
+    LOG_DEBUG("shared memory backed by %s%s", shm_name ? "/dev/shm/" : "",
+              shm_name ? shm_name
+                       : (os->secret ? "memfd_secret" : "memfd_create"));
+    return UMF_RESULT_SUCCESS;
+}
+
+static void os_finalize(void *priv);
+
+static umf_result_t os_initialize(void *params, void **priv) {
+    umf_os_memory_provider_params_handle_t p = params;
+    CHECK_ARG(p != NULL, UMF_RESULT_ERROR_INVALID_ARGUMENT,
+              "params is NULL (create them with "
+              "umfOsMemoryProviderParamsCreate)");
+    int prot;
+    umf_result_t ret = validate_params(p, &prot);
+    if (ret != UMF_RESULT_SUCCESS) {
+        return ret;
+    }
+
+    os_provider_t *os = ba_calloc(1, sizeof(*os));
+    if (!os) {
+        return UMF_RESULT_ERROR_OUT_OF_HOST_MEMORY;
+    }
+    os->fd = -1;
+    os->prot = prot;
+    os->visibility = p->visibility;
+    os->mode = p->numa_mode;
+    os->nnodes = p->numa_list_len;
+    if (os->nnodes) {
+        os->nodes = ba_alloc(sizeof(unsigned) * os->nnodes);
+        if (!os->nodes) {
+            ret = UMF_RESULT_ERROR_OUT_OF_HOST_MEMORY;
+            goto err_finalize;
+        }
+        memcpy(os->nodes, p->numa_list, sizeof(unsigned) * os->nnodes);
+        for (unsigned i = 0; i < os->nnodes; i++) {
+            mask_set(os->mask, os->nodes[i]);
+        }
+    }
+    if (os->mode == UMF_NUMA_MODE_INTERLEAVE) {
+        os->part_size = align_up(p->part_size, os_page_size());
+    }
+    if (os->mode == UMF_NUMA_MODE_SPLIT) {
+        // Without partitions: equal weights over the list, in list order.
+        os->nparts = p->partitions_len ? p->partitions_len : os->nnodes;
+        os->parts = ba_alloc(sizeof(*os->parts) * os->nparts);
+        if (!os->parts) {
+            ret = UMF_RESULT_ERROR_OUT_OF_HOST_MEMORY;
+            goto err_finalize;
+        }
+        for (unsigned i = 0; i < os->nparts; i++) {
+            os->parts[i] = p->partitions_len
+                               ? p->partitions[i]
+                               : (umf_numa_split_partition_t){1, os->nodes[i]};
+            os->total_weight += os->parts[i].weight;
+        }
+    }
+    if (os->visibility == UMF_MEM_MAP_SHARED) {
+        ret = open_backing(os, p->shm_name);
+        if (ret != UMF_RESULT_SUCCESS) {
+            goto err_finalize;
+        }
+    }
+    *priv = os;
+    return UMF_RESULT_SUCCESS;
+
+err_finalize:
+    os_finalize(os);
+    return ret;
+}
+
+static void os_finalize(void *priv) {
+    os_provider_t *os = priv;
+    if (os->fd >= 0) {
+        // Remove our shm name unless a consumer already did (it unlinks on
+        // open) and somebody reused the name.
+        if (os->shm_name[0] && os_shm_is_fd(os->shm_name, os->fd)) {
+            (void)os_shm_unlink(os->shm_name);
+        }
+        (void)os_close(os->fd);
+    }
+    ba_free(os->nodes);
+    ba_free(os->parts);
+    ba_free(os);
+}
+
+// --- Allocation ---
+
+// Maps `size` bytes (page multiple) aligned to `align` (power of two >= page).
+static int map_region(os_provider_t *os, size_t size, size_t align,
+                      void **out) {
+    size_t page = os_page_size();
+    bool shared = os->fd >= 0;
+    if (!shared && align == page) {
+        return os_mmap_anon(size, os->prot, out);
+    }
+    size_t extra = align - page, total;
+    if (size > SIZE_MAX - extra) {
+        return -ENOMEM;
+    }
+    total = size + extra;
+    void *base;
+    int r = os_mmap_anon(total, shared ? PROT_NONE : os->prot, &base);
+    if (r) {
+        return r;
+    }
+    uintptr_t b = (uintptr_t)base;
+    uintptr_t a = (b + align - 1) & ~(uintptr_t)(align - 1);
+    if (shared) {
+        void *at = (void *)a;
+        r = os_mmap_fd(&at, size, os->prot, os->fd, (off_t)a, 1);
+        if (r) {
+            (void)os_munmap(base, total);
+            return r;
+        }
+    }
+    if (a > b) {
+        (void)os_munmap(base, a - b);
+    }
+    if (b + total > a + size) {
+        (void)os_munmap((void *)(a + size), b + total - (a + size));
+    }
+    *out = (void *)a;
+    return 0;
+}
+
+static int bind_one(void *addr, size_t len, int mode, unsigned node) {
+    unsigned long mask[OS_MASK_WORDS] = {0};
+    mask_set(mask, node);
+    return os_mbind(addr, len, mode, mask, OS_MAX_NODES + 1, 0);
+}
+
+static int apply_numa(os_provider_t *os, void *addr, size_t len) {
+    size_t page = os_page_size();
+    char *a = addr;
+    int r = 0;
+    switch (os->mode) {
+    case UMF_NUMA_MODE_DEFAULT:
+        return 0;
+    case UMF_NUMA_MODE_BIND:
+        return os_mbind(addr, len, OS_MPOL_BIND, os->mask, OS_MAX_NODES + 1, 0);
+    case UMF_NUMA_MODE_LOCAL:
+        return os_mbind(addr, len, OS_MPOL_LOCAL, NULL, 0, 0);
+    case UMF_NUMA_MODE_PREFERRED:
+        if (os->nnodes == 0) {
+            // An empty preferred mask means "the local node".
+            return os_mbind(addr, len, OS_MPOL_PREFERRED, NULL, 0, 0);
+        }
+        if (os->nnodes == 1) {
+            return bind_one(addr, len, OS_MPOL_PREFERRED, os->nodes[0]);
+        }
+        r = os_mbind(addr, len, OS_MPOL_PREFERRED_MANY, os->mask,
+                     OS_MAX_NODES + 1, 0);
+        if (r == -EINVAL) {
+            // Kernels before 5.15 lack MPOL_PREFERRED_MANY.
+            if (!atomic_exchange(&os->warned_preferred_many, true)) {
+                LOG_WARN("MPOL_PREFERRED_MANY unsupported; preferring node "
+                         "%u only",
+                         os->nodes[0]);
+            }
+            r = bind_one(addr, len, OS_MPOL_PREFERRED, os->nodes[0]);
+        }
+        return r;
+    case UMF_NUMA_MODE_INTERLEAVE:
+        if (os->part_size == 0) {
+            return os_mbind(addr, len, OS_MPOL_INTERLEAVE, os->mask,
+                            OS_MAX_NODES + 1, 0);
+        } else {
+            size_t nparts = (len + os->part_size - 1) / os->part_size;
+            size_t first = atomic_fetch_add_explicit(&os->parts_done, nparts,
+                                                     memory_order_relaxed);
+            for (size_t k = 0; k < nparts && r == 0; k++) {
+                size_t off = k * os->part_size;
+                size_t n = len - off < os->part_size ? len - off : os->part_size;
+                r = bind_one(a + off, n, OS_MPOL_BIND,
+                             os->nodes[(first + k) % os->nnodes]);
+            }
+            return r;
+        }
+    case UMF_NUMA_MODE_SPLIT: {
+        // Partition i gets pages [pages*W_i/W, pages*W_{i+1}/W) where W_i
+        // is the sum of the weights before it: proportional, exact cover.
+        size_t pages = len / page;
+        unsigned long cum = 0;
+        for (unsigned i = 0; i < os->nparts && r == 0; i++) {
+            size_t from = (size_t)((unsigned __int128)pages * cum /
+                                   os->total_weight);
+            cum += os->parts[i].weight;
+            size_t to = (size_t)((unsigned __int128)pages * cum /
+                                 os->total_weight);
+            if (to > from) {
+                r = bind_one(a + from * page, (to - from) * page, OS_MPOL_BIND,
+                             os->parts[i].target);
+            }
+        }
+        return r;
+    }
+    default:
+        return -EINVAL;
+    }
+}
+
+static umf_result_t os_alloc(void *priv, size_t size, size_t alignment,
+                             void **ptr) {
+    os_provider_t *os = priv;
+    size_t page = os_page_size();
+    if (alignment && !is_pow2(alignment)) {
+        LOG_ERR("alignment %zu is not a power of two", alignment);
+        return UMF_RESULT_ERROR_INVALID_ARGUMENT;
+    }
+    if (size == 0) {
+        return os_fail(UMF_OS_RESULT_ERROR_ALLOC_FAILED, EINVAL);
+    }
+    size_t map;
+    if (!align_up_checked(size, page, &map)) {
+        return os_fail(UMF_OS_RESULT_ERROR_ALLOC_FAILED, ENOMEM);
+    }
+    void *addr;
+    int r = map_region(os, map, alignment > page ? alignment : page, &addr);
+    if (r) {
+        LOG_PDEBUG(-r, "mmap of %zu bytes failed", map);
+        return os_fail(UMF_OS_RESULT_ERROR_ALLOC_FAILED, -r);
+    }
+    r = apply_numa(os, addr, map);
+    if (r && r != -ENOSYS) {
+        LOG_PERR(-r, "mbind of [%p, +%zu) failed", addr, map);
+        (void)os_munmap(addr, map);
+        return os_fail(UMF_OS_RESULT_ERROR_BIND_FAILED, -r);
+    }
+    *ptr = addr;
+    return UMF_RESULT_SUCCESS;
+}
+
+static umf_result_t os_free(void *priv, void *ptr, size_t size) {
+    os_provider_t *os = priv;
+    if (!ptr) {
+        return UMF_RESULT_SUCCESS;
+    }
+    size_t len = size ? align_up(size, os_page_size()) : 0;
+    if (os->fd >= 0 && !os->secret && len) {
+        // Release the file's pages while the range is still ours; after
+        // munmap another thread may map new data at the same offset.
+        (void)os_madvise(ptr, len, MADV_REMOVE);
+    }
+    int r = os_munmap(ptr, len);
+    if (r) {
+        LOG_PDEBUG(-r, "munmap(%p, %zu) failed", ptr, len);
+        return os_fail(UMF_OS_RESULT_ERROR_FREE_FAILED, -r);
+    }
+    return UMF_RESULT_SUCCESS;
+}
+
+static umf_result_t os_purge_lazy(void *priv, void *ptr, size_t size) {
+    os_provider_t *os = priv;
+    int r;
+    if (os->fd < 0) {
+        r = os_madvise(ptr, size, MADV_FREE);
+    } else if (os->secret) {
+        r = 0; // secret memory cannot be released; "lazy" allows doing nothing
+    } else {
+        // MADV_FREE is for private anonymous memory only.
+        r = os_madvise(ptr, size, MADV_REMOVE);
+    }
+    return r ? os_fail(UMF_OS_RESULT_ERROR_PURGE_LAZY_FAILED, -r)
+             : UMF_RESULT_SUCCESS;
+}
+
+static umf_result_t os_purge_force(void *priv, void *ptr, size_t size) {
+    os_provider_t *os = priv;
+    int r;
+    if (os->fd < 0) {
+        r = os_madvise(ptr, size, MADV_DONTNEED);
+    } else if (os->secret) {
+        r = -EOPNOTSUPP;
+    } else {
+        // DONTNEED on a shared mapping would read back the file's data.
+        r = os_madvise(ptr, size, MADV_REMOVE);
+    }
+    return r ? os_fail(UMF_OS_RESULT_ERROR_PURGE_FORCE_FAILED, -r)
+             : UMF_RESULT_SUCCESS;
+}
+
+static umf_result_t os_get_recommended_page_size(void *priv, size_t size,
+                                                 size_t *page) {
+    (void)priv, (void)size;
+    *page = os_page_size();
+    return UMF_RESULT_SUCCESS;
+}
+
+static umf_result_t os_get_min_page_size(void *priv, void *ptr, size_t *page) {
+    (void)priv, (void)ptr;
+    *page = os_page_size();
+    return UMF_RESULT_SUCCESS;
+}
+
+static const char *os_get_name(void *priv) {
+    (void)priv;
+    return "OS";
+}
+
+// Split and merge: file offsets follow addresses, so nothing to update.
+static umf_result_t os_allocation_split(void *priv, void *ptr, size_t total,
+                                        size_t first) {
+    (void)priv, (void)ptr, (void)total, (void)first;
+    return UMF_RESULT_SUCCESS;
+}
+
+static umf_result_t os_allocation_merge(void *priv, void *low, void *high,
+                                        size_t total) {
+    (void)priv, (void)low, (void)high, (void)total;
+    return UMF_RESULT_SUCCESS;
+}
+
+// --- IPC ---
+
+static umf_result_t ipc_check(os_provider_t *os) {
+    if (os->visibility != UMF_MEM_MAP_SHARED) {
+        LOG_ERR("IPC needs an OS provider with UMF_MEM_MAP_SHARED visibility");
+        return UMF_RESULT_ERROR_INVALID_ARGUMENT;
+    }
+    LOG_ERR("IPC handles of the OS provider are not implemented yet");
+    return UMF_RESULT_ERROR_NOT_SUPPORTED;
+}
+
+static umf_result_t os_get_ipc_handle_size(void *priv, size_t *size) {
+    (void)size;
+    return ipc_check(priv);
+}
+
+static umf_result_t os_get_ipc_handle(void *priv, const void *ptr, size_t size,
+                                      void *data) {
+    (void)ptr, (void)size, (void)data;
+    return ipc_check(priv);
+}
+
+static umf_result_t os_put_ipc_handle(void *priv, void *data) {
+    (void)data;
+    return ipc_check(priv);
+}
+
+static umf_result_t os_open_ipc_handle(void *priv, void *data, void **ptr) {
+    (void)data, (void)ptr;
+    return ipc_check(priv);
+}
+
+static umf_result_t os_close_ipc_handle(void *priv, void *ptr, size_t size) {
+    (void)ptr, (void)size;
+    return ipc_check(priv);
+}
+
+static umf_memory_provider_ops_t os_ops = {
+    .version = UMF_VERSION_CURRENT,
+    .initialize = os_initialize,
+    .finalize = os_finalize,
+    .alloc = os_alloc,
+    .get_last_native_error = os_get_last_native_error,
+    .get_recommended_page_size = os_get_recommended_page_size,
+    .get_min_page_size = os_get_min_page_size,
+    .get_name = os_get_name,
+    .ext.free = os_free,
+    .ext.purge_lazy = os_purge_lazy,
+    .ext.purge_force = os_purge_force,
+    .ext.allocation_merge = os_allocation_merge,
+    .ext.allocation_split = os_allocation_split,
+    .ipc.get_ipc_handle_size = os_get_ipc_handle_size,
+    .ipc.get_ipc_handle = os_get_ipc_handle,
+    .ipc.put_ipc_handle = os_put_ipc_handle,
+    .ipc.open_ipc_handle = os_open_ipc_handle,
+    .ipc.close_ipc_handle = os_close_ipc_handle,
+};
+
+UMF_EXPORT umf_memory_provider_ops_t *umfOsMemoryProviderOps(void) {
+    return &os_ops;
+}
