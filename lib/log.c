@@ -168,7 +168,7 @@ void log_init_from_string(const char *s) {
     for (const char *p = s; *p;) {
         size_t len = strcspn(p, ";");
         if (len > 0 && !is_known_token(p, len)) {
-            LOG_WARN("UMF_LOG: unknown option '%.*s' ignored", (int)len, p);
+            LOG_ERR("UMF_LOG: unknown option '%.*s' ignored", (int)len, p);
         }
         p += len;
         if (*p == ';') {

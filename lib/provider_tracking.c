@@ -6,7 +6,8 @@
  * alloc: upstream alloc, then register [p, p+size) -> pool (on failure the
  * chunk goes back upstream). free: unregister, then upstream free (re-
  * registered if that fails), so no lookup ever finds memory already given
- * back. split/merge: upstream first, then the tracker. Everything else is
+ * back; a pool that does not know the size (proxy, disjoint) passes 0 and
+ * the registered size goes upstream. split/merge: upstream first, then the tracker. Everything else is
  * forwarded. Its name is the upstream provider's name, and a failure of an
  * upstream op shows as a failure of this wrapper in
  * umfGetLastFailedMemoryProvider(), as the contract describes.
@@ -86,6 +87,9 @@ static umf_result_t trk_free(void *priv, void *ptr, size_t size) {
         }
         if (tracker_unregister(t->tracker, ptr, &info) == UMF_RESULT_SUCCESS) {
             had = true;
+            if (size == 0) {
+                size = info.size;
+            }
         }
     }
     umf_result_t ret = umfMemoryProviderFree(t->upstream, ptr, size);

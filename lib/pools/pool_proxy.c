@@ -3,8 +3,9 @@
  *
  * pool_proxy.c - the proxy pool: each request goes straight to the
  * provider. calloc, realloc and malloc_usable_size are not supported (the
- * pool cannot touch or size the provider's memory); free learns the size
- * from the tracker. The last allocation error is per thread and shared by
+ * pool cannot touch or size the provider's memory); free passes size 0 and
+ * the tracking wrapper supplies the size it registered (with tracking
+ * disabled the provider gets 0, as in the contract). The last allocation error is per thread and shared by
  * all proxy pools, as in the contract.
  */
 
@@ -14,7 +15,6 @@
 #include "base_alloc.h"
 #include "common.h"
 #include "log.h"
-#include "pool.h"
 
 typedef struct proxy_pool_t {
     umf_memory_provider_handle_t provider;
@@ -70,14 +70,7 @@ static size_t pp_malloc_usable_size(void *priv, void *ptr) {
 
 static umf_result_t pp_free(void *priv, void *ptr) {
     proxy_pool_t *pp = priv;
-    size_t size = 0;
-    if (ptr) {
-        umf_alloc_info_t info;
-        if (umfMemoryTrackerGetAllocInfo(ptr, &info) == UMF_RESULT_SUCCESS) {
-            size = info.baseSize;
-        }
-    }
-    return umfMemoryProviderFree(pp->provider, ptr, size);
+    return umfMemoryProviderFree(pp->provider, ptr, 0);
 }
 
 static umf_result_t pp_get_last_allocation_error(void *priv) {

@@ -1,0 +1,60 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+#
+# quickstart.sh - set up a fresh Debian 12 machine and build umf.
+#
+#   scripts/quickstart.sh run     install what is missing, build, run the
+#                                 example program
+#   scripts/quickstart.sh check   install what is missing, build, run the
+#                                 whole test suite (make check), a clang
+#                                 build, and make distcheck
+#
+# Needs root (or sudo) only to install packages. Idempotent: packages that
+# are present are not reinstalled, and an existing build is reused.
+set -eu
+
+cd "$(dirname "$0")/.."
+mode=${1:-run}
+jobs=$(nproc 2>/dev/null || echo 2)
+
+need="build-essential autoconf automake libtool pkg-config libhwloc-dev check"
+[ "$mode" = check ] && need="$need clang"
+
+missing=""
+for p in $need; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+        missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    echo "quickstart: installing:$missing"
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo=sudo
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $missing
+fi
+
+[ -x configure ] || autoreconf -fi
+[ -f Makefile ] || ./configure
+make -j"$jobs"
+
+case "$mode" in
+run)
+    ./examples/basic
+    ;;
+check)
+    make -j"$jobs" check
+    make -j"$jobs" distcheck
+    # The build must also be warning-free with clang: build the library,
+    # tests and benchmarks from the release tarball distcheck just made.
+    rm -rf build-clang && mkdir build-clang
+    tar -xzf umf-*.tar.gz -C build-clang --strip-components=1
+    (cd build-clang && ./configure -q CC=clang CXX=clang++ &&
+        make -j"$jobs" all && make -j"$jobs" check TESTS=)
+    rm -rf build-clang
+    echo "quickstart: all checks passed"
+    ;;
+*)
+    echo "usage: $0 run|check" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,50 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+#
+# test_symbols.sh - libumf.so imports no C allocator function (DESIGN.md
+# invariant 1) and exports exactly the names of lib/libumf.map.
+set -eu
+
+: "${top_srcdir:=.}" "${top_builddir:=.}" "${NM:=nm}"
+lib="$top_builddir/.libs/libumf.so"
+map="$top_srcdir/lib/libumf.map"
+[ -f "$lib" ] || { echo "FAIL: $lib not built"; exit 1; }
+
+status=0
+
+# --- no allocator imports ---
+forbidden='malloc calloc realloc reallocarray free cfree strdup strndup
+asprintf vasprintf posix_memalign aligned_alloc memalign valloc pvalloc
+malloc_usable_size open_memstream getline getdelim realpath tempnam
+__libc_malloc __libc_calloc __libc_realloc __libc_free __libc_memalign
+__strdup __strndup'
+undef=$("$NM" -D --undefined-only "$lib" | awk '{print $NF}' | sed 's/@.*//')
+for f in $forbidden; do
+    if printf '%s\n' "$undef" | grep -qx "$f"; then
+        echo "FAIL: libumf.so imports $f (lib/ must use its base allocator)"
+        status=1
+    fi
+done
+[ $status -eq 0 ] && echo "ok: no C allocator function among $(printf '%s\n' "$undef" | wc -l) imports"
+
+# --- exports == version script ---
+want=$(sed -n 's/^[[:space:]]*\(umf[A-Za-z0-9_]*\);.*/\1/p' "$map" | sort)
+have=$("$NM" -D --defined-only "$lib" | awk '{print $NF}' | sed 's/@.*//' |
+       grep -v '^UMF_' | sort)
+if [ "$want" != "$have" ]; then
+    echo "FAIL: exports differ from $map (< map only, > library only):"
+    printf "%s\n" "$want" > "${TMPDIR:-/tmp}/umf_want.$$"
+    printf "%s\n" "$have" | diff "${TMPDIR:-/tmp}/umf_want.$$" - || true
+    rm -f "${TMPDIR:-/tmp}/umf_want.$$"
+    status=1
+else
+    echo "ok: $(printf '%s\n' "$have" | wc -l) exports, all in the version script"
+fi
+
+# --- SONAME ---
+soname=$(readelf -d "$lib" 2>/dev/null | sed -n 's/.*SONAME.*\[\(.*\)\]/\1/p')
+if [ "$soname" != "libumf.so.0" ]; then
+    echo "FAIL: SONAME is '$soname', want libumf.so.0"
+    status=1
+fi
+exit $status
