@@ -11,9 +11,12 @@
  *   1. init_lock             (init.c)    life cycle, tracker object
  *   2. topology lock         (topology.c) lazy hwloc load
  *   3. tracker writer lock   (tracker.c)
- *   4. base allocator locks  (base_alloc.c), in size-class order
- * The tracker allocates nodes with mmap, not the base allocator, and the
- * base allocator takes no other lock, so holders of 3 or 4 never climb.
+ *   4. OS provider registry, then each shared OS provider's lock
+ *      (providers/provider_os_memory.c)
+ *   5. base allocator locks  (base_alloc.c), in size-class order
+ * The tracker allocates nodes with mmap, not the base allocator; an OS
+ * provider's lock may be held while its offset map takes a base allocator
+ * lock (4 then 5); the base allocator takes no other lock.
  */
 
 #include "fork.h"
@@ -22,6 +25,7 @@
 
 #include "base_alloc.h"
 #include "init.h"
+#include "providers/provider_os_memory_internal.h"
 #include "topology.h"
 #include "tracker.h"
 
@@ -32,11 +36,13 @@ static void on_prepare(void) {
     if (t) {
         tracker_fork_prepare(t);
     }
+    os_provider_fork_prepare();
     ba_fork_prepare();
 }
 
 static void on_parent(void) {
     ba_fork_parent();
+    os_provider_fork_parent();
     tracker_t *t = init_tracker_obj();
     if (t) {
         tracker_fork_parent(t);
@@ -47,6 +53,7 @@ static void on_parent(void) {
 
 static void on_child(void) {
     ba_fork_child();
+    os_provider_fork_child();
     tracker_t *t = init_tracker_obj();
     if (t) {
         tracker_fork_child(t);

@@ -76,7 +76,9 @@ size_t os_page_size(void) {
 }
 
 int os_prot_from_umf(unsigned umf_prot, int *prot) {
-    if (umf_prot >= UMF_PROTECTION_MAX) {
+    const unsigned known = UMF_PROTECTION_NONE | UMF_PROTECTION_READ |
+                           UMF_PROTECTION_WRITE | UMF_PROTECTION_EXEC;
+    if (umf_prot & ~known) {
         return -EINVAL;
     }
     int p = PROT_NONE;

@@ -63,8 +63,14 @@ START_TEST(test_proxy_pool_aligned_malloc) {
         ck_assert_uint_eq((uintptr_t)p % a, 0);
         ck_assert_int_eq(umfFree(p), UMF_RESULT_SUCCESS);
     }
-    // The provider's rules apply: not a power of two.
-    ck_assert_ptr_null(umfPoolAlignedMalloc(pool, 1000, 3 * 4096));
+    // The provider's rules apply: a page multiple is fine, even if it is
+    // not a power of two...
+    void *p3 = umfPoolAlignedMalloc(pool, 1000, 3 * 4096);
+    ck_assert_ptr_nonnull(p3);
+    ck_assert_uint_eq((uintptr_t)p3 % (3 * 4096), 0);
+    umfFree(p3);
+    // ...but neither a multiple nor a divisor of the page size is not.
+    ck_assert_ptr_null(umfPoolAlignedMalloc(pool, 1000, 3000));
     ck_assert_int_eq(umfPoolGetLastAllocationError(pool),
                      UMF_RESULT_ERROR_INVALID_ARGUMENT);
     umfPoolDestroy(pool);

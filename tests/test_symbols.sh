@@ -18,7 +18,9 @@ asprintf vasprintf posix_memalign aligned_alloc memalign valloc pvalloc
 malloc_usable_size open_memstream getline getdelim realpath tempnam
 __libc_malloc __libc_calloc __libc_realloc __libc_free __libc_memalign
 __strdup __strndup'
-undef=$("$NM" -D --undefined-only "$lib" | awk '{print $NF}' | sed 's/@.*//')
+# $NM may carry options (libtool sets "nm -B"): leave it unquoted.
+undef=$($NM -D --undefined-only "$lib" | awk '{print $NF}' | sed 's/@.*//')
+[ -n "$undef" ] || { echo "FAIL: '$NM -D --undefined-only' listed nothing"; exit 1; }
 for f in $forbidden; do
     if printf '%s\n' "$undef" | grep -qx "$f"; then
         echo "FAIL: libumf.so imports $f (lib/ must use its base allocator)"
@@ -29,8 +31,9 @@ done
 
 # --- exports == version script ---
 want=$(sed -n 's/^[[:space:]]*\(umf[A-Za-z0-9_]*\);.*/\1/p' "$map" | sort)
-have=$("$NM" -D --defined-only "$lib" | awk '{print $NF}' | sed 's/@.*//' |
+have=$($NM -D --defined-only "$lib" | awk '{print $NF}' | sed 's/@.*//' |
        grep -v '^UMF_' | sort)
+[ -n "$have" ] || { echo "FAIL: '$NM -D --defined-only' listed nothing"; exit 1; }
 if [ "$want" != "$have" ]; then
     echo "FAIL: exports differ from $map (< map only, > library only):"
     printf "%s\n" "$want" > "${TMPDIR:-/tmp}/umf_want.$$"

@@ -6,11 +6,14 @@
  * Private memory is anonymous mmap. Shared memory maps one file per
  * provider (a named POSIX shm object, or an anonymous memfd: memfd_secret
  * first, memfd_create as fallback, per the contract's UMF_MEM_FD_FUNC rule)
- * with MAP_SHARED, and every allocation maps the file at the offset equal
- * to its own address. Offsets are therefore unique among live allocations
- * without any bookkeeping, split and merge need none either, and an IPC
- * handle carries the address as the offset. Freed ranges are punched out of
- * the file (MADV_REMOVE) before munmap, so shared memory is really released.
+ * with MAP_SHARED. Every allocation takes fresh file offsets that are never
+ * reused, so a new allocation is always zero-filled and never aliases memory
+ * that a forked child or an IPC consumer still maps; a per-provider map
+ * remembers each allocation's offset (for IPC handles, split and merge).
+ * Free is munmap. In the process that created the provider, free first
+ * releases the pages (MADV_REMOVE) so shared memory does not pile up in the
+ * file; a forked child never does, so it cannot destroy its parent's data.
+ * Secret memory cannot be released at all before the provider goes away.
  *
  * NUMA placement: node ids are checked against the hwloc topology at
  * creation (loaded lazily, only when a node list is given) and turned into a
@@ -20,12 +23,16 @@
  * Native errors are per thread: a code (UMF_OS_RESULT_*) and a message
  * "<fixed text>[: <strerror>]".
  *
- * Locks: none. The interleave counter is one atomic per provider, touched
- * only when an allocation is cut into parts.
+ * Locks: a shared provider has one mutex around its offset map (taken on
+ * allocation, free, split and merge, next to mmap/munmap system calls); all
+ * shared providers are on a registry so fork.c can take their locks around
+ * fork(). Private providers take no lock. The interleave byte counter is one
+ * atomic per provider.
  */
 
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -33,10 +40,12 @@
 
 #include <umf/providers/provider_os_memory.h>
 
+#include "addr_map.h"
 #include "base_alloc.h"
 #include "common.h"
 #include "log.h"
 #include "os_linux.h"
+#include "providers/provider_os_memory_internal.h"
 #include "topology.h"
 
 // mbind(2) modes, from <linux/mempolicy.h> (kept here: glibc has no header).
@@ -233,19 +242,74 @@ typedef struct os_provider_t {
     int prot;
     umf_memory_visibility_t visibility;
     int fd;      // shared: the backing file; -1 for private
-    bool secret; // fd is a memfd_secret: no hole punching
+    bool secret; // fd is a memfd_secret: pages cannot be released
     char shm_name[OS_SHM_NAME_MAX + 1]; // "" for an anonymous fd
+    int creator_pid;              // shared: only it releases pages on free
+    pthread_mutex_t lock;         // shared: guards offsets and next_offset
+    addr_map_t offsets;           // shared: allocation start -> file offset
+    uint64_t next_offset;         // shared: offsets are never reused
+    struct os_provider_t *reg_prev, *reg_next; // registry of shared ones
     umf_numa_mode_t mode;
     unsigned nnodes;
     unsigned *nodes; // in list order
     unsigned long mask[OS_MASK_WORDS];
     size_t part_size; // page-rounded interleave part, 0 = kernel interleave
-    _Atomic size_t parts_done; // interleave: parts placed so far
+    _Atomic size_t interleave_bytes; // bytes placed so far (running counter)
     unsigned nparts;
     umf_numa_split_partition_t *parts; // SPLIT; equal weights if none given
     unsigned long total_weight;
     _Atomic bool warned_preferred_many;
 } os_provider_t;
+
+// --- Registry of shared providers, for fork ---
+
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static os_provider_t *registry;
+
+static void registry_add(os_provider_t *os) {
+    pthread_mutex_lock(&registry_lock);
+    os->reg_prev = NULL;
+    os->reg_next = registry;
+    if (registry) {
+        registry->reg_prev = os;
+    }
+    registry = os;
+    pthread_mutex_unlock(&registry_lock);
+}
+
+static void registry_remove(os_provider_t *os) {
+    pthread_mutex_lock(&registry_lock);
+    if (os->reg_prev) {
+        os->reg_prev->reg_next = os->reg_next;
+    } else {
+        registry = os->reg_next;
+    }
+    if (os->reg_next) {
+        os->reg_next->reg_prev = os->reg_prev;
+    }
+    pthread_mutex_unlock(&registry_lock);
+}
+
+void os_provider_fork_prepare(void) {
+    pthread_mutex_lock(&registry_lock);
+    for (os_provider_t *os = registry; os; os = os->reg_next) {
+        pthread_mutex_lock(&os->lock);
+    }
+}
+
+void os_provider_fork_parent(void) {
+    for (os_provider_t *os = registry; os; os = os->reg_next) {
+        pthread_mutex_unlock(&os->lock);
+    }
+    pthread_mutex_unlock(&registry_lock);
+}
+
+void os_provider_fork_child(void) {
+    for (os_provider_t *os = registry; os; os = os->reg_next) {
+        pthread_mutex_init(&os->lock, NULL);
+    }
+    pthread_mutex_init(&registry_lock, NULL);
+}
 
 static void mask_set(unsigned long *mask, unsigned node) {
     mask[node / (8 * sizeof(unsigned long))] |=
@@ -405,6 +469,9 @@ static umf_result_t open_backing(os_provider_t *os, const char *shm_name) {
         return os_fail(UMF_OS_RESULT_ERROR_ALLOC_FAILED, -r);
     }
     os->fd = fd;
+    os->creator_pid = os_getpid();
+    pthread_mutex_init(&os->lock, NULL);
+    registry_add(os);
     LOG_DEBUG("shared memory backed by %s%s", shm_name ? "/dev/shm/" : "",
               shm_name ? shm_name
                        : (os->secret ? "memfd_secret" : "memfd_create"));
@@ -479,6 +546,9 @@ err_finalize:
 static void os_finalize(void *priv) {
     os_provider_t *os = priv;
     if (os->fd >= 0) {
+        registry_remove(os);
+        addr_map_fini(&os->offsets);
+        pthread_mutex_destroy(&os->lock);
         // Remove our shm name unless a consumer already did (it unlinks on
         // open) and somebody reused the name.
         if (os->shm_name[0] && os_shm_is_fd(os->shm_name, os->fd)) {
@@ -493,7 +563,8 @@ static void os_finalize(void *priv) {
 
 // --- Allocation ---
 
-// Maps `size` bytes (page multiple) aligned to `align` (power of two >= page).
+// Maps `size` bytes (page multiple) at an address that is a multiple of
+// `align` (a page multiple). Shared memory takes fresh file offsets.
 static int map_region(os_provider_t *os, size_t size, size_t align,
                       void **out) {
     size_t page = os_page_size();
@@ -512,10 +583,25 @@ static int map_region(os_provider_t *os, size_t size, size_t align,
         return r;
     }
     uintptr_t b = (uintptr_t)base;
-    uintptr_t a = (b + align - 1) & ~(uintptr_t)(align - 1);
+    // Alignments need not be powers of two (any page multiple is valid).
+    uintptr_t a = (b + align - 1) / align * align;
     if (shared) {
-        void *at = (void *)a;
-        r = os_mmap_fd(&at, size, os->prot, os->fd, (off_t)a, 1);
+        pthread_mutex_lock(&os->lock);
+        uint64_t off = os->next_offset;
+        if (off > (uint64_t)INT64_MAX - size) {
+            r = -ENOSPC; // 2^63 bytes of offsets used up
+        } else if (!addr_map_put(&os->offsets, a, off)) {
+            r = -ENOMEM;
+        } else {
+            void *at = (void *)a;
+            r = os_mmap_fd(&at, size, os->prot, os->fd, (off_t)off, 1);
+            if (r) {
+                addr_map_del(&os->offsets, a, NULL);
+            } else {
+                os->next_offset = off + size;
+            }
+        }
+        pthread_mutex_unlock(&os->lock);
         if (r) {
             (void)os_munmap(base, total);
             return r;
@@ -573,9 +659,12 @@ static int apply_numa(os_provider_t *os, void *addr, size_t len) {
             return os_mbind(addr, len, OS_MPOL_INTERLEAVE, os->mask,
                             OS_MAX_NODES + 1, 0);
         } else {
+            // The first part goes to the node the running byte counter
+            // points at: (bytes placed before / part size) mod nodes.
             size_t nparts = (len + os->part_size - 1) / os->part_size;
-            size_t first = atomic_fetch_add_explicit(&os->parts_done, nparts,
-                                                     memory_order_relaxed);
+            size_t before = atomic_fetch_add_explicit(
+                &os->interleave_bytes, len, memory_order_relaxed);
+            size_t first = before / os->part_size;
             for (size_t k = 0; k < nparts && r == 0; k++) {
                 size_t off = k * os->part_size;
                 size_t n = len - off < os->part_size ? len - off : os->part_size;
@@ -611,8 +700,10 @@ static umf_result_t os_alloc(void *priv, size_t size, size_t alignment,
                              void **ptr) {
     os_provider_t *os = priv;
     size_t page = os_page_size();
-    if (alignment && !is_pow2(alignment)) {
-        LOG_ERR("alignment %zu is not a power of two", alignment);
+    if (alignment && alignment % page != 0 && page % alignment != 0) {
+        LOG_ERR("alignment %zu is neither a multiple nor a divisor of the "
+                "page size %zu",
+                alignment, page);
         return UMF_RESULT_ERROR_INVALID_ARGUMENT;
     }
     if (size == 0) {
@@ -644,15 +735,24 @@ static umf_result_t os_free(void *priv, void *ptr, size_t size) {
         return UMF_RESULT_SUCCESS;
     }
     size_t len = size ? align_up(size, os_page_size()) : 0;
-    if (os->fd >= 0 && !os->secret && len) {
-        // Release the file's pages while the range is still ours; after
-        // munmap another thread may map new data at the same offset.
-        (void)os_madvise(ptr, len, MADV_REMOVE);
+    bool release = false;
+    if (os->fd >= 0 && len) {
+        // Only the creating process releases pages: in a forked child the
+        // same pages are still the parent's live data.
+        release = !os->secret && os_getpid() == os->creator_pid;
+        if (release && os_madvise(ptr, len, MADV_REMOVE) != 0) {
+            release = false;
+        }
     }
     int r = os_munmap(ptr, len);
     if (r) {
         LOG_PDEBUG(-r, "munmap(%p, %zu) failed", ptr, len);
         return os_fail(UMF_OS_RESULT_ERROR_FREE_FAILED, -r);
+    }
+    if (os->fd >= 0) {
+        pthread_mutex_lock(&os->lock);
+        (void)addr_map_del(&os->offsets, (uintptr_t)ptr, NULL);
+        pthread_mutex_unlock(&os->lock);
     }
     return UMF_RESULT_SUCCESS;
 }
@@ -705,17 +805,54 @@ static const char *os_get_name(void *priv) {
     return "OS";
 }
 
-// Split and merge: file offsets follow addresses, so nothing to update.
+// Split and merge: only shared memory has bookkeeping (file offsets).
 static umf_result_t os_allocation_split(void *priv, void *ptr, size_t total,
                                         size_t first) {
-    (void)priv, (void)ptr, (void)total, (void)first;
-    return UMF_RESULT_SUCCESS;
+    os_provider_t *os = priv;
+    (void)total;
+    if (os->fd < 0) {
+        return UMF_RESULT_SUCCESS;
+    }
+    umf_result_t ret = UMF_RESULT_SUCCESS;
+    uint64_t off;
+    pthread_mutex_lock(&os->lock);
+    if (!addr_map_get(&os->offsets, (uintptr_t)ptr, &off)) {
+        LOG_ERR("split of %p: not an allocation of this provider", ptr);
+        ret = UMF_RESULT_ERROR_INVALID_ARGUMENT;
+    } else if (!addr_map_put(&os->offsets, (uintptr_t)ptr + first,
+                             off + first)) {
+        ret = UMF_RESULT_ERROR_OUT_OF_HOST_MEMORY;
+    }
+    pthread_mutex_unlock(&os->lock);
+    return ret;
 }
 
 static umf_result_t os_allocation_merge(void *priv, void *low, void *high,
                                         size_t total) {
-    (void)priv, (void)low, (void)high, (void)total;
-    return UMF_RESULT_SUCCESS;
+    os_provider_t *os = priv;
+    (void)total;
+    if (os->fd < 0) {
+        return UMF_RESULT_SUCCESS;
+    }
+    umf_result_t ret = UMF_RESULT_SUCCESS;
+    uint64_t lo_off, hi_off;
+    uintptr_t gap = (uintptr_t)high - (uintptr_t)low;
+    pthread_mutex_lock(&os->lock);
+    if (!addr_map_get(&os->offsets, (uintptr_t)low, &lo_off) ||
+        !addr_map_get(&os->offsets, (uintptr_t)high, &hi_off)) {
+        LOG_ERR("merge of %p and %p: not allocations of this provider", low,
+                high);
+        ret = UMF_RESULT_ERROR_INVALID_ARGUMENT;
+    } else if (hi_off != lo_off + gap) {
+        // One allocation must be one file range (IPC maps it as one).
+        LOG_ERR("merge of %p and %p: not adjacent in the backing file", low,
+                high);
+        ret = UMF_RESULT_ERROR_INVALID_ARGUMENT;
+    } else {
+        (void)addr_map_del(&os->offsets, (uintptr_t)high, NULL);
+    }
+    pthread_mutex_unlock(&os->lock);
+    return ret;
 }
 
 // --- IPC ---
