@@ -132,7 +132,8 @@ static void *stress(void *arg) {
     unsigned id = (unsigned)(uintptr_t)arg;
     uint64_t s = 0x9e3779b9u * (id + 1);
     unsigned long bad = 0;
-    for (int it = 0; it < 40000; it++) {
+    int iters = 40000 / test_slow_factor();
+    for (int it = 0; it < iters; it++) {
         s ^= s << 13, s ^= s >> 7, s ^= s << 17;
         unsigned k = (unsigned)(s % SLOTS);
         size_t size = 1 + (s >> 16) % (it % 50 == 0 ? 200000 : 2000);

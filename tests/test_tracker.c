@@ -336,7 +336,8 @@ START_TEST(test_tracker_matches_model) {
     rng_state = 0x9e3779b97f4a7c15ULL + (uint64_t)_i;
     nmodel = 0;
     const uintptr_t span = 64 * GiB;
-    for (int step = 0; step < 6000; step++) {
+    int steps = 6000 / test_slow_factor();
+    for (int step = 0; step < steps; step++) {
         int op = (int)(rnd() % 10);
         if (op < 4 && nmodel < MMAX) { // register
             uintptr_t b = BASE + rnd() % span;
@@ -433,7 +434,8 @@ static void *stress_writer(void *p) {
     uint64_t s = 0x1234567ULL * (uint64_t)(a->id + 1);
     void *owner = (void *)(uintptr_t)(100 + a->id);
     uintptr_t lo = region_of(a->id) + STABLE;
-    for (int it = 0; it < 3000; it++) {
+    int iters = 3000 / test_slow_factor();
+    for (int it = 0; it < iters; it++) {
         s ^= s << 13, s ^= s >> 7, s ^= s << 17;
         size_t size = 1 + s % (it % 3 == 0 ? 8 * MiB : 8000);
         uintptr_t b = lo + (s >> 20) % 64;
@@ -558,7 +560,8 @@ START_TEST(test_tracker_mt_split_merge_never_hides_memory) {
         pthread_create(&r[i], NULL, churn_reader, &ra[i]);
     }
     const size_t cuts[] = {1, 63, 4096, 5000, 2 * MiB, 3 * MiB + 1, 6 * MiB - 1};
-    for (int it = 0; it < 20000; it++) {
+    int iters = 20000 / test_slow_factor();
+    for (int it = 0; it < iters; it++) {
         size_t first = cuts[it % ARRAY_SIZE(cuts)];
         ck_assert_int_eq(tracker_split(t, P(BASE), 6 * MiB, first),
                          UMF_RESULT_SUCCESS);
