@@ -9,6 +9,7 @@
 
 #include "os_linux.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
@@ -193,6 +194,25 @@ int os_write_all(int fd, const void *buf, size_t len) {
         len -= (size_t)n;
     }
     return 0;
+}
+
+// --- Dynamic loading ---
+
+void *os_dlopen(const char *name) {
+    return dlopen(name, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
+}
+
+void *os_dlsym(void *handle, const char *symbol) {
+    return dlsym(handle, symbol);
+}
+
+int os_dlclose(void *handle) {
+    return dlclose(handle) ? -EINVAL : 0;
+}
+
+const char *os_dlerror(void) {
+    const char *e = dlerror();
+    return e ? e : "unknown dynamic loader error";
 }
 
 // --- Process ---

@@ -52,6 +52,15 @@ int os_open_append(const char *path);
 // Writes all of buf (retries short writes and EINTR).
 int os_write_all(int fd, const void *buf, size_t len);
 
+// --- Dynamic loading ---
+// dlopen(RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE): a library whose threads
+// keep TLS destructors must never be unmapped. NULL on failure; then
+// os_dlerror() says why (a static string, valid until the next dl call).
+void *os_dlopen(const char *name);
+void *os_dlsym(void *handle, const char *symbol);
+int os_dlclose(void *handle);
+const char *os_dlerror(void);
+
 // --- Process ---
 // getenv that returns NULL for set-uid programs (secure_getenv).
 const char *os_getenv(const char *name);
