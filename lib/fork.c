@@ -8,6 +8,17 @@
  *
  * Lock order (take in this order, release in reverse; code holding one of
  * these must never take one listed above it):
+ *  -2. the jemalloc pool's fork gate (pools/pool_jemalloc.c, in
+ *      libjemalloc_pool, with its own pthread_atfork registered after ours,
+ *      so its prepare runs first): waits until no thread is inside jemalloc
+ *      and holds jp_lock; same reason as -1
+ *  -1. the scalable pool's fork gate (pools/pool_scalable.c): not a lock
+ *      but a wait until no thread is inside tbbmalloc, whose own locks have
+ *      no fork handlers; a thread inside may take any lock below, so it
+ *      comes first
+ *   0. disjoint pools: the registry, then each pool's bucket, large and map
+ *      locks (pools/pool_disjoint.c); a bucket lock is held across provider
+ *      calls, which take the locks below
  *   1. init_lock             (init.c)    life cycle, tracker object
  *   2. topology lock         (topology.c) lazy hwloc load
  *   3. tracker writer lock   (tracker.c)
@@ -25,11 +36,15 @@
 
 #include "base_alloc.h"
 #include "init.h"
+#include "pools/pool_disjoint_internal.h"
+#include "pools/pool_scalable_internal.h"
 #include "providers/provider_os_memory_internal.h"
 #include "topology.h"
 #include "tracker.h"
 
 static void on_prepare(void) {
+    sp_fork_prepare();
+    dp_fork_prepare();
     init_fork_prepare();
     topology_fork_prepare();
     tracker_t *t = init_tracker_obj();
@@ -49,6 +64,8 @@ static void on_parent(void) {
     }
     topology_fork_parent();
     init_fork_parent();
+    dp_fork_parent();
+    sp_fork_parent();
 }
 
 static void on_child(void) {
@@ -60,6 +77,8 @@ static void on_child(void) {
     }
     topology_fork_child();
     init_fork_child();
+    dp_fork_child();
+    sp_fork_child();
 }
 
 int fork_hooks_install(void) {

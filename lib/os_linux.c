@@ -12,6 +12,8 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/membarrier.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <linux/capability.h>
@@ -213,6 +215,27 @@ int os_dlclose(void *handle) {
 const char *os_dlerror(void) {
     const char *e = dlerror();
     return e ? e : "unknown dynamic loader error";
+}
+
+// --- Threads ---
+
+int os_membarrier_register(void) {
+    long cmds = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+    if (cmds < 0 || !(cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED)) {
+        return -ENOSYS;
+    }
+    long r = syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED,
+                     0, 0);
+    return r ? -errno : 0;
+}
+
+int os_membarrier(void) {
+    long r = syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
+    return r ? -errno : 0;
+}
+
+void os_yield(void) {
+    sched_yield();
 }
 
 // --- Process ---

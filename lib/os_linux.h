@@ -61,6 +61,14 @@ void *os_dlsym(void *handle, const char *symbol);
 int os_dlclose(void *handle);
 const char *os_dlerror(void);
 
+// --- Threads ---
+// Registers for os_membarrier(); 0 when it can be used.
+int os_membarrier_register(void);
+// A full memory barrier on every running thread of the process
+// (MEMBARRIER_CMD_PRIVATE_EXPEDITED). pre: os_membarrier_register() == 0.
+int os_membarrier(void);
+void os_yield(void);
+
 // --- Process ---
 // getenv that returns NULL for set-uid programs (secure_getenv).
 const char *os_getenv(const char *name);

@@ -17,7 +17,8 @@ cd "$(dirname "$0")/.."
 mode=${1:-run}
 jobs=$(nproc 2>/dev/null || echo 2)
 
-need="build-essential autoconf automake libtool pkg-config libhwloc-dev check"
+need="build-essential autoconf automake libtool pkg-config libhwloc-dev check
+libjemalloc-dev libtbbmalloc2"
 [ "$mode" = check ] && need="$need clang"
 
 missing=""

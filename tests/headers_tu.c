@@ -68,6 +68,9 @@
 #include <umf/memspace.h>
 #include <umf/providers/provider_os_memory.h>
 #include <umf/pools/pool_proxy.h>
+#include <umf/pools/pool_disjoint.h>
+#include <umf/pools/pool_jemalloc.h>
+#include <umf/pools/pool_scalable.h>
 
 #include <umf.h>
 #include <umf/base.h>
@@ -80,6 +83,9 @@
 #include <umf/memspace.h>
 #include <umf/providers/provider_os_memory.h>
 #include <umf/pools/pool_proxy.h>
+#include <umf/pools/pool_disjoint.h>
+#include <umf/pools/pool_jemalloc.h>
+#include <umf/pools/pool_scalable.h>
 
 #include <umf.h>
 #include <umf/base.h>
@@ -92,6 +98,9 @@
 #include <umf/memspace.h>
 #include <umf/providers/provider_os_memory.h>
 #include <umf/pools/pool_proxy.h>
+#include <umf/pools/pool_disjoint.h>
+#include <umf/pools/pool_jemalloc.h>
+#include <umf/pools/pool_scalable.h>
 
 #include <stddef.h>
 #include <stdint.h>
@@ -104,9 +113,12 @@
     UMF_MEMORY_PROVIDER_OPS_H != 1 || UMF_MEMORY_PROVIDER_H != 1 ||            \
     UMF_MEMORY_POOL_OPS_H != 1 || UMF_MEMORY_POOL_H != 1 ||                    \
     UMF_MEMPOLICY_H != 1 || UMF_MEMTARGET_H != 1 || UMF_MEMSPACE_H != 1 ||     \
-    UMF_PROXY_MEMORY_POOL_H != 1
+    UMF_PROXY_MEMORY_POOL_H != 1 || UMF_JEMALLOC_MEMORY_POOL_H != 1 ||        \
+    UMF_SCALABLE_MEMORY_POOL_H != 1
 #error "an include guard macro is not defined to 1"
 #endif
+// pool_disjoint.h has no guard macro (#pragma once); its constant is
+// checked below, with the other values.
 #ifndef UMF_OS_MEMORY_PROVIDER_H
 #error "UMF_OS_MEMORY_PROVIDER_H is not defined"
 #endif
@@ -149,6 +161,11 @@
 #else
 #define HT_ASSERT(cond, name) typedef char ht_assert_##name[(cond) ? 1 : -1]
 #endif
+
+HT_ASSERT(UMF_DISJOINT_POOL_MIN_BUCKET_DEFAULT_SIZE == 8 &&
+              sizeof(UMF_DISJOINT_POOL_MIN_BUCKET_DEFAULT_SIZE) ==
+                  sizeof(size_t),
+          disjoint_min_bucket_default);
 
 // umf_result_t
 HT_ASSERT(UMF_RESULT_SUCCESS == 0, result_success);

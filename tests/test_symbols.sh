@@ -44,6 +44,31 @@ else
     echo "ok: $(printf '%s\n' "$have" | wc -l) exports, all in the version script"
 fi
 
+# --- libjemalloc_pool.so, when built: same two rules ---
+jlib="$top_builddir/.libs/libjemalloc_pool.so"
+if [ -f "$jlib" ]; then
+    jundef=$($NM -D --undefined-only "$jlib" | awk '{print $NF}' | sed 's/@.*//')
+    for f in $forbidden; do
+        if printf '%s\n' "$jundef" | grep -qx "$f"; then
+            echo "FAIL: libjemalloc_pool.so imports $f"
+            status=1
+        fi
+    done
+    jwant=$(sed -n 's/^[[:space:]]*\(umf[A-Za-z0-9_]*\);.*/\1/p' \
+        "$top_srcdir/lib/pools/libjemalloc_pool.map" | sort)
+    jhave=$($NM -D --defined-only "$jlib" | awk '{print $NF}' | sed 's/@.*//' |
+        grep -v '^UMF_' | sort)
+    if [ "$jwant" != "$jhave" ]; then
+        echo "FAIL: libjemalloc_pool.so exports differ from its version script:"
+        printf '%s\n' "$jhave"
+        status=1
+    else
+        echo "ok: libjemalloc_pool.so exports $(printf '%s\n' "$jhave" | wc -l) names, imports no C allocator function"
+    fi
+else
+    echo "note: libjemalloc_pool.so not built (no jemalloc), not checked"
+fi
+
 # --- SONAME ---
 soname=$(readelf -d "$lib" 2>/dev/null | sed -n 's/.*SONAME.*\[\(.*\)\]/\1/p')
 if [ "$soname" != "libumf.so.0" ]; then

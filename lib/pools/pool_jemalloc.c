@@ -1,1 +1,840 @@
-/* placeholder: being written */
+/*
+ * SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+ *
+ * pool_jemalloc.c - the jemalloc pool (libjemalloc_pool.so): each pool is a
+ * private jemalloc arena ("arenas.create") whose extent hooks take memory
+ * from the pool's provider (normally the tracking wrapper), so every block
+ * the pool hands out lies in a chunk of its own provider.
+ *
+ * Thread caches. jemalloc's automatic tcache is shared by all arenas of a
+ * thread and would hand one pool's blocks to another pool; running without a
+ * tcache is slow. So each (thread, pool) pair gets an explicit tcache
+ * ("tcache.create"), used only for that pool in that thread. A thread keeps
+ * them in its jp_thread_t, indexed by the pool's slot (a small id below
+ * JP_TLS_SLOTS) and tagged with the slot's generation, so an entry left
+ * behind by a destroyed pool never matches the next pool in that slot. A
+ * tcache is destroyed when its thread exits (pthread key destructor) or when
+ * its pool is destroyed, whichever comes first: each pool lists the tcaches
+ * made for it. A pool without a slot, or a thread where tcache.create fails
+ * (jemalloc allows about 4000), uses MALLOCX_TCACHE_NONE: correct, slower.
+ *
+ * Hooks find their pool through the extent_hooks_t pointer jemalloc passes
+ * back to them: each pool embeds its own copy of the hook table. (jemalloc
+ * 5.3 calls the alloc hook for the arena's own metadata inside
+ * "arenas.create", before the arena index is known, so a table keyed by
+ * arena index could not answer that first call.)
+ *
+ * Fork. A hook runs under jemalloc's arena locks and calls the provider,
+ * which takes libumf's tracker lock. jemalloc registers its fork handlers in
+ * its constructor, before libumf does, so at fork libumf's prepare handler
+ * takes the tracker lock first and jemalloc's then waits for arena locks: a
+ * thread inside a hook would deadlock the fork. So pool calls pass a gate:
+ * each registered thread raises its own in_call counter around the jemalloc
+ * call, and our prepare handler (registered last, run first) closes the gate
+ * (jp_fork_pending) and waits until no thread is inside; the fast path pays
+ * a compiler barrier, the prepare handler a membarrier(2) (a full fence on
+ * the fast path where membarrier is unavailable). Pool create and destroy
+ * and thread exit call jemalloc under jp_lock, which prepare takes first.
+ * Not covered: jemalloc's background threads (off unless MALLOC_CONF asks),
+ * and providers that themselves allocate from a jemalloc pool.
+ *
+ * Locks: jp_lock guards the slot table, the thread list and every pool's
+ * tcache list, and is held across arena create/destroy and tcache.destroy
+ * (then jemalloc's locks, then libumf's). Allocation and free take no lock
+ * and write only memory private to the calling thread.
+ *
+ * Never the C allocator: metadata (params, pools, per-thread tables, tcache
+ * lists) comes from jemalloc's x-API on its automatic arenas with
+ * MALLOCX_TCACHE_NONE; the program's own malloc is never jemalloc's here.
+ */
+
+#include <umf/pools/pool_jemalloc.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jemalloc/jemalloc.h>
+
+#include <umf/memory_provider.h>
+
+#include "common.h"
+#include "log.h"
+#include "os_linux.h"
+
+// Slots in each thread's tcache table; pools beyond run without tcaches.
+#define JP_TLS_SLOTS   128
+// Generation of pools without a slot: no table entry ever carries it.
+#define JP_GEN_NONE    UINT32_MAX
+// jemalloc encodes the arena in 12 bits of the flags (MALLOCX_ARENA).
+#define JP_ARENA_LIMIT 4095u
+// Metadata: jemalloc's automatic arenas without a tcache: small, rare, and
+// often freed by another thread or at thread exit.
+#define JP_META_FLAGS  MALLOCX_TCACHE_NONE
+
+struct umf_jemalloc_pool_params_t {
+    bool keep_all_memory;
+};
+
+typedef struct jp_pool_t {
+    extent_hooks_t hooks; // first: hooks get back &hooks == the pool
+    // Read-only after initialize (the fast path reads these).
+    umf_memory_provider_handle_t provider;
+    unsigned arena;
+    int arena_flags; // MALLOCX_ARENA(arena)
+    uint32_t slot;   // index in the thread tables, JP_TLS_SLOTS if none
+    uint32_t gen;    // the slot's generation when this pool took it
+    bool keep_all;
+    // Guarded by jp_lock: every tcache made for this pool, still alive.
+    unsigned *tcaches;
+    size_t ntcaches, cap_tcaches;
+} jp_pool_t;
+
+typedef struct jp_tls_entry_t {
+    uint32_t gen; // generation of the pool it was made for; 0: empty
+    int tc_flags; // MALLOCX_TCACHE(tc) or MALLOCX_TCACHE_NONE
+} jp_tls_entry_t;
+
+typedef struct jp_thread_t {
+    // Pool calls of this thread in progress; written by the thread only,
+    // read by the fork prepare handler.
+    _Atomic unsigned in_call;
+    struct jp_thread_t *prev, *next; // jp_threads, under jp_lock
+    // One entry longer than there are slots: pools without a slot read
+    // the last one, which stays empty.
+    jp_tls_entry_t tcaches[JP_TLS_SLOTS + 1];
+} jp_thread_t;
+
+// --- Global state ---
+
+static pthread_once_t jp_once = PTHREAD_ONCE_INIT;
+static pthread_key_t jp_key;
+static bool jp_key_ok;        // written once under jp_once
+static bool jp_membarrier_ok; // under jp_once (and in the fork child)
+static size_t jp_destroy_mib[3], jp_destroy_miblen = ARRAY_SIZE(jp_destroy_mib);
+static bool jp_destroy_mib_ok;
+
+static pthread_mutex_t jp_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+    uint32_t gen;
+    jp_pool_t *pool; // NULL: free
+} jp_slots[JP_TLS_SLOTS];
+static jp_thread_t *jp_threads; // every registered thread
+
+// Set by the fork prepare handler until fork returns; pool calls wait.
+static _Atomic int jp_fork_pending;
+
+// The object of a thread that has none yet: all entries empty, never
+// written, so the fast path always falls to the slow one.
+static jp_thread_t jp_thread_none;
+// Stands in for threads whose object could not be made; its in_call is
+// shared and changed with atomic read-modify-writes.
+static jp_thread_t jp_orphan;
+static _Thread_local jp_thread_t *tls_thread = &jp_thread_none;
+
+// Shared by all jemalloc pools, as in the contract.
+static _Thread_local umf_result_t tls_last_error;
+
+// --- Host metadata from jemalloc ---
+
+static void *jp_meta_alloc(size_t size) {
+    return mallocx(size, JP_META_FLAGS | MALLOCX_ZERO |
+                             MALLOCX_LG_ALIGN(6)); // cache line
+}
+
+static void jp_meta_free(void *p) {
+    dallocx(p, JP_META_FLAGS);
+}
+
+static int jp_arena_flags(unsigned arena) {
+    // MALLOCX_ARENA shifts a signed int past bit 31 for large indices.
+    return (int)((arena + 1u) << 20);
+}
+
+static unsigned jp_tc_of_flags(int tc_flags) {
+    return ((unsigned)tc_flags >> 8) - 2u; // inverse of MALLOCX_TCACHE
+}
+
+// --- Thread caches (slow paths) ---
+
+static int jp_tcache_create(unsigned *tc) {
+    size_t sz = sizeof(*tc);
+    return mallctl("tcache.create", tc, &sz, NULL, 0);
+}
+
+static void jp_tcache_destroy(unsigned tc) {
+    int err = mallctl("tcache.destroy", NULL, NULL, &tc, sizeof(tc));
+    if (err) {
+        LOG_PERR(err, "tcache.destroy(%u) failed", tc);
+    }
+}
+
+static bool jp_pool_add_tcache_locked(jp_pool_t *pool, unsigned tc) {
+    if (pool->ntcaches == pool->cap_tcaches) {
+        size_t cap = pool->cap_tcaches ? 2 * pool->cap_tcaches : 16;
+        unsigned *list = jp_meta_alloc(cap * sizeof(*list));
+        if (!list) {
+            return false;
+        }
+        if (pool->ntcaches) {
+            memcpy(list, pool->tcaches, pool->ntcaches * sizeof(*list));
+        }
+        if (pool->tcaches) {
+            jp_meta_free(pool->tcaches);
+        }
+        pool->tcaches = list;
+        pool->cap_tcaches = cap;
+    }
+    pool->tcaches[pool->ntcaches++] = tc;
+    return true;
+}
+
+static void jp_pool_remove_tcache_locked(jp_pool_t *pool, unsigned tc) {
+    for (size_t i = 0; i < pool->ntcaches; i++) {
+        if (pool->tcaches[i] == tc) {
+            pool->tcaches[i] = pool->tcaches[--pool->ntcaches];
+            return;
+        }
+    }
+    UMF_ASSERT(!"tcache missing from its pool's list");
+}
+
+// Fills this thread's entry for the pool: a new tcache, or none. A stale
+// entry's tcache went with its pool and is simply overwritten.
+static void jp_tcache_entry_make(jp_pool_t *pool, jp_tls_entry_t *e) {
+    int tc_flags = MALLOCX_TCACHE_NONE;
+    unsigned tc;
+    int err = jp_tcache_create(&tc);
+    if (err) {
+        LOG_PDEBUG(err,
+                   "tcache.create failed; pool %p runs without a thread "
+                   "cache in this thread",
+                   (void *)pool);
+    } else {
+        pthread_mutex_lock(&jp_lock);
+        bool added = jp_pool_add_tcache_locked(pool, tc);
+        pthread_mutex_unlock(&jp_lock);
+        if (added) {
+            tc_flags = MALLOCX_TCACHE(tc);
+        } else {
+            jp_tcache_destroy(tc);
+        }
+    }
+    e->tc_flags = tc_flags;
+    e->gen = pool->gen;
+}
+
+// --- Threads ---
+
+static void jp_thread_unlink_locked(jp_thread_t *t) {
+    if (t->prev) {
+        t->prev->next = t->next;
+    } else {
+        jp_threads = t->next;
+    }
+    if (t->next) {
+        t->next->prev = t->prev;
+    }
+}
+
+// Thread exit: destroy this thread's tcaches of pools still alive (a dead
+// pool destroyed them already), then the thread's object.
+static void jp_thread_destroy(void *arg) {
+    jp_thread_t *t = arg;
+    pthread_mutex_lock(&jp_lock);
+    for (uint32_t i = 0; i < JP_TLS_SLOTS; i++) {
+        jp_tls_entry_t e = t->tcaches[i];
+        if (e.gen == 0 || e.tc_flags == MALLOCX_TCACHE_NONE ||
+            !jp_slots[i].pool || jp_slots[i].gen != e.gen) {
+            continue;
+        }
+        unsigned tc = jp_tc_of_flags(e.tc_flags);
+        jp_pool_remove_tcache_locked(jp_slots[i].pool, tc);
+        jp_tcache_destroy(tc);
+    }
+    jp_thread_unlink_locked(t);
+    pthread_mutex_unlock(&jp_lock);
+    if (tls_thread == t) {
+        tls_thread = &jp_thread_none;
+    }
+    jp_meta_free(t);
+}
+
+static jp_thread_t *jp_thread_create(void) {
+    if (!jp_key_ok) {
+        return NULL;
+    }
+    jp_thread_t *t = jp_meta_alloc(sizeof(*t));
+    if (!t) {
+        return NULL;
+    }
+    int err = pthread_setspecific(jp_key, t);
+    if (err) {
+        LOG_PERR(err, "pthread_setspecific failed");
+        jp_meta_free(t);
+        return NULL;
+    }
+    pthread_mutex_lock(&jp_lock);
+    t->next = jp_threads;
+    if (jp_threads) {
+        jp_threads->prev = t;
+    }
+    jp_threads = t;
+    pthread_mutex_unlock(&jp_lock);
+    tls_thread = t;
+    return t;
+}
+
+// --- The gate around pool calls ---
+
+// Raises this thread's in_call to n + 1, ordered before the following
+// seq_cst load of jp_fork_pending: the prepare handler's membarrier makes
+// a compiler barrier enough; without it, a seq_cst exchange pairs with the
+// handler's seq_cst store and loads.
+static inline void jp_in_call_raise(jp_thread_t *t, unsigned n) {
+    if (likely(jp_membarrier_ok)) {
+        atomic_store_explicit(&t->in_call, n + 1, memory_order_relaxed);
+        atomic_signal_fence(memory_order_seq_cst);
+    } else {
+        (void)atomic_exchange_explicit(&t->in_call, n + 1,
+                                       memory_order_seq_cst);
+    }
+}
+
+// Everything but the common case: fork in progress, first call of this
+// thread, first use of this pool in this thread, pools without a slot.
+// Takes jp_lock only while this thread is outside any pool call.
+UMF_NOINLINE UMF_COLD static jp_thread_t *jp_enter_slow(jp_pool_t *pool,
+                                                        int *tc_flags) {
+    for (;;) {
+        if (atomic_load_explicit(&jp_fork_pending, memory_order_relaxed)) {
+            // The forking thread holds jp_lock until fork returns.
+            pthread_mutex_lock(&jp_lock);
+            pthread_mutex_unlock(&jp_lock);
+            continue;
+        }
+        jp_thread_t *t = tls_thread;
+        if (t == &jp_thread_none) {
+            t = jp_thread_create();
+            if (!t) {
+                t = &jp_orphan;
+            }
+        }
+        int flags = MALLOCX_TCACHE_NONE;
+        if (t != &jp_orphan && pool->slot < JP_TLS_SLOTS) {
+            jp_tls_entry_t *e = &t->tcaches[pool->slot];
+            if (e->gen != pool->gen) {
+                jp_tcache_entry_make(pool, e);
+            }
+            flags = e->tc_flags;
+        }
+        atomic_fetch_add_explicit(&t->in_call, 1, memory_order_seq_cst);
+        if (!atomic_load_explicit(&jp_fork_pending, memory_order_seq_cst)) {
+            *tc_flags = flags;
+            return t;
+        }
+        atomic_fetch_sub_explicit(&t->in_call, 1, memory_order_release);
+    }
+}
+
+// Enters a pool call: *tc_flags receives this thread's tcache for the pool.
+// Touches only this thread's object (and reads two shared words).
+static inline jp_thread_t *jp_enter(jp_pool_t *pool, int *tc_flags) {
+    jp_thread_t *t = tls_thread;
+    jp_tls_entry_t e = t->tcaches[pool->slot];
+    if (likely(e.gen == pool->gen)) { // never for jp_thread_none/jp_orphan
+        unsigned n = atomic_load_explicit(&t->in_call, memory_order_relaxed);
+        jp_in_call_raise(t, n);
+        if (likely(!atomic_load_explicit(&jp_fork_pending,
+                                         memory_order_seq_cst))) {
+            *tc_flags = e.tc_flags;
+            return t;
+        }
+        atomic_store_explicit(&t->in_call, n, memory_order_relaxed);
+    }
+    return jp_enter_slow(pool, tc_flags);
+}
+
+// Leaves a pool call; release pairs with the prepare handler's acquire.
+static inline void jp_leave(jp_thread_t *t) {
+    if (likely(t != &jp_orphan)) {
+        unsigned n = atomic_load_explicit(&t->in_call, memory_order_relaxed);
+        atomic_store_explicit(&t->in_call, n - 1, memory_order_release);
+    } else {
+        atomic_fetch_sub_explicit(&t->in_call, 1, memory_order_release);
+    }
+}
+
+// --- Slots ---
+
+static void jp_slot_take_locked(jp_pool_t *pool) {
+    pool->slot = JP_TLS_SLOTS;
+    pool->gen = JP_GEN_NONE;
+    if (!jp_key_ok) {
+        return;
+    }
+    for (uint32_t i = 0; i < JP_TLS_SLOTS; i++) {
+        if (!jp_slots[i].pool) {
+            uint32_t gen = jp_slots[i].gen + 1;
+            if (gen == 0 || gen == JP_GEN_NONE) {
+                gen = 1; // 0 marks empty entries, JP_GEN_NONE no slot
+            }
+            jp_slots[i].gen = gen;
+            jp_slots[i].pool = pool;
+            pool->slot = i;
+            pool->gen = gen;
+            return;
+        }
+    }
+    LOG_INFO("more than %d jemalloc pools: pool %p runs without thread caches",
+             JP_TLS_SLOTS, (void *)pool);
+}
+
+// Destroys every tcache made for the pool and frees its slot. The threads'
+// entries for it go stale: the next pool in the slot has another gen.
+static void jp_slot_release_locked(jp_pool_t *pool) {
+    for (size_t i = 0; i < pool->ntcaches; i++) {
+        jp_tcache_destroy(pool->tcaches[i]);
+    }
+    if (pool->tcaches) {
+        jp_meta_free(pool->tcaches);
+    }
+    pool->tcaches = NULL;
+    pool->ntcaches = pool->cap_tcaches = 0;
+    if (pool->slot < JP_TLS_SLOTS) {
+        jp_slots[pool->slot].pool = NULL;
+    }
+}
+
+// --- Fork ---
+
+static void jp_wait_idle(const jp_thread_t *t) {
+    // seq_cst: pairs with jp_in_call_raise (acquire: with jp_leave).
+    while (atomic_load_explicit(&t->in_call, memory_order_seq_cst)) {
+        os_yield();
+    }
+}
+
+static void jp_fork_prepare(void) {
+    pthread_mutex_lock(&jp_lock);
+    atomic_store_explicit(&jp_fork_pending, 1, memory_order_seq_cst);
+    if (jp_membarrier_ok) {
+        int err = os_membarrier();
+        if (err) {
+            LOG_PWARN(-err, "membarrier failed: a pool call may run into "
+                            "this fork");
+        }
+    }
+    // Calls in progress finish: no lock they need is taken yet.
+    const jp_thread_t *self = tls_thread;
+    for (const jp_thread_t *t = jp_threads; t; t = t->next) {
+        if (t != self) {
+            jp_wait_idle(t);
+        }
+    }
+    jp_wait_idle(&jp_orphan);
+}
+
+static void jp_fork_parent(void) {
+    atomic_store_explicit(&jp_fork_pending, 0, memory_order_release);
+    pthread_mutex_unlock(&jp_lock);
+}
+
+static void jp_fork_child(void) {
+    // Only this thread survives: drop the others' objects (their tcaches
+    // stay on their pools' lists, destroyed with the pools) and counts.
+    jp_thread_t *self = tls_thread;
+    jp_thread_t *next;
+    for (jp_thread_t *t = jp_threads; t; t = next) {
+        next = t->next;
+        if (t != self) {
+            jp_thread_unlink_locked(t);
+            jp_meta_free(t);
+        }
+    }
+    atomic_store_explicit(&jp_orphan.in_call, 0, memory_order_relaxed);
+    // membarrier registration belongs to the address space: the child has
+    // a new one.
+    if (jp_membarrier_ok && os_membarrier_register() != 0) {
+        jp_membarrier_ok = false;
+    }
+    atomic_store_explicit(&jp_fork_pending, 0, memory_order_relaxed);
+    pthread_mutex_init(&jp_lock, NULL);
+}
+
+// --- Library set-up (once) ---
+
+static void jp_global_init(void) {
+    log_init();
+    // Any jemalloc call initialises jemalloc, which registers its own fork
+    // handlers; ours, registered after, then run before its prepare.
+    int err =
+        mallctlnametomib("arena.0.destroy", jp_destroy_mib, &jp_destroy_miblen);
+    if (err) {
+        LOG_PERR(err, "jemalloc has no arena.<i>.destroy");
+    } else {
+        jp_destroy_mib_ok = true;
+    }
+    err = os_membarrier_register();
+    if (err) {
+        LOG_PDEBUG(-err, "membarrier unavailable; pool calls use a fence");
+    } else {
+        jp_membarrier_ok = true;
+    }
+    err = pthread_atfork(jp_fork_prepare, jp_fork_parent, jp_fork_child);
+    if (err) {
+        LOG_PERR(err, "pthread_atfork failed; fork() while another thread "
+                      "uses a jemalloc pool may deadlock");
+    }
+    err = pthread_key_create(&jp_key, jp_thread_destroy);
+    if (err) {
+        LOG_PERR(err, "pthread_key_create failed; jemalloc pools run "
+                      "without thread caches");
+    } else {
+        jp_key_ok = true;
+    }
+}
+
+static void jp_global_init_once(void) {
+    pthread_once(&jp_once, jp_global_init);
+}
+
+// --- Extent hooks (called by jemalloc, any thread) ---
+
+static jp_pool_t *jp_pool_of(extent_hooks_t *hooks) {
+    return (jp_pool_t *)hooks; // hooks is the pool's first member
+}
+
+static void *jp_extent_alloc(extent_hooks_t *hooks, void *new_addr, size_t size,
+                             size_t alignment, bool *zero, bool *commit,
+                             unsigned arena_ind) {
+    jp_pool_t *pool = jp_pool_of(hooks);
+    (void)arena_ind;
+    void *p = NULL;
+    umf_result_t ret =
+        umfMemoryProviderAlloc(pool->provider, size, alignment, &p);
+    if (ret != UMF_RESULT_SUCCESS || !p) {
+        LOG_DEBUG("provider alloc of %zu bytes (alignment %zu) failed: %d",
+                  size, alignment, (int)ret);
+        return NULL;
+    }
+    if (new_addr && p != new_addr) {
+        LOG_DEBUG("provider gave %p, jemalloc needed %p", p, new_addr);
+        if (!pool->keep_all) {
+            (void)umfMemoryProviderFree(pool->provider, p, size);
+        }
+        return NULL;
+    }
+    if (*zero) {
+        memset(p, 0, size); // host memory: this pool needs it
+    }
+    *commit = true;
+    return p;
+}
+
+static bool jp_extent_dalloc(extent_hooks_t *hooks, void *addr, size_t size,
+                             bool committed, unsigned arena_ind) {
+    jp_pool_t *pool = jp_pool_of(hooks);
+    (void)committed, (void)arena_ind;
+    if (pool->keep_all) {
+        return true; // opt out: jemalloc retains the extent
+    }
+    return umfMemoryProviderFree(pool->provider, addr, size) !=
+           UMF_RESULT_SUCCESS;
+}
+
+static void jp_extent_destroy(extent_hooks_t *hooks, void *addr, size_t size,
+                              bool committed, unsigned arena_ind) {
+    jp_pool_t *pool = jp_pool_of(hooks);
+    (void)committed, (void)arena_ind;
+    if (pool->keep_all) {
+        return;
+    }
+    umf_result_t ret = umfMemoryProviderFree(pool->provider, addr, size);
+    if (ret != UMF_RESULT_SUCCESS) {
+        LOG_WARN("provider free of [%p, +%zu) failed (%d); the memory stays "
+                 "with the provider",
+                 addr, size, (int)ret);
+    }
+}
+
+static bool jp_extent_commit(extent_hooks_t *hooks, void *addr, size_t size,
+                             size_t offset, size_t length, unsigned arena_ind) {
+    (void)hooks, (void)addr, (void)size, (void)offset, (void)length;
+    (void)arena_ind;
+    return false; // provider memory is always committed
+}
+
+static bool jp_extent_decommit(extent_hooks_t *hooks, void *addr, size_t size,
+                               size_t offset, size_t length,
+                               unsigned arena_ind) {
+    (void)hooks, (void)addr, (void)size, (void)offset, (void)length;
+    (void)arena_ind;
+    return true; // opt out: jemalloc purges instead
+}
+
+static bool jp_extent_purge_lazy(extent_hooks_t *hooks, void *addr, size_t size,
+                                 size_t offset, size_t length,
+                                 unsigned arena_ind) {
+    (void)size, (void)arena_ind;
+    return umfMemoryProviderPurgeLazy(jp_pool_of(hooks)->provider,
+                                      (char *)addr + offset,
+                                      length) != UMF_RESULT_SUCCESS;
+}
+
+static bool jp_extent_purge_forced(extent_hooks_t *hooks, void *addr,
+                                   size_t size, size_t offset, size_t length,
+                                   unsigned arena_ind) {
+    (void)size, (void)arena_ind;
+    return umfMemoryProviderPurgeForce(jp_pool_of(hooks)->provider,
+                                       (char *)addr + offset,
+                                       length) != UMF_RESULT_SUCCESS;
+}
+
+static bool jp_extent_split(extent_hooks_t *hooks, void *addr, size_t size,
+                            size_t size_a, size_t size_b, bool committed,
+                            unsigned arena_ind) {
+    (void)size_b, (void)committed, (void)arena_ind;
+    // Failure keeps the extent whole, which jemalloc handles.
+    return umfMemoryProviderAllocationSplit(jp_pool_of(hooks)->provider, addr,
+                                            size, size_a) != UMF_RESULT_SUCCESS;
+}
+
+static bool jp_extent_merge(extent_hooks_t *hooks, void *addr_a, size_t size_a,
+                            void *addr_b, size_t size_b, bool committed,
+                            unsigned arena_ind) {
+    (void)committed, (void)arena_ind;
+    // Failure keeps the extents apart, which jemalloc handles.
+    return umfMemoryProviderAllocationMerge(jp_pool_of(hooks)->provider, addr_a,
+                                            addr_b, size_a + size_b) !=
+           UMF_RESULT_SUCCESS;
+}
+
+static const extent_hooks_t jp_hooks = {
+    .alloc = jp_extent_alloc,
+    .dalloc = jp_extent_dalloc,
+    .destroy = jp_extent_destroy,
+    .commit = jp_extent_commit,
+    .decommit = jp_extent_decommit,
+    .purge_lazy = jp_extent_purge_lazy,
+    .purge_forced = jp_extent_purge_forced,
+    .split = jp_extent_split,
+    .merge = jp_extent_merge,
+};
+
+// --- Params ---
+
+UMF_EXPORT umf_result_t
+umfJemallocPoolParamsCreate(umf_jemalloc_pool_params_handle_t *hParams) {
+    jp_global_init_once();
+    CHECK_ARG(hParams != NULL, UMF_RESULT_ERROR_INVALID_ARGUMENT,
+              "hParams is NULL");
+    umf_jemalloc_pool_params_handle_t params = jp_meta_alloc(sizeof(*params));
+    if (!params) {
+        LOG_ERR("no memory for jemalloc pool params");
+        return UMF_RESULT_ERROR_OUT_OF_HOST_MEMORY;
+    }
+    params->keep_all_memory = false;
+    *hParams = params;
+    return UMF_RESULT_SUCCESS;
+}
+
+UMF_EXPORT umf_result_t
+umfJemallocPoolParamsDestroy(umf_jemalloc_pool_params_handle_t hParams) {
+    jp_global_init_once();
+    CHECK_ARG(hParams != NULL, UMF_RESULT_ERROR_INVALID_ARGUMENT,
+              "hParams is NULL");
+    jp_meta_free(hParams);
+    return UMF_RESULT_SUCCESS;
+}
+
+UMF_EXPORT umf_result_t umfJemallocPoolParamsSetKeepAllMemory(
+    umf_jemalloc_pool_params_handle_t hParams, bool keepAllMemory) {
+    jp_global_init_once();
+    CHECK_ARG(hParams != NULL, UMF_RESULT_ERROR_INVALID_ARGUMENT,
+              "hParams is NULL");
+    hParams->keep_all_memory = keepAllMemory;
+    return UMF_RESULT_SUCCESS;
+}
+
+// --- Life cycle ---
+
+static umf_result_t jp_initialize(umf_memory_provider_handle_t provider,
+                                  void *params, void **out) {
+    jp_global_init_once();
+    CHECK_ARG(provider != NULL, UMF_RESULT_ERROR_INVALID_ARGUMENT,
+              "provider is NULL");
+    CHECK_ARG(out != NULL, UMF_RESULT_ERROR_INVALID_ARGUMENT, "pool is NULL");
+    umf_jemalloc_pool_params_handle_t p = params;
+
+    jp_pool_t *pool = jp_meta_alloc(sizeof(*pool));
+    if (!pool) {
+        LOG_ERR("no memory for a jemalloc pool");
+        return UMF_RESULT_ERROR_OUT_OF_HOST_MEMORY;
+    }
+    pool->hooks = jp_hooks;
+    pool->provider = provider;
+    pool->keep_all = p ? p->keep_all_memory : false;
+
+    // jemalloc keeps this pointer for the arena's lifetime: it is the pool.
+    // The hooks run now already (the arena's metadata), under jp_lock as
+    // every other jemalloc call outside the fork gate.
+    extent_hooks_t *hooks = &pool->hooks;
+    unsigned arena;
+    size_t sz = sizeof(arena);
+    pthread_mutex_lock(&jp_lock);
+    int err =
+        mallctl("arenas.create", &arena, &sz, &hooks, sizeof(extent_hooks_t *));
+    if (!err) {
+        jp_slot_take_locked(pool);
+    }
+    pthread_mutex_unlock(&jp_lock);
+    if (err) {
+        LOG_PERR(err, "cannot create a jemalloc arena on provider %s",
+                 umfMemoryProviderGetName(provider));
+        jp_meta_free(pool);
+        return UMF_RESULT_ERROR_MEMORY_PROVIDER_SPECIFIC;
+    }
+    UMF_ASSERT(arena < JP_ARENA_LIMIT);
+    pool->arena = arena;
+    pool->arena_flags = jp_arena_flags(arena);
+    LOG_DEBUG("jemalloc pool %p: arena %u, slot %u, keep all memory %d",
+              (void *)pool, arena, (unsigned)pool->slot, (int)pool->keep_all);
+    *out = pool;
+    return UMF_RESULT_SUCCESS;
+}
+
+static void jp_finalize(void *priv) {
+    jp_pool_t *pool = priv;
+    int err = EINVAL;
+    pthread_mutex_lock(&jp_lock);
+    // Tcaches first: the arena may only go when no tcache holds its blocks.
+    jp_slot_release_locked(pool);
+    if (jp_destroy_mib_ok) {
+        size_t mib[ARRAY_SIZE(jp_destroy_mib)];
+        memcpy(mib, jp_destroy_mib, sizeof(mib));
+        mib[1] = pool->arena;
+        err = mallctlbymib(mib, jp_destroy_miblen, NULL, NULL, NULL, 0);
+    }
+    pthread_mutex_unlock(&jp_lock);
+    if (err) {
+        // jemalloc may still call the hooks, which live in the pool: keep it.
+        LOG_PERR(err,
+                 "cannot destroy jemalloc arena %u; its memory stays "
+                 "with the provider",
+                 pool->arena);
+        return;
+    }
+    jp_meta_free(pool);
+}
+
+// --- Allocation ---
+
+static void *jp_alloc_failed(size_t size) {
+    LOG_DEBUG("no memory for %zu bytes", size);
+    tls_last_error = UMF_RESULT_ERROR_OUT_OF_HOST_MEMORY;
+    return NULL;
+}
+
+static void *jp_malloc(void *priv, size_t size) {
+    jp_pool_t *pool = priv;
+    int tc_flags;
+    jp_thread_t *t = jp_enter(pool, &tc_flags);
+    // mallocx(0) is undefined: a 1-byte block is unique and freeable.
+    void *p = mallocx(size ? size : 1, pool->arena_flags | tc_flags);
+    jp_leave(t);
+    return likely(p != NULL) ? p : jp_alloc_failed(size);
+}
+
+static void *jp_calloc(void *priv, size_t num, size_t size) {
+    if (size && num > SIZE_MAX / size) {
+        LOG_DEBUG("calloc(%zu, %zu) overflows", num, size);
+        tls_last_error = UMF_RESULT_ERROR_OUT_OF_HOST_MEMORY;
+        return NULL;
+    }
+    void *p = jp_malloc(priv, num * size);
+    if (p) {
+        // Not MALLOCX_ZERO: jemalloc trusts a provider's forced purge to
+        // leave zeros, which a provider need not do.
+        memset(p, 0, num * size);
+    }
+    return p;
+}
+
+static void *jp_realloc(void *priv, void *ptr, size_t size) {
+    jp_pool_t *pool = priv;
+    if (!ptr) {
+        return jp_malloc(priv, size);
+    }
+    int tc_flags;
+    jp_thread_t *t = jp_enter(pool, &tc_flags);
+    if (size == 0) {
+        dallocx(ptr, tc_flags);
+        jp_leave(t);
+        tls_last_error = UMF_RESULT_SUCCESS;
+        return NULL;
+    }
+    void *p = rallocx(ptr, size, pool->arena_flags | tc_flags);
+    jp_leave(t);
+    return likely(p != NULL) ? p : jp_alloc_failed(size);
+}
+
+static void *jp_aligned_malloc(void *priv, size_t size, size_t alignment) {
+    jp_pool_t *pool = priv;
+    if (alignment <= 1) {
+        return jp_malloc(priv, size);
+    }
+    if (!is_pow2(alignment)) {
+        LOG_ERR("alignment %zu is not a power of two", alignment);
+        tls_last_error = UMF_RESULT_ERROR_INVALID_ARGUMENT;
+        return NULL;
+    }
+    int lg = __builtin_ctzll((unsigned long long)alignment);
+    int tc_flags;
+    jp_thread_t *t = jp_enter(pool, &tc_flags);
+    void *p = mallocx(size ? size : 1,
+                      MALLOCX_LG_ALIGN(lg) | pool->arena_flags | tc_flags);
+    jp_leave(t);
+    return likely(p != NULL) ? p : jp_alloc_failed(size);
+}
+
+static size_t jp_malloc_usable_size(void *priv, void *ptr) {
+    (void)priv;
+    return ptr ? sallocx(ptr, 0) : 0;
+}
+
+static umf_result_t jp_free(void *priv, void *ptr) {
+    if (ptr) {
+        int tc_flags;
+        jp_thread_t *t = jp_enter(priv, &tc_flags);
+        dallocx(ptr, tc_flags);
+        jp_leave(t);
+    }
+    return UMF_RESULT_SUCCESS;
+}
+
+static umf_result_t jp_get_last_allocation_error(void *priv) {
+    (void)priv;
+    return tls_last_error;
+}
+
+// --- Ops ---
+
+static umf_memory_pool_ops_t jemalloc_pool_ops = {
+    .version = UMF_VERSION_CURRENT,
+    .initialize = jp_initialize,
+    .finalize = jp_finalize,
+    .malloc = jp_malloc,
+    .calloc = jp_calloc,
+    .realloc = jp_realloc,
+    .aligned_malloc = jp_aligned_malloc,
+    .malloc_usable_size = jp_malloc_usable_size,
+    .free = jp_free,
+    .get_last_allocation_error = jp_get_last_allocation_error,
+};
+
+UMF_EXPORT umf_memory_pool_ops_t *umfJemallocPoolOps(void) {
+    return &jemalloc_pool_ops;
+}
