@@ -19,6 +19,7 @@
  * 2 threads (total pairs/s).
  *
  * Usage: ./bench/pool_bench [seconds-per-cell]   (default 0.25)
+ * POOL_BENCH_ONLY=glibc,disjoint (names, comma-separated) runs a subset.
  */
 
 #include <dlfcn.h>
@@ -232,9 +233,20 @@ int main(int argc, char **argv) {
     engines[ne++] = (engine_t){"jemalloc pool", "jemalloc", pool_alloc,
                                pool_free, make_pool(umfJemallocPoolOps()), 1};
 #endif
+    const char *only = getenv("POOL_BENCH_ONLY");
     for (int i = 0; i < ne; i++) {
         if (engines[i].raw && !engines[i].ctx) {
             engines[i].available = 0;
+        }
+        if (only) {
+            char pat[64];
+            snprintf(pat, sizeof(pat), ",%s,", engines[i].name);
+            char list[512];
+            snprintf(list, sizeof(list), ",%s,", only);
+            if (!strstr(list, pat)) {
+                engines[i].available = 0;
+                continue;
+            }
         }
         if (!engines[i].available) {
             printf("# %s: not available on this machine, skipped\n",

@@ -231,6 +231,25 @@ char *ba_strdup(const char *s) {
     return ba_strndup(s, strlen(s));
 }
 
+void *ba_calloc_cacheline(size_t size) {
+    if (size > SIZE_MAX - 64 - sizeof(void *)) {
+        return NULL;
+    }
+    char *raw = ba_calloc(1, size + 64 + sizeof(void *));
+    if (!raw) {
+        return NULL;
+    }
+    char *p = (char *)align_up((uintptr_t)raw + sizeof(void *), 64);
+    ((void **)p)[-1] = raw;
+    return p;
+}
+
+void ba_free_cacheline(void *ptr) {
+    if (ptr) {
+        ba_free(((void **)ptr)[-1]);
+    }
+}
+
 // --- fork ---
 
 void ba_fork_prepare(void) {

@@ -18,6 +18,10 @@ void *ba_realloc(void *ptr, size_t size);
 void ba_free(void *ptr);
 size_t ba_usable_size(const void *ptr);
 char *ba_strdup(const char *s);
+// Zeroed block aligned to a 64-byte cache line; free it with
+// ba_free_cacheline.
+void *ba_calloc_cacheline(size_t size);
+void ba_free_cacheline(void *ptr);
 char *ba_strndup(const char *s, size_t n);
 
 // pthread_atfork hooks (fork.c): take every lock before fork, release after.

@@ -7,7 +7,18 @@
  * chunk goes back upstream). free: unregister, then upstream free (re-
  * registered if that fails), so no lookup ever finds memory already given
  * back; a pool that does not know the size (proxy, disjoint) passes 0 and
- * the registered size goes upstream. split/merge: upstream first, then the tracker. Everything else is
+ * the registered size goes upstream.
+ *
+ * split and merge go upstream only: the tracker keeps the chunks as they
+ * were allocated, which answers every lookup the same way (the pieces of a
+ * chunk, and merged neighbours, all belong to the same pool). jemalloc
+ * splits and merges extents on nearly every large allocation, and mirroring
+ * each one in the tracker cost 90% of its time. The tracker is cut only
+ * when a piece goes back to the provider: free(ptr, size) removes exactly
+ * [ptr, ptr+size), cutting the chunks it starts or ends inside; a range
+ * not all this pool's is refused, changing nothing, unless ptr starts a
+ * chunk: then that chunk goes whatever the size (a user-written pool that
+ * frees with the wrong size works, as upstream). Everything else is
  * forwarded. Its name is the upstream provider's name, and a failure of an
  * upstream op shows as a failure of this wrapper in
  * umfGetLastFailedMemoryProvider(), as the contract describes.
@@ -29,7 +40,7 @@ typedef struct tracking_t {
     umf_memory_provider_handle_t upstream;
     umf_memory_pool_handle_t pool;
     tracker_t *tracker;
-    _Atomic size_t live; // ranges this wrapper has registered
+    _Atomic bool registered; // this wrapper ever registered a range
 } tracking_t;
 
 static umf_result_t trk_initialize(void *params, void **out) {
@@ -44,7 +55,7 @@ static umf_result_t trk_initialize(void *params, void **out) {
 
 static void trk_finalize(void *priv) {
     tracking_t *t = priv;
-    if (atomic_load_explicit(&t->live, memory_order_relaxed) > 0) {
+    if (atomic_load_explicit(&t->registered, memory_order_relaxed)) {
         size_t n = tracker_drop_owner(t->tracker, t->pool);
         LOG_DEBUG("pool %p destroyed with %zu chunk(s) still registered",
                   (void *)t->pool, n);
@@ -68,7 +79,9 @@ static umf_result_t trk_alloc(void *priv, size_t size, size_t alignment,
             (void)umfMemoryProviderFree(t->upstream, p, size);
             return ret;
         }
-        atomic_fetch_add_explicit(&t->live, 1, memory_order_relaxed);
+        if (!atomic_load_explicit(&t->registered, memory_order_relaxed)) {
+            atomic_store_explicit(&t->registered, true, memory_order_relaxed);
+        }
     }
     *ptr = p;
     return UMF_RESULT_SUCCESS;
@@ -78,30 +91,45 @@ static umf_result_t trk_free(void *priv, void *ptr, size_t size) {
     tracking_t *t = priv;
     tracker_info_t info;
     bool had = false;
+    void *removed_base = NULL;
+    size_t removed_size = 0;
     if (ptr && tracker_lookup(t->tracker, ptr, &info) && info.owner == t->pool) {
-        if (info.base != ptr) {
-            LOG_ERR("free of %p, inside chunk [%p, +%zu): split the chunk "
-                    "first",
-                    ptr, info.base, info.size);
-            return UMF_RESULT_ERROR_INVALID_ARGUMENT;
-        }
-        if (tracker_unregister(t->tracker, ptr, &info) == UMF_RESULT_SUCCESS) {
-            had = true;
-            if (size == 0) {
-                size = info.size;
+        if (size == 0) {
+            // The pool does not know the size: a whole chunk, by its start.
+            if (info.base != ptr) {
+                LOG_ERR("free of %p with size 0 inside chunk [%p, +%zu)", ptr,
+                        info.base, info.size);
+                return UMF_RESULT_ERROR_INVALID_ARGUMENT;
             }
+            size = info.size;
         }
+        void *rbase = ptr;
+        size_t rsize = size;
+        umf_result_t r = tracker_remove_range(t->tracker, t->pool, ptr, size);
+        if (r != UMF_RESULT_SUCCESS && info.base == ptr &&
+            tracker_unregister(t->tracker, ptr, &info) == UMF_RESULT_SUCCESS) {
+            // A pool that passes a size other than the chunk's (upstream
+            // accepts that): the chunk that starts at ptr goes.
+            LOG_DEBUG("free of [%p, +%zu): chunk registered with %zu bytes",
+                      ptr, size, info.size);
+            rsize = info.size;
+            r = UMF_RESULT_SUCCESS;
+        }
+        if (r != UMF_RESULT_SUCCESS) {
+            LOG_ERR("free of [%p, +%zu): not memory of this pool's provider",
+                    ptr, size);
+            return r;
+        }
+        removed_base = rbase;
+        removed_size = rsize;
+        had = true;
     }
     umf_result_t ret = umfMemoryProviderFree(t->upstream, ptr, size);
-    if (had) {
-        if (ret == UMF_RESULT_SUCCESS) {
-            atomic_fetch_sub_explicit(&t->live, 1, memory_order_relaxed);
-        } else if (tracker_register(t->tracker, t->pool, info.base,
-                                    info.size) != UMF_RESULT_SUCCESS) {
-            LOG_ERR("free of %p failed and it could not be registered again",
-                    ptr);
-            atomic_fetch_sub_explicit(&t->live, 1, memory_order_relaxed);
-        }
+    if (had && ret != UMF_RESULT_SUCCESS &&
+        tracker_register(t->tracker, t->pool, removed_base, removed_size) !=
+            UMF_RESULT_SUCCESS) {
+        LOG_ERR("free of %p failed and it could not be registered again",
+                ptr);
     }
     return ret;
 }
@@ -138,41 +166,18 @@ static umf_result_t trk_purge_force(void *priv, void *ptr, size_t size) {
                                        size);
 }
 
+// Both halves of a split, and the parts of a merge, stay where the tracker
+// has them: see the top of this file.
 static umf_result_t trk_allocation_split(void *priv, void *ptr, size_t total,
                                          size_t first) {
     tracking_t *t = priv;
-    umf_result_t ret =
-        umfMemoryProviderAllocationSplit(t->upstream, ptr, total, first);
-    if (ret != UMF_RESULT_SUCCESS) {
-        return ret;
-    }
-    ret = tracker_split(t->tracker, ptr, total, first);
-    if (ret != UMF_RESULT_SUCCESS) {
-        // Undo upstream so provider and tracker keep agreeing.
-        (void)umfMemoryProviderAllocationMerge(
-            t->upstream, ptr, (char *)ptr + first, total);
-        return ret;
-    }
-    atomic_fetch_add_explicit(&t->live, 1, memory_order_relaxed);
-    return UMF_RESULT_SUCCESS;
+    return umfMemoryProviderAllocationSplit(t->upstream, ptr, total, first);
 }
 
 static umf_result_t trk_allocation_merge(void *priv, void *low, void *high,
                                          size_t total) {
     tracking_t *t = priv;
-    umf_result_t ret =
-        umfMemoryProviderAllocationMerge(t->upstream, low, high, total);
-    if (ret != UMF_RESULT_SUCCESS) {
-        return ret;
-    }
-    ret = tracker_merge(t->tracker, low, high, total);
-    if (ret != UMF_RESULT_SUCCESS) {
-        (void)umfMemoryProviderAllocationSplit(
-            t->upstream, low, total, (size_t)((char *)high - (char *)low));
-        return ret;
-    }
-    atomic_fetch_sub_explicit(&t->live, 1, memory_order_relaxed);
-    return UMF_RESULT_SUCCESS;
+    return umfMemoryProviderAllocationMerge(t->upstream, low, high, total);
 }
 
 static umf_result_t trk_get_ipc_handle_size(void *priv, size_t *size) {

@@ -542,6 +542,69 @@ out_unlock:
     return ret;
 }
 
+// Cuts the range containing `at` (which must start before `at`) in two at
+// `at`. pre: t->lock held.
+static umf_result_t split_at_locked(tracker_t *t, uintptr_t at) {
+    tracker_info_t info;
+    if (!tracker_lookup(t, (void *)at, &info) || (uintptr_t)info.base == at) {
+        return UMF_RESULT_SUCCESS; // nothing to cut
+    }
+    tr_range_t old, adds[2];
+    size_t first = at - (uintptr_t)info.base;
+    if (!range_make((uintptr_t)info.base, info.size, info.owner, &old) ||
+        !range_make(old.base, first, old.owner, &adds[0]) ||
+        !range_make(at, old.size - first, old.owner, &adds[1])) {
+        return UMF_RESULT_ERROR_UNKNOWN; // cannot happen for a registered range
+    }
+    umf_result_t ret = validate(t, adds, 2, &old, 1);
+    if (ret == UMF_RESULT_SUCCESS) {
+        apply(t, adds, 2, &old, 1);
+        atomic_fetch_add_explicit(&t->count, 1, memory_order_relaxed);
+    }
+    return ret;
+}
+
+umf_result_t tracker_remove_range(tracker_t *t, void *owner, const void *base,
+                                  size_t size) {
+    uintptr_t lo = (uintptr_t)base, hi = lo + size;
+    if (size == 0 || hi < lo || hi > TRACKER_ADDR_LIMIT) {
+        return UMF_RESULT_ERROR_INVALID_ARGUMENT;
+    }
+    umf_result_t ret = UMF_RESULT_SUCCESS;
+    pthread_mutex_lock(&t->lock);
+    // Check coverage first, so that a refused removal changes nothing.
+    for (uintptr_t at = lo; at < hi;) {
+        tracker_info_t info;
+        if (!tracker_lookup(t, (void *)at, &info) || info.owner != owner) {
+            LOG_DEBUG("[%p, +%zu) is not all registered to one owner (gap "
+                      "or other owner at %p)",
+                    base, size, (void *)at);
+            ret = UMF_RESULT_ERROR_INVALID_ARGUMENT;
+            goto out_unlock;
+        }
+        at = (uintptr_t)info.base + info.size;
+    }
+    ret = split_at_locked(t, lo);
+    if (ret == UMF_RESULT_SUCCESS) {
+        ret = split_at_locked(t, hi);
+    }
+    // From here every range inside [lo, hi) is removed whole. A failure
+    // above (no memory for nodes) leaves the map valid, only cut.
+    for (uintptr_t at = lo; ret == UMF_RESULT_SUCCESS && at < hi;) {
+        tr_range_t r;
+        if (!find_exact(t, at, &r)) {
+            ret = UMF_RESULT_ERROR_UNKNOWN;
+            break;
+        }
+        apply(t, NULL, 0, &r, 1);
+        atomic_fetch_sub_explicit(&t->count, 1, memory_order_relaxed);
+        at = r.base + r.size;
+    }
+out_unlock:
+    pthread_mutex_unlock(&t->lock);
+    return ret;
+}
+
 // Depth-first walk removing the owner's entries; counts a range once, in
 // the first slot it occupies. pre: t->lock held.
 static size_t drop_walk(tr_slot_t *slots, unsigned level, uintptr_t prefix,

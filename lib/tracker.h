@@ -48,6 +48,13 @@ umf_result_t tracker_split(tracker_t *t, const void *base, size_t total,
 // [low, low+total).
 umf_result_t tracker_merge(tracker_t *t, const void *low, const void *high,
                            size_t total);
+// Removes [base, base+size) from owner's ranges: ranges inside it are
+// unregistered, a range reaching over its start or end is cut there first.
+// The range must be covered by ranges of owner without gaps; otherwise
+// nothing changes and INVALID_ARGUMENT is returned. Lookups of addresses
+// outside the range see no change at any moment.
+umf_result_t tracker_remove_range(tracker_t *t, void *owner, const void *base,
+                                  size_t size);
 // Range containing ptr. Lock-free; false when no range contains it.
 bool tracker_lookup(const tracker_t *t, const void *ptr, tracker_info_t *info);
 // Removes every range of owner; returns how many.

@@ -249,20 +249,32 @@ START_TEST(test_pool_split_merge_through_wrapper) {
     ck_assert_int_eq(umfMemoryProviderAllocationSplit(wrap, p, 64 * 1024, 4096),
                      UMF_RESULT_SUCCESS);
     ck_assert_uint_eq(test_prov_last->splits, 1);
-    // A free inside a chunk is refused; the pieces free on their own.
-    ck_assert_int_eq(umfMemoryProviderFree(wrap, p + 8192, 4096),
-                     UMF_RESULT_ERROR_INVALID_ARGUMENT);
+    // The tracker keeps the chunk whole: lookups answer the same.
     ck_assert_ptr_eq(umfPoolByPtr(p + 8192), pool);
     ck_assert_int_eq(
         umfMemoryProviderAllocationMerge(wrap, p, p + 4096, 64 * 1024),
         UMF_RESULT_SUCCESS);
     ck_assert_uint_eq(test_prov_last->merges, 1);
-    // A split the tracker cannot do (wrong size) is undone upstream too.
-    ck_assert_int_eq(umfMemoryProviderAllocationSplit(wrap, p, 32 * 1024, 4096),
-                     UMF_RESULT_ERROR_INVALID_ARGUMENT);
-    ck_assert_uint_eq(test_prov_last->merges, 2);
-    ck_assert_int_eq(umfMemoryProviderFree(wrap, p, 64 * 1024),
+    // A piece freed from inside the chunk leaves the tracker; the rest
+    // stays the pool's.
+    ck_assert_int_eq(umfMemoryProviderFree(wrap, p + 8192, 4096),
                      UMF_RESULT_SUCCESS);
+    ck_assert_ptr_null(umfPoolByPtr(p + 8192));
+    ck_assert_ptr_null(umfPoolByPtr(p + 12287));
+    ck_assert_ptr_eq(umfPoolByPtr(p + 8191), pool);
+    ck_assert_ptr_eq(umfPoolByPtr(p + 12288), pool);
+    // A free from inside a chunk over the hole, or of size 0 inside a
+    // chunk, is refused and changes nothing.
+    ck_assert_int_eq(umfMemoryProviderFree(wrap, p + 4096, 8192),
+                     UMF_RESULT_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(umfMemoryProviderFree(wrap, p + 4096, 0),
+                     UMF_RESULT_ERROR_INVALID_ARGUMENT);
+    ck_assert_ptr_eq(umfPoolByPtr(p), pool);
+    ck_assert_ptr_eq(umfPoolByPtr(p + 4096), pool);
+    ck_assert_int_eq(umfMemoryProviderFree(wrap, p, 8192), UMF_RESULT_SUCCESS);
+    ck_assert_int_eq(umfMemoryProviderFree(wrap, p + 12288, 64 * 1024 - 12288),
+                     UMF_RESULT_SUCCESS);
+    ck_assert_ptr_null(umfPoolByPtr(p + 12288));
     ck_assert_ptr_null(umfPoolByPtr(p));
     umfPoolDestroy(pool);
     umfMemoryProviderDestroy(prov);

@@ -757,6 +757,110 @@ START_TEST(test_pool_jemalloc_os_provider_split_merge) {
 }
 END_TEST
 
+// A provider that remembers what it handed out and counts frees of ranges
+// that are not one whole earlier allocation. jemalloc (with "retain")
+// assumes address ranges never go back piecemeal: if one did, another arena
+// could map the range and jemalloc would coalesce extents of two arenas.
+typedef struct whole_prov_t {
+    pthread_mutex_t lock;
+    struct {
+        uintptr_t base;
+        size_t size;
+    } live[4096];
+    size_t nlive;
+    _Atomic size_t partial_frees, whole_frees;
+} whole_prov_t;
+
+static whole_prov_t whole_prov = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static umf_result_t wp_alloc(void *priv, size_t size, size_t align,
+                             void **ptr) {
+    umf_result_t ret = rp_alloc(priv, size, align, ptr);
+    if (ret == UMF_RESULT_SUCCESS) {
+        pthread_mutex_lock(&whole_prov.lock);
+        ck_assert_uint_lt(whole_prov.nlive, ARRAY_SIZE(whole_prov.live));
+        whole_prov.live[whole_prov.nlive].base = (uintptr_t)*ptr;
+        whole_prov.live[whole_prov.nlive++].size = size;
+        pthread_mutex_unlock(&whole_prov.lock);
+    }
+    return ret;
+}
+
+static umf_result_t wp_free(void *priv, void *ptr, size_t size) {
+    bool whole = false;
+    pthread_mutex_lock(&whole_prov.lock);
+    for (size_t i = 0; i < whole_prov.nlive; i++) {
+        if (whole_prov.live[i].base == (uintptr_t)ptr &&
+            whole_prov.live[i].size == size) {
+            whole_prov.live[i] = whole_prov.live[--whole_prov.nlive];
+            whole = true;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&whole_prov.lock);
+    if (whole) {
+        whole_prov.whole_frees++;
+    } else {
+        whole_prov.partial_frees++;
+    }
+    ((reuse_prov_t *)priv)->allocated -= size;
+    munmap(ptr, size); // never reused by this provider: the OS may reuse it
+    return UMF_RESULT_SUCCESS;
+}
+
+START_TEST(test_pool_jemalloc_frees_only_whole_allocations) {
+    reuse_prov_t *rp;
+    umf_memory_provider_handle_t prov;
+    {
+        umf_memory_provider_ops_t ops = test_provider_ops();
+        ops.initialize = rp_initialize;
+        ops.finalize = rp_finalize;
+        ops.alloc = wp_alloc;
+        ops.ext.free = wp_free;
+        ops.ext.purge_lazy = NULL;
+        ops.ext.purge_force = NULL;
+        ops.ext.allocation_merge = rp_merge;
+        ops.ext.allocation_split = rp_split;
+        ops.get_name = rp_name;
+        ck_assert_int_eq(umfMemoryProviderCreate(&ops, NULL, &prov),
+                         UMF_RESULT_SUCCESS);
+        rp = reuse_last;
+    }
+    umf_memory_pool_handle_t pool = jemalloc_pool(prov, false, 0);
+    mallctl_fn mallctl_ = jemalloc_mallctl();
+    void *held[256];
+    for (int r = 0; r < 8; r++) {
+        for (size_t i = 0; i < ARRAY_SIZE(held); i++) {
+            held[i] = umfPoolMalloc(pool, (i % 29 + 1) * 9000 + (size_t)r);
+            ck_assert_ptr_nonnull(held[i]);
+        }
+        // Free every other block, then purge: jemalloc gives the dirty
+        // extents to the dalloc hook, each a piece of a larger allocation.
+        for (size_t i = r % 2; i < ARRAY_SIZE(held); i += 2) {
+            ck_assert_int_eq(umfPoolFree(pool, held[i]), UMF_RESULT_SUCCESS);
+            held[i] = NULL;
+        }
+        ck_assert_int_eq(mallctl_("arena.4096.purge", NULL, NULL, NULL, 0), 0);
+        for (size_t i = 0; i < ARRAY_SIZE(held); i++) {
+            if (held[i]) {
+                ck_assert_int_eq(umfPoolFree(pool, held[i]),
+                                 UMF_RESULT_SUCCESS);
+            }
+        }
+        ck_assert_int_eq(mallctl_("arena.4096.purge", NULL, NULL, NULL, 0), 0);
+    }
+    // Blocks larger than any extent grown so far get their own allocation.
+    void *big = umfPoolMalloc(pool, (size_t)512 << 20);
+    ck_assert_ptr_nonnull(big);
+    ck_assert_int_eq(umfPoolFree(pool, big), UMF_RESULT_SUCCESS);
+    ck_assert_int_eq(mallctl_("arena.4096.purge", NULL, NULL, NULL, 0), 0);
+    ck_assert_uint_eq(whole_prov.partial_frees, 0);
+    umfPoolDestroy(pool); // pieces may go back now: the arena is gone
+    ck_assert_uint_eq(rp->allocated, 0);
+    umfMemoryProviderDestroy(prov);
+}
+END_TEST
+
 // --- Isolation between pools under threads ---
 
 enum { ISO_THREADS = 8, ISO_SLOTS = 512 };
@@ -1156,6 +1260,7 @@ static Suite *pool_jemalloc_suite(void) {
     tcase_add_test(tc, test_pool_jemalloc_many_pools_in_a_row);
     tcase_add_test(tc, test_pool_jemalloc_many_pools_at_once);
     tcase_add_test(tc, test_pool_jemalloc_os_provider_split_merge);
+    tcase_add_test(tc, test_pool_jemalloc_frees_only_whole_allocations);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("threads");

@@ -2,7 +2,8 @@
  * SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
  *
  * test_tracker.c - the radix tracker: lookups of interior pointers at every
- * level, registration cost, overlap rejection, split/merge, a randomised
+ * level, registration cost, overlap rejection, split/merge, removal of
+ * part of a range, a randomised
  * comparison against a brute-force model, and multi-thread stress of
  * register/lookup/unregister/split/merge.
  *
@@ -237,6 +238,71 @@ START_TEST(test_tracker_split_merge) {
     ck_assert_int_eq(tracker_merge(t, P(BASE), P(BASE + 4 * MiB), 4 * MiB),
                      UMF_RESULT_ERROR_INVALID_ARGUMENT); // sizes disagree
     expect_found(t, BASE, BASE, 4 * MiB, OWNER1);
+    tracker_destroy(t);
+}
+END_TEST
+
+START_TEST(test_tracker_remove_range) {
+    tracker_t *t = tracker_create();
+    ck_assert_int_eq(tracker_register(t, OWNER1, P(BASE), 4 * MiB),
+                     UMF_RESULT_SUCCESS);
+    // A piece from the middle: the chunk is cut around it.
+    ck_assert_int_eq(tracker_remove_range(t, OWNER1, P(BASE + 4 * KiB),
+                                          8 * KiB),
+                     UMF_RESULT_SUCCESS);
+    ck_assert_uint_eq(tracker_count(t), 2);
+    expect_found(t, BASE, BASE, 4 * KiB, OWNER1);
+    expect_found(t, BASE + 4 * KiB - 1, BASE, 4 * KiB, OWNER1);
+    expect_absent(t, BASE + 4 * KiB);
+    expect_absent(t, BASE + 12 * KiB - 1);
+    expect_found(t, BASE + 12 * KiB, BASE + 12 * KiB, 4 * MiB - 12 * KiB,
+                 OWNER1);
+    expect_found(t, BASE + 4 * MiB - 1, BASE + 12 * KiB, 4 * MiB - 12 * KiB,
+                 OWNER1);
+
+    // Refused, changing nothing: across the gap, another owner's range,
+    // the same piece twice, an empty or wrapping range.
+    ck_assert_int_eq(tracker_remove_range(t, OWNER1, P(BASE), 16 * KiB),
+                     UMF_RESULT_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(tracker_remove_range(t, OWNER2, P(BASE), 4 * KiB),
+                     UMF_RESULT_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(tracker_remove_range(t, OWNER1, P(BASE + 4 * KiB),
+                                          8 * KiB),
+                     UMF_RESULT_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(tracker_remove_range(t, OWNER1, P(BASE), 0),
+                     UMF_RESULT_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(tracker_remove_range(t, OWNER1, P(BASE), SIZE_MAX),
+                     UMF_RESULT_ERROR_INVALID_ARGUMENT);
+    ck_assert_uint_eq(tracker_count(t), 2);
+    expect_found(t, BASE, BASE, 4 * KiB, OWNER1);
+    expect_found(t, BASE + 12 * KiB, BASE + 12 * KiB, 4 * MiB - 12 * KiB,
+                 OWNER1);
+
+    // Across two adjacent ranges of one owner: both are cut.
+    ck_assert_int_eq(tracker_register(t, OWNER1, P(BASE + 4 * MiB), 2 * MiB),
+                     UMF_RESULT_SUCCESS);
+    ck_assert_int_eq(tracker_remove_range(t, OWNER1, P(BASE + 3 * MiB),
+                                          2 * MiB),
+                     UMF_RESULT_SUCCESS);
+    expect_found(t, BASE + 3 * MiB - 1, BASE + 12 * KiB, 3 * MiB - 12 * KiB,
+                 OWNER1);
+    expect_absent(t, BASE + 3 * MiB);
+    expect_absent(t, BASE + 5 * MiB - 1);
+    expect_found(t, BASE + 5 * MiB, BASE + 5 * MiB, 1 * MiB, OWNER1);
+    ck_assert_uint_eq(tracker_count(t), 3);
+
+    // Whole ranges, by their exact extent.
+    ck_assert_int_eq(tracker_remove_range(t, OWNER1, P(BASE), 4 * KiB),
+                     UMF_RESULT_SUCCESS);
+    ck_assert_int_eq(tracker_remove_range(t, OWNER1, P(BASE + 12 * KiB),
+                                          3 * MiB - 12 * KiB),
+                     UMF_RESULT_SUCCESS);
+    ck_assert_int_eq(tracker_remove_range(t, OWNER1, P(BASE + 5 * MiB),
+                                          1 * MiB),
+                     UMF_RESULT_SUCCESS);
+    ck_assert_uint_eq(tracker_count(t), 0);
+    expect_absent(t, BASE);
+    expect_absent(t, BASE + 5 * MiB);
     tracker_destroy(t);
 }
 END_TEST
@@ -588,6 +654,7 @@ static Suite *tracker_suite(void) {
     tcase_add_test(tc, test_tracker_rejects_overlap);
     tcase_add_test(tc, test_tracker_adjacent_ranges_share_slots);
     tcase_add_test(tc, test_tracker_split_merge);
+    tcase_add_test(tc, test_tracker_remove_range);
     tcase_add_test(tc, test_tracker_drop_owner);
     suite_add_tcase(s, tc);
 

@@ -203,12 +203,17 @@ UMF_EXPORT umf_result_t umfDisjointPoolParamsSetName(
 
 struct dp_bucket_t;
 
+// Cache-line aligned, read-only fields first: the fast path of free reads
+// base and bucket while other threads change the rest under the bucket
+// lock.
 typedef struct dp_slab_t {
     char *base;
     size_t size;
     struct dp_bucket_t *bucket;
-    struct dp_slab_t *prev, *next; // in the bucket's avail or empty list
-    unsigned char list;            // DP_LIST_*
+    // Mutable, under the bucket lock, from the next cache line on.
+    struct dp_slab_t *prev __attribute__((aligned(64)));
+    struct dp_slab_t *next; // in the bucket's avail or empty list
+    unsigned char list;     // DP_LIST_*
     uint32_t nchunks, nfree;
     uint32_t hint; // bitmap word to search first
     uint64_t bitmap[]; // chunked slabs: 1 = free chunk
@@ -217,13 +222,17 @@ typedef struct dp_slab_t {
 enum { DP_LIST_NONE, DP_LIST_AVAIL, DP_LIST_EMPTY };
 
 typedef struct dp_bucket_t {
-    pthread_mutex_t lock;
+    // Read-only after creation, alone in the first cache line: the fast
+    // paths read these while other threads take the lock below.
     size_t size;
     size_t slab_size;
-    int shift; // log2(size) for power-of-two sizes, else -1
+    uint64_t div_magic; // ceil(2^64 / size): offset / size by a multiply
+    int shift;          // log2(size) for power-of-two sizes, else -1
     bool chunked;
     uint32_t chunks_per_slab;
     uint32_t mag_cap; // magazine capacity for this bucket
+    // Mutable, under `lock`.
+    pthread_mutex_t lock __attribute__((aligned(64)));
     dp_slab_t *avail; // chunked slabs with a free chunk (none empty)
     dp_slab_t *empty; // free slabs kept for reuse
     size_t nempty;
@@ -253,7 +262,8 @@ typedef struct dp_pool_t {
     _Atomic(void *) *map_root;
     pthread_mutex_t map_lock; // writers only
 
-    pthread_mutex_t large_lock;
+    // Mutable (slow paths), away from the read-only fields above.
+    pthread_mutex_t large_lock __attribute__((aligned(64)));
     addr_map_t large; // address -> size of allocations above max_poolable
     size_t large_bytes, n_large;
 
@@ -276,8 +286,13 @@ static inline size_t bucket_index(const dp_pool_t *p, size_t size) {
     return 2 * (size_t)(lg - p->min_shift) + (size <= mid ? 1 : 2);
 }
 
+// offset / size: a shift, or a multiply by ceil(2^64 / size), exact for
+// every offset below 2^64 / size (slab offsets are far below).
 static inline size_t chunk_index(const dp_bucket_t *b, size_t off) {
-    return b->shift >= 0 ? off >> b->shift : off / b->size;
+    if (b->shift >= 0) {
+        return off >> b->shift;
+    }
+    return (size_t)(((unsigned __int128)off * b->div_magic) >> 64);
 }
 
 // --- Limits --------------------------------------------------------------------
@@ -430,7 +445,7 @@ static void list_remove(dp_bucket_t *b, dp_slab_t *s) {
 // A new slab from the provider, registered in the map, all chunks free.
 // pre: b->lock held. NULL with tls_last_error set on failure.
 static dp_slab_t *slab_create(dp_pool_t *p, dp_bucket_t *b) {
-    dp_slab_t *s = ba_alloc(slab_meta_size(b));
+    dp_slab_t *s = ba_calloc_cacheline(slab_meta_size(b));
     if (!s) {
         tls_last_error = UMF_RESULT_ERROR_OUT_OF_HOST_MEMORY;
         return NULL;
@@ -441,7 +456,7 @@ static dp_slab_t *slab_create(dp_pool_t *p, dp_bucket_t *b) {
     umf_result_t r =
         umfMemoryProviderAlloc(p->provider, b->slab_size, p->page, &mem);
     if (r != UMF_RESULT_SUCCESS || !mem) {
-        ba_free(s);
+        ba_free_cacheline(s);
         tls_last_error =
             r != UMF_RESULT_SUCCESS ? r : UMF_RESULT_ERROR_OUT_OF_HOST_MEMORY;
         return NULL;
@@ -451,11 +466,10 @@ static dp_slab_t *slab_create(dp_pool_t *p, dp_bucket_t *b) {
                 "its page size %zu",
                 p->name, umfMemoryProviderGetName(p->provider), mem, p->page);
         (void)umfMemoryProviderFree(p->provider, mem, b->slab_size);
-        ba_free(s);
+        ba_free_cacheline(s);
         tls_last_error = UMF_RESULT_ERROR_INVALID_ALIGNMENT;
         return NULL;
     }
-    memset(s, 0, sizeof(*s));
     s->base = mem;
     s->size = b->slab_size;
     s->bucket = b;
@@ -472,7 +486,7 @@ static dp_slab_t *slab_create(dp_pool_t *p, dp_bucket_t *b) {
     }
     if (!map_set(p, s, s)) {
         (void)umfMemoryProviderFree(p->provider, mem, b->slab_size);
-        ba_free(s);
+        ba_free_cacheline(s);
         tls_last_error = UMF_RESULT_ERROR_OUT_OF_HOST_MEMORY;
         return NULL;
     }
@@ -493,7 +507,7 @@ static void slab_release(dp_pool_t *p, dp_bucket_t *b, dp_slab_t *s) {
     }
     b->n_slabs_freed++;
     b->n_slabs--;
-    ba_free(s);
+    ba_free_cacheline(s);
 }
 
 // A slab with a free chunk (chunked) or a free whole slab, reusing kept
@@ -1032,7 +1046,7 @@ static bool setup_buckets(dp_pool_t *p) {
     size_t top = p->max_poolable < DP_MAX_BUCKET ? p->max_poolable
                                                  : DP_MAX_BUCKET;
     p->nbuckets = top <= p->min_bucket ? 1 : bucket_index(p, top) + 1;
-    p->buckets = ba_calloc(p->nbuckets, sizeof(dp_bucket_t));
+    p->buckets = ba_calloc_cacheline(p->nbuckets * sizeof(dp_bucket_t));
     if (!p->buckets) {
         return false;
     }
@@ -1043,6 +1057,7 @@ static bool setup_buckets(dp_pool_t *p) {
         b->size = i == 0 ? p->min_bucket
                          : (i % 2 ? base + base / 2 : p->min_bucket << ((i + 1) / 2));
         b->shift = is_pow2(b->size) ? __builtin_ctzll(b->size) : -1;
+        b->div_magic = b->shift >= 0 ? 0 : UINT64_MAX / b->size + 1;
         b->chunked = p->slab_min_size >= p->page && b->size <= p->slab_min_size / 2;
         if (b->chunked) {
             b->slab_size = align_up(p->slab_min_size, p->page);
@@ -1107,7 +1122,7 @@ static umf_result_t dp_initialize(umf_memory_provider_handle_t provider,
               "min bucket size %zu is not a non-zero power of two",
               in->min_bucket_size);
 
-    dp_pool_t *p = ba_calloc(1, sizeof(*p));
+    dp_pool_t *p = ba_calloc_cacheline(sizeof(*p));
     if (!p) {
         return UMF_RESULT_ERROR_OUT_OF_HOST_MEMORY;
     }
@@ -1209,11 +1224,11 @@ static void dp_finalize(void *priv) {
     for (size_t i = 0; p->buckets && i < p->nbuckets; i++) {
         pthread_mutex_destroy(&p->buckets[i].lock);
     }
-    ba_free(p->buckets);
+    ba_free_cacheline(p->buckets);
     pthread_mutex_destroy(&p->map_lock);
     pthread_mutex_destroy(&p->large_lock);
     ba_free(p->name);
-    ba_free(p);
+    ba_free_cacheline(p);
 }
 
 // --- fork -------------------------------------------------------------------------------

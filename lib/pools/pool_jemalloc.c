@@ -18,6 +18,25 @@
  * made for it. A pool without a slot, or a thread where tcache.create fails
  * (jemalloc allows about 4000), uses MALLOCX_TCACHE_NONE: correct, slower.
  *
+ * Arenas. A pool has up to JP_MAX_ARENAS arenas (one per CPU), all with its
+ * hooks: a single arena serialised every thread on its locks for sizes
+ * above the thread cache's limit (10-16x slower than jemalloc with two
+ * threads). A thread is bound to one of its pool's arenas, round-robin, when
+ * its tcache for the pool is made.
+ *
+ * Regions. jemalloc (built with "retain", as Debian's is) marks the first
+ * extent of every block its hooks allocate as a "head" and never coalesces
+ * an extent with a lower neighbour across a head; it does not check that
+ * the neighbour belongs to the same arena, because with retain no address
+ * range is ever given back piecemeal. A dalloc hook that freed part of a
+ * block would break that: another arena (of this pool, of another pool, or
+ * jemalloc's own) could get the freed range from the OS, and the remaining,
+ * non-head part would then coalesce into that arena's extent. So the dalloc
+ * hook frees only whole provider allocations, which the pool records; for
+ * any other range it opts out and jemalloc purges the pages instead (the
+ * provider's purge), keeping the address range until the pool is
+ * destroyed.
+ *
  * Hooks find their pool through the extent_hooks_t pointer jemalloc passes
  * back to them: each pool embeds its own copy of the hook table. (jemalloc
  * 5.3 calls the alloc hook for the arena's own metadata inside
@@ -54,6 +73,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <jemalloc/jemalloc.h>
@@ -73,28 +93,44 @@
 // Metadata: jemalloc's automatic arenas without a tcache: small, rare, and
 // often freed by another thread or at thread exit.
 #define JP_META_FLAGS  MALLOCX_TCACHE_NONE
+// Arenas per pool, at most (fewer on machines with fewer CPUs).
+#define JP_MAX_ARENAS  8
 
 struct umf_jemalloc_pool_params_t {
     bool keep_all_memory;
 };
 
+typedef struct jp_region_t {
+    uintptr_t base;
+    size_t size;
+} jp_region_t;
+
 typedef struct jp_pool_t {
     extent_hooks_t hooks; // first: hooks get back &hooks == the pool
     // Read-only after initialize (the fast path reads these).
     umf_memory_provider_handle_t provider;
-    unsigned arena;
-    int arena_flags; // MALLOCX_ARENA(arena)
+    unsigned narenas;
+    unsigned arenas[JP_MAX_ARENAS];
+    int arena_flags; // MALLOCX_ARENA(arenas[0]), for threads without entry
+    _Atomic unsigned next_arena; // round-robin binding of threads
     uint32_t slot;   // index in the thread tables, JP_TLS_SLOTS if none
     uint32_t gen;    // the slot's generation when this pool took it
     bool keep_all;
+    // Every allocation the provider made for this pool (see "Regions"),
+    // sorted by address, in its own mapping.
+    pthread_mutex_t regions_lock;
+    jp_region_t *regions;
+    size_t nregions, cap_regions; // cap_regions: bytes mapped
     // Guarded by jp_lock: every tcache made for this pool, still alive.
     unsigned *tcaches;
     size_t ntcaches, cap_tcaches;
 } jp_pool_t;
 
 typedef struct jp_tls_entry_t {
-    uint32_t gen; // generation of the pool it was made for; 0: empty
-    int tc_flags; // MALLOCX_TCACHE(tc) or MALLOCX_TCACHE_NONE
+    uint32_t gen;    // generation of the pool it was made for; 0: empty
+    int tc_flags;    // MALLOCX_TCACHE(tc) or MALLOCX_TCACHE_NONE
+    int alloc_flags; // tc_flags | MALLOCX_ARENA(this thread's arena)
+    int pad_;
 } jp_tls_entry_t;
 
 typedef struct jp_thread_t {
@@ -222,7 +258,10 @@ static void jp_tcache_entry_make(jp_pool_t *pool, jp_tls_entry_t *e) {
             jp_tcache_destroy(tc);
         }
     }
+    unsigned k = atomic_fetch_add_explicit(&pool->next_arena, 1,
+                                           memory_order_relaxed);
     e->tc_flags = tc_flags;
+    e->alloc_flags = tc_flags | jp_arena_flags(pool->arenas[k % pool->narenas]);
     e->gen = pool->gen;
 }
 
@@ -306,8 +345,8 @@ static inline void jp_in_call_raise(jp_thread_t *t, unsigned n) {
 // Everything but the common case: fork in progress, first call of this
 // thread, first use of this pool in this thread, pools without a slot.
 // Takes jp_lock only while this thread is outside any pool call.
-UMF_NOINLINE UMF_COLD static jp_thread_t *jp_enter_slow(jp_pool_t *pool,
-                                                        int *tc_flags) {
+UMF_NOINLINE UMF_COLD static jp_thread_t *
+jp_enter_slow(jp_pool_t *pool, int *tc_flags, int *alloc_flags) {
     for (;;) {
         if (atomic_load_explicit(&jp_fork_pending, memory_order_relaxed)) {
             // The forking thread holds jp_lock until fork returns.
@@ -323,25 +362,30 @@ UMF_NOINLINE UMF_COLD static jp_thread_t *jp_enter_slow(jp_pool_t *pool,
             }
         }
         int flags = MALLOCX_TCACHE_NONE;
+        int aflags = MALLOCX_TCACHE_NONE | pool->arena_flags;
         if (t != &jp_orphan && pool->slot < JP_TLS_SLOTS) {
             jp_tls_entry_t *e = &t->tcaches[pool->slot];
             if (e->gen != pool->gen) {
                 jp_tcache_entry_make(pool, e);
             }
             flags = e->tc_flags;
+            aflags = e->alloc_flags;
         }
         atomic_fetch_add_explicit(&t->in_call, 1, memory_order_seq_cst);
         if (!atomic_load_explicit(&jp_fork_pending, memory_order_seq_cst)) {
             *tc_flags = flags;
+            *alloc_flags = aflags;
             return t;
         }
         atomic_fetch_sub_explicit(&t->in_call, 1, memory_order_release);
     }
 }
 
-// Enters a pool call: *tc_flags receives this thread's tcache for the pool.
+// Enters a pool call: *tc_flags receives this thread's tcache for the pool
+// (for frees), *alloc_flags the tcache and arena (for allocations).
 // Touches only this thread's object (and reads two shared words).
-static inline jp_thread_t *jp_enter(jp_pool_t *pool, int *tc_flags) {
+static inline jp_thread_t *jp_enter(jp_pool_t *pool, int *tc_flags,
+                                    int *alloc_flags) {
     jp_thread_t *t = tls_thread;
     jp_tls_entry_t e = t->tcaches[pool->slot];
     if (likely(e.gen == pool->gen)) { // never for jp_thread_none/jp_orphan
@@ -350,11 +394,12 @@ static inline jp_thread_t *jp_enter(jp_pool_t *pool, int *tc_flags) {
         if (likely(!atomic_load_explicit(&jp_fork_pending,
                                          memory_order_seq_cst))) {
             *tc_flags = e.tc_flags;
+            *alloc_flags = e.alloc_flags;
             return t;
         }
         atomic_store_explicit(&t->in_call, n, memory_order_relaxed);
     }
-    return jp_enter_slow(pool, tc_flags);
+    return jp_enter_slow(pool, tc_flags, alloc_flags);
 }
 
 // Leaves a pool call; release pairs with the prepare handler's acquire.
@@ -503,6 +548,95 @@ static void jp_global_init_once(void) {
 
 // --- Extent hooks (called by jemalloc, any thread) ---
 
+static void jp_regions_fini(jp_pool_t *pool) {
+    if (pool->regions) {
+        (void)os_munmap(pool->regions, pool->cap_regions);
+    }
+    pthread_mutex_destroy(&pool->regions_lock);
+}
+
+// --- Regions (under pool->regions_lock; hooks only, so never hot) ---
+
+// Index of the first region at or above addr.
+static size_t jp_region_lower_locked(const jp_pool_t *pool, uintptr_t addr) {
+    size_t lo = 0, hi = pool->nregions;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (pool->regions[mid].base < addr) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return lo;
+}
+
+static bool jp_region_grow_locked(jp_pool_t *pool) {
+    size_t cap = pool->cap_regions ? pool->cap_regions * 2 : os_page_size();
+    void *mem;
+    if (os_mmap_anon(cap, PROT_READ | PROT_WRITE, &mem) != 0) {
+        return false;
+    }
+    if (pool->regions) {
+        memcpy(mem, pool->regions, pool->nregions * sizeof(jp_region_t));
+        (void)os_munmap(pool->regions, pool->cap_regions);
+    }
+    pool->regions = mem;
+    pool->cap_regions = cap;
+    return true;
+}
+
+// Records a range the provider just gave. Records overlapping it are stale
+// (their memory went back to the provider in pieces, by the destroy hook of
+// an arena) and go.
+static void jp_region_add(jp_pool_t *pool, void *addr, size_t size) {
+    uintptr_t a = (uintptr_t)addr;
+    pthread_mutex_lock(&pool->regions_lock);
+    size_t i = jp_region_lower_locked(pool, a);
+    if (i > 0 && pool->regions[i - 1].base + pool->regions[i - 1].size > a) {
+        i--;
+    }
+    size_t j = i;
+    while (j < pool->nregions && pool->regions[j].base < a + size) {
+        j++;
+    }
+    if (j > i) {
+        memmove(&pool->regions[i], &pool->regions[j],
+                (pool->nregions - j) * sizeof(jp_region_t));
+        pool->nregions -= j - i;
+    }
+    if ((pool->nregions + 1) * sizeof(jp_region_t) > pool->cap_regions &&
+        !jp_region_grow_locked(pool)) {
+        pthread_mutex_unlock(&pool->regions_lock);
+        // Unrecorded, the range is never freed piecemeal: safe, and it
+        // goes back to the provider when the pool is destroyed.
+        LOG_DEBUG("no memory to record [%p, +%zu)", addr, size);
+        return;
+    }
+    memmove(&pool->regions[i + 1], &pool->regions[i],
+            (pool->nregions - i) * sizeof(jp_region_t));
+    pool->regions[i] = (jp_region_t){a, size};
+    pool->nregions++;
+    pthread_mutex_unlock(&pool->regions_lock);
+}
+
+// Forgets [addr, +size) if it is exactly one recorded region.
+static bool jp_region_take(jp_pool_t *pool, void *addr, size_t size) {
+    uintptr_t a = (uintptr_t)addr;
+    bool found = false;
+    pthread_mutex_lock(&pool->regions_lock);
+    size_t i = jp_region_lower_locked(pool, a);
+    if (i < pool->nregions && pool->regions[i].base == a &&
+        pool->regions[i].size == size) {
+        memmove(&pool->regions[i], &pool->regions[i + 1],
+                (pool->nregions - i - 1) * sizeof(jp_region_t));
+        pool->nregions--;
+        found = true;
+    }
+    pthread_mutex_unlock(&pool->regions_lock);
+    return found;
+}
+
 static jp_pool_t *jp_pool_of(extent_hooks_t *hooks) {
     return (jp_pool_t *)hooks; // hooks is the pool's first member
 }
@@ -531,6 +665,9 @@ static void *jp_extent_alloc(extent_hooks_t *hooks, void *new_addr, size_t size,
         memset(p, 0, size); // host memory: this pool needs it
     }
     *commit = true;
+    if (!pool->keep_all) {
+        jp_region_add(pool, p, size);
+    }
     return p;
 }
 
@@ -538,11 +675,17 @@ static bool jp_extent_dalloc(extent_hooks_t *hooks, void *addr, size_t size,
                              bool committed, unsigned arena_ind) {
     jp_pool_t *pool = jp_pool_of(hooks);
     (void)committed, (void)arena_ind;
-    if (pool->keep_all) {
-        return true; // opt out: jemalloc retains the extent
+    // Opt out (jemalloc retains the extent and purges its pages) unless
+    // it is a whole provider allocation: see "Regions" above.
+    if (pool->keep_all || !jp_region_take(pool, addr, size)) {
+        return true;
     }
-    return umfMemoryProviderFree(pool->provider, addr, size) !=
-           UMF_RESULT_SUCCESS;
+    if (umfMemoryProviderFree(pool->provider, addr, size) !=
+        UMF_RESULT_SUCCESS) {
+        jp_region_add(pool, addr, size); // still ours
+        return true;
+    }
+    return false;
 }
 
 static void jp_extent_destroy(extent_hooks_t *hooks, void *addr, size_t size,
@@ -552,6 +695,9 @@ static void jp_extent_destroy(extent_hooks_t *hooks, void *addr, size_t size,
     if (pool->keep_all) {
         return;
     }
+    // The arena is going away: pieces may go back too (a stale record of
+    // their region is dropped when the provider hands the range out again).
+    (void)jp_region_take(pool, addr, size);
     umf_result_t ret = umfMemoryProviderFree(pool->provider, addr, size);
     if (ret != UMF_RESULT_SUCCESS) {
         LOG_WARN("provider free of [%p, +%zu) failed (%d); the memory stays "
@@ -677,31 +823,49 @@ static umf_result_t jp_initialize(umf_memory_provider_handle_t provider,
     pool->hooks = jp_hooks;
     pool->provider = provider;
     pool->keep_all = p ? p->keep_all_memory : false;
+    pthread_mutex_init(&pool->regions_lock, NULL);
+    pool->regions = NULL;
+    pool->nregions = pool->cap_regions = 0;
 
     // jemalloc keeps this pointer for the arena's lifetime: it is the pool.
     // The hooks run now already (the arena's metadata), under jp_lock as
     // every other jemalloc call outside the fork gate.
     extent_hooks_t *hooks = &pool->hooks;
-    unsigned arena;
-    size_t sz = sizeof(arena);
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned want = ncpu < 1 ? 1
+                    : ncpu > JP_MAX_ARENAS ? JP_MAX_ARENAS
+                                           : (unsigned)ncpu;
+    int err = 0;
     pthread_mutex_lock(&jp_lock);
-    int err =
-        mallctl("arenas.create", &arena, &sz, &hooks, sizeof(extent_hooks_t *));
-    if (!err) {
+    pool->narenas = 0;
+    while (pool->narenas < want) {
+        unsigned arena;
+        size_t sz = sizeof(arena);
+        err = mallctl("arenas.create", &arena, &sz, &hooks,
+                      sizeof(extent_hooks_t *));
+        if (err) {
+            break; // fewer arenas is fine; none is not
+        }
+        UMF_ASSERT(arena < JP_ARENA_LIMIT);
+        pool->arenas[pool->narenas++] = arena;
+    }
+    if (pool->narenas) {
         jp_slot_take_locked(pool);
     }
     pthread_mutex_unlock(&jp_lock);
-    if (err) {
+    if (!pool->narenas) {
         LOG_PERR(err, "cannot create a jemalloc arena on provider %s",
                  umfMemoryProviderGetName(provider));
+        jp_regions_fini(pool);
         jp_meta_free(pool);
         return UMF_RESULT_ERROR_MEMORY_PROVIDER_SPECIFIC;
     }
-    UMF_ASSERT(arena < JP_ARENA_LIMIT);
-    pool->arena = arena;
-    pool->arena_flags = jp_arena_flags(arena);
-    LOG_DEBUG("jemalloc pool %p: arena %u, slot %u, keep all memory %d",
-              (void *)pool, arena, (unsigned)pool->slot, (int)pool->keep_all);
+    pool->arena_flags = jp_arena_flags(pool->arenas[0]);
+    atomic_init(&pool->next_arena, 0);
+    LOG_DEBUG("jemalloc pool %p: %u arena(s) from %u, slot %u, keep all "
+              "memory %d",
+              (void *)pool, pool->narenas, pool->arenas[0],
+              (unsigned)pool->slot, (int)pool->keep_all);
     *out = pool;
     return UMF_RESULT_SUCCESS;
 }
@@ -712,21 +876,29 @@ static void jp_finalize(void *priv) {
     pthread_mutex_lock(&jp_lock);
     // Tcaches first: the arena may only go when no tcache holds its blocks.
     jp_slot_release_locked(pool);
-    if (jp_destroy_mib_ok) {
-        size_t mib[ARRAY_SIZE(jp_destroy_mib)];
-        memcpy(mib, jp_destroy_mib, sizeof(mib));
-        mib[1] = pool->arena;
-        err = mallctlbymib(mib, jp_destroy_miblen, NULL, NULL, NULL, 0);
+    unsigned failed = 0;
+    for (unsigned i = 0; i < pool->narenas; i++) {
+        err = EINVAL;
+        if (jp_destroy_mib_ok) {
+            size_t mib[ARRAY_SIZE(jp_destroy_mib)];
+            memcpy(mib, jp_destroy_mib, sizeof(mib));
+            mib[1] = pool->arenas[i];
+            err = mallctlbymib(mib, jp_destroy_miblen, NULL, NULL, NULL, 0);
+        }
+        if (err) {
+            LOG_PERR(err,
+                     "cannot destroy jemalloc arena %u; its memory stays "
+                     "with the provider",
+                     pool->arenas[i]);
+            failed++;
+        }
     }
     pthread_mutex_unlock(&jp_lock);
-    if (err) {
+    if (failed) {
         // jemalloc may still call the hooks, which live in the pool: keep it.
-        LOG_PERR(err,
-                 "cannot destroy jemalloc arena %u; its memory stays "
-                 "with the provider",
-                 pool->arena);
         return;
     }
+    jp_regions_fini(pool);
     jp_meta_free(pool);
 }
 
@@ -740,10 +912,10 @@ static void *jp_alloc_failed(size_t size) {
 
 static void *jp_malloc(void *priv, size_t size) {
     jp_pool_t *pool = priv;
-    int tc_flags;
-    jp_thread_t *t = jp_enter(pool, &tc_flags);
+    int tc_flags, alloc_flags;
+    jp_thread_t *t = jp_enter(pool, &tc_flags, &alloc_flags);
     // mallocx(0) is undefined: a 1-byte block is unique and freeable.
-    void *p = mallocx(size ? size : 1, pool->arena_flags | tc_flags);
+    void *p = mallocx(size ? size : 1, alloc_flags);
     jp_leave(t);
     return likely(p != NULL) ? p : jp_alloc_failed(size);
 }
@@ -768,15 +940,15 @@ static void *jp_realloc(void *priv, void *ptr, size_t size) {
     if (!ptr) {
         return jp_malloc(priv, size);
     }
-    int tc_flags;
-    jp_thread_t *t = jp_enter(pool, &tc_flags);
+    int tc_flags, alloc_flags;
+    jp_thread_t *t = jp_enter(pool, &tc_flags, &alloc_flags);
     if (size == 0) {
         dallocx(ptr, tc_flags);
         jp_leave(t);
         tls_last_error = UMF_RESULT_SUCCESS;
         return NULL;
     }
-    void *p = rallocx(ptr, size, pool->arena_flags | tc_flags);
+    void *p = rallocx(ptr, size, alloc_flags);
     jp_leave(t);
     return likely(p != NULL) ? p : jp_alloc_failed(size);
 }
@@ -792,10 +964,9 @@ static void *jp_aligned_malloc(void *priv, size_t size, size_t alignment) {
         return NULL;
     }
     int lg = __builtin_ctzll((unsigned long long)alignment);
-    int tc_flags;
-    jp_thread_t *t = jp_enter(pool, &tc_flags);
-    void *p = mallocx(size ? size : 1,
-                      MALLOCX_LG_ALIGN(lg) | pool->arena_flags | tc_flags);
+    int tc_flags, alloc_flags;
+    jp_thread_t *t = jp_enter(pool, &tc_flags, &alloc_flags);
+    void *p = mallocx(size ? size : 1, MALLOCX_LG_ALIGN(lg) | alloc_flags);
     jp_leave(t);
     return likely(p != NULL) ? p : jp_alloc_failed(size);
 }
@@ -807,8 +978,8 @@ static size_t jp_malloc_usable_size(void *priv, void *ptr) {
 
 static umf_result_t jp_free(void *priv, void *ptr) {
     if (ptr) {
-        int tc_flags;
-        jp_thread_t *t = jp_enter(priv, &tc_flags);
+        int tc_flags, alloc_flags;
+        jp_thread_t *t = jp_enter(priv, &tc_flags, &alloc_flags);
         dallocx(ptr, tc_flags);
         jp_leave(t);
     }

@@ -218,6 +218,16 @@ typedef struct sp_tls_t {
 
 static _Thread_local sp_tls_t tls_sp;
 
+// This thread's block, computed once per call: the empty asm keeps the
+// compiler from re-deriving the TLS address (a descriptor call) after every
+// barrier of the gate.
+static inline sp_tls_t *sp_tls(void) {
+    sp_tls_t *t = &tls_sp;
+    __asm__("" : "+r"(t));
+    return t;
+}
+
+
 // --- Fork gate ---
 //
 // A thread's gate record is part of its tls_sp block (one TLS access per
@@ -401,7 +411,7 @@ static umf_result_t sp_initialize(umf_memory_provider_handle_t provider,
         .keep_all_memory = in->keep_all_memory,
         .reserved = 0,
     };
-    sp_tls_t *g = &tls_sp;
+    sp_tls_t *g = sp_tls();
     gate_enter(g);
     int rc = sp->tbb.pool_create_v1((intptr_t)sp, &policy, &sp->tbb_pool);
     gate_leave(g);
@@ -426,7 +436,7 @@ err_free_pool:
 // not; outstanding allocations die with it.
 static void sp_finalize(void *priv) {
     scalable_pool_t *sp = priv;
-    sp_tls_t *g = &tls_sp;
+    sp_tls_t *g = sp_tls();
     gate_enter(g);
     bool ok = sp->tbb.pool_destroy(sp->tbb_pool);
     gate_leave(g);
@@ -441,9 +451,9 @@ static void sp_finalize(void *priv) {
 
 // --- Allocation ---
 
-static inline void sp_call_begin(void) {
-    tls_sp.last_error = UMF_RESULT_SUCCESS;
-    tls_sp.alloc_failed = UMF_RESULT_SUCCESS;
+static inline void sp_call_begin(sp_tls_t *t) {
+    t->last_error = UMF_RESULT_SUCCESS;
+    t->alloc_failed = UMF_RESULT_SUCCESS;
 }
 
 // tbbmalloc returned NULL: say why, from what the callbacks noted.
@@ -456,9 +466,9 @@ static UMF_NOINLINE UMF_COLD void *sp_alloc_fail_slow(void) {
 
 static void *sp_malloc(void *priv, size_t size) {
     scalable_pool_t *sp = priv;
-    sp_call_begin();
+    sp_tls_t *g = sp_tls();
+    sp_call_begin(g);
     // tbbmalloc serves size 0 with a unique minimal block.
-    sp_tls_t *g = &tls_sp;
     gate_enter(g);
     void *ptr = sp->tbb.pool_malloc(sp->tbb_pool, size);
     gate_leave(g);
@@ -478,7 +488,7 @@ static UMF_NOINLINE UMF_COLD void *sp_calloc_overflow_slow(size_t num,
 static void *sp_calloc(void *priv, size_t num, size_t size) {
     size_t bytes;
     if (unlikely(__builtin_mul_overflow(num, size, &bytes))) {
-        sp_call_begin();
+        sp_call_begin(sp_tls());
         return sp_calloc_overflow_slow(num, size);
     }
     void *ptr = sp_malloc(priv, bytes);
@@ -493,22 +503,21 @@ static void *sp_realloc(void *priv, void *ptr, size_t size) {
     if (!ptr) {
         return sp_malloc(priv, size);
     }
-    sp_call_begin();
+    sp_tls_t *g = sp_tls();
+    sp_call_begin(g);
     if (size == 0) {
         // free semantics: NULL back, and SUCCESS unless the free failed.
-        tls_sp.free_failed = UMF_RESULT_SUCCESS;
-        sp_tls_t *g = &tls_sp;
-    gate_enter(g);
+        g->free_failed = UMF_RESULT_SUCCESS;
+        gate_enter(g);
         bool ok = sp->tbb.pool_free(sp->tbb_pool, ptr);
         gate_leave(g);
         if (!ok) {
-            tls_sp.last_error = tls_sp.free_failed != UMF_RESULT_SUCCESS
-                                    ? tls_sp.free_failed
-                                    : UMF_RESULT_ERROR_UNKNOWN;
+            g->last_error = g->free_failed != UMF_RESULT_SUCCESS
+                                ? g->free_failed
+                                : UMF_RESULT_ERROR_UNKNOWN;
         }
         return NULL;
     }
-    sp_tls_t *g = &tls_sp;
     gate_enter(g);
     void *out = sp->tbb.pool_realloc(sp->tbb_pool, ptr, size);
     gate_leave(g);
@@ -530,12 +539,12 @@ static void *sp_aligned_malloc(void *priv, size_t size, size_t alignment) {
     if (alignment <= 1) {
         return sp_malloc(priv, size);
     }
-    sp_call_begin();
+    sp_tls_t *g = sp_tls();
+    sp_call_begin(g);
     if (unlikely(!is_pow2(alignment))) {
         return sp_bad_alignment_slow(alignment);
     }
     // tbbmalloc refuses size 0 here; serve it like malloc(0) does.
-    sp_tls_t *g = &tls_sp;
     gate_enter(g);
     void *ptr =
         sp->tbb.pool_aligned_malloc(sp->tbb_pool, size ? size : 1, alignment);
@@ -551,7 +560,7 @@ static size_t sp_malloc_usable_size(void *priv, void *ptr) {
     if (!ptr) {
         return 0;
     }
-    sp_tls_t *g = &tls_sp;
+    sp_tls_t *g = sp_tls();
     gate_enter(g);
     size_t n = sp->tbb.pool_msize(sp->tbb_pool, ptr);
     gate_leave(g);
@@ -571,8 +580,8 @@ static umf_result_t sp_free(void *priv, void *ptr) {
     if (!ptr) {
         return UMF_RESULT_SUCCESS;
     }
-    tls_sp.free_failed = UMF_RESULT_SUCCESS;
-    sp_tls_t *g = &tls_sp;
+    sp_tls_t *g = sp_tls();
+    g->free_failed = UMF_RESULT_SUCCESS;
     gate_enter(g);
     bool ok = sp->tbb.pool_free(sp->tbb_pool, ptr);
     gate_leave(g);
