@@ -282,3 +282,8 @@ void umf_assert_fail(const char *expr, const char *file, int line,
     }
     abort();
 }
+
+// For libumf_proxy.so (its "log" key); in no public header.
+UMF_EXPORT void umf_private_log_configure(const char *umf_log_string) {
+    log_init_from_string(umf_log_string);
+}

@@ -20,7 +20,9 @@
 #include <stdio.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -266,4 +268,97 @@ int os_can_lock_unlimited(void) {
         return 1;
     }
     return 0;
+}
+
+// --- Private copies of a file's shared mappings (fork child) ---
+
+// Replaces [lo, hi) (a shared mapping with protection prot) by private
+// anonymous memory holding the same bytes.
+static int os_privatize_range(uintptr_t lo, uintptr_t hi, int prot) {
+    size_t size = hi - lo;
+    void *tmp = mmap(NULL, size, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (tmp == MAP_FAILED) {
+        return -errno;
+    }
+    if (!(prot & PROT_READ) && mprotect((void *)lo, size, PROT_READ) != 0) {
+        int e = errno;
+        munmap(tmp, size);
+        return -e;
+    }
+    memcpy(tmp, (void *)lo, size);
+    if (prot != (PROT_READ | PROT_WRITE)) {
+        (void)mprotect(tmp, size, prot);
+    }
+    if (mremap(tmp, size, size, MREMAP_MAYMOVE | MREMAP_FIXED,
+               (void *)lo) == MAP_FAILED) {
+        int e = errno;
+        munmap(tmp, size);
+        return -e;
+    }
+    return 0;
+}
+
+int os_privatize_fd_mappings(int fd) {
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        return -errno;
+    }
+    int mfd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    if (mfd < 0) {
+        return -errno;
+    }
+    // Read the whole list first: it changes as mappings are replaced.
+    size_t cap = 1 << 20, len = 0;
+    char *buf = mmap(NULL, cap, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (buf == MAP_FAILED) {
+        close(mfd);
+        return -ENOMEM;
+    }
+    for (;;) {
+        if (len == cap) {
+            char *nb = mremap(buf, cap, cap * 2, MREMAP_MAYMOVE);
+            if (nb == MAP_FAILED) {
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        ssize_t n = read(mfd, buf + len, cap - len);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            break;
+        }
+        len += (size_t)n;
+    }
+    close(mfd);
+    int ret = 0;
+    for (size_t i = 0; i < len;) {
+        size_t end = i;
+        while (end < len && buf[end] != '\n') {
+            end++;
+        }
+        // "lo-hi perms offset major:minor inode path"
+        unsigned long lo, hi, off, maj, mnr, ino;
+        char perms[8];
+        buf[end < len ? end : len - 1] = '\0';
+        if (sscanf(buf + i, "%lx-%lx %7s %lx %lx:%lx %lu", &lo, &hi, perms,
+                   &off, &maj, &mnr, &ino) == 7 &&
+            perms[3] == 's' && ino == (unsigned long)st.st_ino &&
+            makedev(maj, mnr) == st.st_dev) {
+            int prot = (perms[0] == 'r' ? PROT_READ : 0) |
+                       (perms[1] == 'w' ? PROT_WRITE : 0) |
+                       (perms[2] == 'x' ? PROT_EXEC : 0);
+            int r = os_privatize_range(lo, hi, prot);
+            if (r && !ret) {
+                ret = r;
+            }
+        }
+        i = end + 1;
+    }
+    munmap(buf, cap);
+    return ret;
 }

@@ -69,6 +69,10 @@ int os_membarrier_register(void);
 int os_membarrier(void);
 void os_yield(void);
 
+// Replaces every shared mapping of the file fd in this process by a private
+// copy (a fork child that must not share its heap). 0 or -errno (first error).
+int os_privatize_fd_mappings(int fd);
+
 // --- Process ---
 // getenv that returns NULL for set-uid programs (secure_getenv).
 const char *os_getenv(const char *name);

@@ -3,8 +3,9 @@
 #
 # quickstart.sh - set up a fresh Debian 12 machine and build umf.
 #
-#   scripts/quickstart.sh run     install what is missing, build, run the
-#                                 example program
+#   scripts/quickstart.sh run     install what is missing, build, run an
+#                                 unmodified program (sort) under the proxy
+#                                 with its stats shown
 #   scripts/quickstart.sh check   install what is missing, build, run the
 #                                 whole test suite (make check), a clang
 #                                 build, and make distcheck
@@ -19,7 +20,8 @@ jobs=$(nproc 2>/dev/null || echo 2)
 
 need="build-essential autoconf automake libtool pkg-config libhwloc-dev check
 libjemalloc-dev libtbbmalloc2"
-[ "$mode" = check ] && need="$need clang"
+# python3 and redis run under the proxy in make check.
+[ "$mode" = check ] && need="$need clang python3 redis-server redis-tools"
 
 missing=""
 for p in $need; do
@@ -40,7 +42,10 @@ make -j"$jobs"
 
 case "$mode" in
 run)
-    ./examples/basic
+    # sort, unmodified, its heap in a UMF pool; stats printed at exit.
+    seq 200000 | shuf | LD_LIBRARY_PATH="$PWD/.libs" \
+        LD_PRELOAD="$PWD/.libs/libumf_proxy.so" UMF_PROXY="stats=1" \
+        sort -n | tail -n 1
     ;;
 check)
     make -j"$jobs" check

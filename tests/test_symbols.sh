@@ -69,6 +69,31 @@ else
     echo "note: libjemalloc_pool.so not built (no jemalloc), not checked"
 fi
 
+# --- libumf_proxy.so: exports exactly the malloc family, imports none ---
+plib="$top_builddir/.libs/libumf_proxy.so"
+if [ -f "$plib" ]; then
+    pundef=$($NM -D --undefined-only "$plib" | awk '{print $NF}' | sed 's/@.*//')
+    for f in $forbidden; do
+        if printf '%s\n' "$pundef" | grep -qx "$f"; then
+            echo "FAIL: libumf_proxy.so imports $f (it must define it)"
+            status=1
+        fi
+    done
+    pwant=$(sed -n 's/^[[:space:]]*\([_a-z]*\);.*/\1/p' \
+        "$top_srcdir/proxy/libumf_proxy.map" | sort)
+    phave=$($NM -D --defined-only "$plib" | awk '{print $NF}' | sort)
+    if [ "$pwant" != "$phave" ]; then
+        echo "FAIL: libumf_proxy.so exports differ from its version script:"
+        printf '%s\n' "$phave"
+        status=1
+    elif $NM -D --defined-only "$plib" | grep -q '@'; then
+        echo "FAIL: libumf_proxy.so exports versioned names (they would not interpose glibc's)"
+        status=1
+    else
+        echo "ok: libumf_proxy.so exports the $(printf '%s\n' "$phave" | wc -l) malloc-family names, unversioned"
+    fi
+fi
+
 # --- SONAME ---
 soname=$(readelf -d "$lib" 2>/dev/null | sed -n 's/.*SONAME.*\[\(.*\)\]/\1/p')
 if [ "$soname" != "libumf.so.0" ]; then

@@ -45,6 +45,7 @@
 #include "common.h"
 #include "log.h"
 #include "os_linux.h"
+#include "provider.h"
 #include "providers/provider_os_memory_internal.h"
 #include "topology.h"
 
@@ -245,6 +246,7 @@ typedef struct os_provider_t {
     bool secret; // fd is a memfd_secret: pages cannot be released
     char shm_name[OS_SHM_NAME_MAX + 1]; // "" for an anonymous fd
     int creator_pid;              // shared: only it releases pages on free
+    bool private_after_fork;      // shared: a fork child copies, not shares
     pthread_mutex_t lock;         // shared: guards offsets and next_offset
     addr_map_t offsets;           // shared: allocation start -> file offset
     uint64_t next_offset;         // shared: offsets are never reused
@@ -304,11 +306,57 @@ void os_provider_fork_parent(void) {
     pthread_mutex_unlock(&registry_lock);
 }
 
+// A provider marked private-after-fork, in the child: its mappings become
+// private copies and it gets a backing file of its own, so parent and
+// child never write into each other's memory.
+static void child_go_private(os_provider_t *os) {
+    int r = os_privatize_fd_mappings(os->fd);
+    if (r) {
+        LOG_PERR(-r, "fork child: cannot copy the shared mappings");
+    }
+    // An anonymous memfd even when the parent's file had a name: a child
+    // often ends with _exit and could never remove a name of its own.
+    os->shm_name[0] = '\0';
+    int fd = os_memfd_create("umf_os_provider");
+    if (fd >= 0 && os_ftruncate(fd, (off_t)INT64_MAX) != 0) {
+        (void)os_close(fd);
+        fd = -1;
+    }
+    if (fd < 0) {
+        LOG_ERR("fork child: no new shared memory file; allocations fail");
+    }
+    (void)os_close(os->fd);
+    os->fd = fd;
+    os->secret = false;
+    os->creator_pid = os_getpid();
+    addr_map_fini(&os->offsets);
+    os->offsets = (addr_map_t)ADDR_MAP_INIT;
+    os->next_offset = 0;
+}
+
 void os_provider_fork_child(void) {
     for (os_provider_t *os = registry; os; os = os->reg_next) {
         pthread_mutex_init(&os->lock, NULL);
+        if (os->private_after_fork && os->fd >= 0) {
+            child_go_private(os);
+        }
     }
     pthread_mutex_init(&registry_lock, NULL);
+}
+
+// For libumf_proxy.so (a heap must stay private across fork even when it
+// is mapped shared for IPC); in no public header.
+UMF_EXPORT umf_result_t
+umf_private_os_provider_private_after_fork(umf_memory_provider_handle_t h) {
+    CHECK_ARG(h != NULL, UMF_RESULT_ERROR_INVALID_ARGUMENT, "provider is NULL");
+    if (h->ops.alloc != umfOsMemoryProviderOps()->alloc) {
+        return UMF_RESULT_ERROR_INVALID_ARGUMENT;
+    }
+    os_provider_t *os = provider_priv(h);
+    pthread_mutex_lock(&registry_lock);
+    os->private_after_fork = true;
+    pthread_mutex_unlock(&registry_lock);
+    return UMF_RESULT_SUCCESS;
 }
 
 static void mask_set(unsigned long *mask, unsigned node) {

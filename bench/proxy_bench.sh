@@ -1,0 +1,479 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+#
+# proxy_bench.sh - wall time of whole processes (bench/proxy_work.c: the
+# workloads exchange, prodcons, workingset, workingset:2, realloc, small)
+# under each malloc: glibc (no preload), jemalloc, tbbmalloc_proxy,
+# mimalloc, tcmalloc, and LD_PRELOAD=libumf_proxy.so with its default pool
+# and with UMF_PROXY="pool=jemalloc", "pool=disjoint", "pool=scalable".
+# Each cell is the median of R runs, with its ratio to glibc; a run that
+# exits non-zero, times out, prints a checksum other than glibc's, or whose
+# preload ld.so refused, makes the cell FAIL (reasons listed below the
+# table). Then our default proxy against the best of jemalloc and
+# tbbmalloc_proxy per workload, and the proxy's start-up cost: the median
+# time of /bin/true over 200 runs and its peak RSS, with and without it.
+#
+# Usage: bench/proxy_bench.sh [-q] [-r N] [-s SCALE] [-w 'WL ...']
+#                             [--proxy PATH] [--install]
+#   -q          quick: R=1, scale 0.3, 50 start-up runs
+#   -r N        runs per cell (default 5)
+#   -s SCALE    work per run, passed to proxy_work (default 1)
+#   -w LIST     workloads, each NAME or NAME:THREADS
+#   --proxy P   libumf_proxy.so (default: $(dirname $0)/../.libs/...)
+#   --install   as root, apt-get install the allocators that are missing
+# CC (default cc) builds proxy_work into a temporary directory. Allocators
+# not installed, and our proxy when not built, are skipped with a note.
+# Exits 1 when anything printed FAIL. A full run takes about 3 minutes on
+# 2 cores.
+set -eu
+
+usage() { # EXIT-STATUS: the header's usage part, on stderr unless asked for
+    if [ "$1" = 0 ]; then
+        sed -n '/^# Usage:/,/^# 2 cores/p' "$0" | sed 's/^# \{0,1\}//'
+    else
+        sed -n '/^# Usage:/,/^# 2 cores/p' "$0" | sed 's/^# \{0,1\}//' >&2
+    fi
+    exit "$1"
+}
+
+here=$(cd "$(dirname "$0")" && pwd)
+proxy="$here/../.libs/libumf_proxy.so"
+reps=5
+scale=1
+quick=0
+install=0
+reps_set=0
+scale_set=0
+workloads="exchange prodcons workingset workingset:2 realloc small"
+startup_runs=200
+run_limit=120 # seconds before a run counts as hung
+
+while [ $# -gt 0 ]; do
+    case $1 in
+    -q) quick=1 ;;
+    -r)
+        [ $# -ge 2 ] || usage 2
+        reps=$2 reps_set=1
+        shift
+        ;;
+    -s)
+        [ $# -ge 2 ] || usage 2
+        scale=$2 scale_set=1
+        shift
+        ;;
+    -w)
+        [ $# -ge 2 ] || usage 2
+        workloads=$2
+        shift
+        ;;
+    --proxy)
+        [ $# -ge 2 ] || usage 2
+        proxy=$2
+        shift
+        ;;
+    --proxy=*) proxy=${1#--proxy=} ;;
+    --install) install=1 ;;
+    -h | --help) usage 0 ;;
+    *)
+        echo "proxy_bench: unknown argument '$1'" >&2
+        usage 2
+        ;;
+    esac
+    shift
+done
+if [ "$quick" = 1 ]; then
+    [ "$reps_set" = 1 ] || reps=1
+    [ "$scale_set" = 1 ] || scale=0.3
+    startup_runs=50
+fi
+case $reps in
+'' | *[!0-9]* | 0)
+    echo "proxy_bench: -r wants a positive integer, not '$reps'" >&2
+    exit 2
+    ;;
+esac
+for wl in $workloads; do
+    case ${wl%%:*} in
+    exchange | prodcons | workingset | realloc | small) ;;
+    *)
+        echo "proxy_bench: unknown workload '$wl' (exchange prodcons" \
+            "workingset realloc small, optionally :THREADS)" >&2
+        exit 2
+        ;;
+    esac
+done
+
+# Our own runs set these; inherited ones would skew every row.
+unset LD_PRELOAD UMF_PROXY UMF_PROXY_CONFIG UMF_LOG
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/proxy_bench.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+trap 'exit 130' INT TERM
+
+# --- find and install the allocators ---
+
+ldconfig_cmd=$(command -v ldconfig || echo /sbin/ldconfig)
+multiarch=$(${CC:-cc} -print-multiarch 2>/dev/null || true)
+[ -n "$multiarch" ] || multiarch="$(uname -m)-linux-gnu"
+
+find_lib() { # SONAME...: prints the path of the first found, or nothing
+    for so in "$@"; do
+        p=$("$ldconfig_cmd" -p 2>/dev/null |
+            awk -v n="$so" '$1 == n { print $NF; exit }')
+        if [ -n "$p" ] && [ -f "$p" ]; then
+            echo "$p"
+            return
+        fi
+        for d in "/usr/lib/$multiarch" "/lib/$multiarch" /usr/lib64 \
+            /usr/local/lib /usr/lib; do
+            if [ -f "$d/$so" ]; then
+                echo "$d/$so"
+                return
+            fi
+        done
+    done
+}
+
+# row  sonames  package (Debian 12)
+allocators="jemalloc:libjemalloc.so.2:libjemalloc2
+tbbmalloc:libtbbmalloc_proxy.so.2:libtbbmalloc2
+mimalloc:libmimalloc.so.2,libmimalloc.so.2.0:libmimalloc2.0
+tcmalloc:libtcmalloc_minimal.so.4:libtcmalloc-minimal4"
+
+lib_of() { # ROW: the preload library of an allocator row, or nothing
+    line=$(echo "$allocators" | grep "^$1:")
+    sonames=$(echo "$line" | cut -d: -f2 | tr , ' ')
+    # shellcheck disable=SC2086 # split on purpose
+    find_lib $sonames
+}
+
+if [ "$install" = 1 ]; then
+    missing=""
+    for row in jemalloc tbbmalloc mimalloc tcmalloc; do
+        if [ -z "$(lib_of "$row")" ]; then
+            missing="$missing $(echo "$allocators" | grep "^$row:" |
+                cut -d: -f3)"
+        fi
+    done
+    [ -x /usr/bin/time ] || missing="$missing time"
+    if [ -z "$missing" ]; then
+        :
+    elif [ "$(id -u)" != 0 ]; then
+        echo "note: --install needs root; not installing:$missing"
+    else
+        echo "installing:$missing" >&2
+        apt-get update -qq >/dev/null ||
+            echo "note: apt-get update failed"
+        # One at a time: a package this release lacks spoils no other.
+        for pkg in $missing; do
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+                --no-install-recommends "$pkg" >/dev/null 2>&1 ||
+                echo "note: apt-get install $pkg failed"
+        done
+    fi
+fi
+
+# --- the rows ---
+
+rows="glibc"
+for row in jemalloc tbbmalloc mimalloc tcmalloc; do
+    if [ -n "$(lib_of "$row")" ]; then
+        rows="$rows $row"
+    else
+        pkg=$(echo "$allocators" | grep "^$row:" | cut -d: -f3)
+        echo "note: $row skipped: not installed (Debian package $pkg;" \
+            "--install as root installs it)"
+    fi
+done
+
+have_proxy=0
+if [ -f "$proxy" ]; then
+    proxy=$(cd "$(dirname "$proxy")" && pwd)/$(basename "$proxy")
+    proxy_dir=$(dirname "$proxy")
+    # The proxy's own libraries (libumf ...) from its build tree.
+    umf_libpath="$proxy_dir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    have_proxy=1
+    rows="$rows umf umf_disjoint"
+    # Same rules as tests/test_proxy.sh for which pools this build has.
+    if LD_LIBRARY_PATH="$umf_libpath" ldd "$proxy" 2>/dev/null | grep -q libjemalloc_pool; then
+        rows="$rows umf_jemalloc"
+    else
+        echo "note: umf pool=jemalloc skipped: $proxy built without jemalloc"
+    fi
+    if [ -n "$(find_lib libtbbmalloc.so.2)" ]; then
+        rows="$rows umf_scalable"
+    else
+        echo "note: umf pool=scalable skipped: libtbbmalloc.so.2 missing"
+    fi
+    if [ -f /etc/umf/proxy.conf ]; then
+        echo "note: /etc/umf/proxy.conf exists: its settings apply to" \
+            "the umf rows"
+    fi
+else
+    echo "note: umf rows skipped: $proxy not found (build it with make," \
+        "or give --proxy PATH)"
+fi
+
+label_of() {
+    case $1 in
+    tbbmalloc) echo tbbmalloc_proxy ;;
+    umf) echo "umf (default)" ;;
+    umf_*) echo "umf pool=${1#umf_}" ;;
+    *) echo "$1" ;;
+    esac
+}
+
+for row in jemalloc tbbmalloc mimalloc tcmalloc; do
+    case " $rows " in *" $row "*) ;; *) continue ;; esac
+    case $row in
+    jemalloc) lib_jemalloc=$(lib_of "$row") ;;
+    tbbmalloc) lib_tbbmalloc=$(lib_of "$row") ;;
+    mimalloc) lib_mimalloc=$(lib_of "$row") ;;
+    tcmalloc) lib_tcmalloc=$(lib_of "$row") ;;
+    esac
+done
+
+# Runs `$prefix env VARS command...`, VARS selecting ROW's malloc. Every
+# row goes through env, so each pays the same exec; prefix (the time
+# limit, or nothing) is set by the caller.
+prefix=""
+with_row() { # ROW command...
+    row=$1
+    shift
+    case $row in
+    glibc) set -- env "$@" ;;
+    jemalloc) set -- env LD_PRELOAD="$lib_jemalloc" "$@" ;;
+    tbbmalloc) set -- env LD_PRELOAD="$lib_tbbmalloc" "$@" ;;
+    mimalloc) set -- env LD_PRELOAD="$lib_mimalloc" "$@" ;;
+    tcmalloc) set -- env LD_PRELOAD="$lib_tcmalloc" "$@" ;;
+    umf) set -- env LD_PRELOAD="$proxy" LD_LIBRARY_PATH="$umf_libpath" "$@" ;;
+    umf_*)
+        set -- env LD_PRELOAD="$proxy" LD_LIBRARY_PATH="$umf_libpath" \
+            UMF_PROXY="pool=${row#umf_}" "$@"
+        ;;
+    esac
+    $prefix "$@"
+}
+
+# --- build ---
+
+work="$tmp/proxy_work"
+${CC:-cc} -O2 -std=c11 -pthread -o "$work" "$here/proxy_work.c"
+
+limit=""
+command -v timeout >/dev/null && limit="timeout $run_limit"
+
+key_of() { echo "$1" | tr ':' '_'; }
+
+args_of() { # WORKLOAD-SPEC: proxy_work's arguments
+    case $1 in
+    *:*) echo "${1%%:*} ${1#*:} $scale" ;;
+    *) echo "$1 0 $scale" ;;
+    esac
+}
+
+# --- runs ---
+
+# The reference: one untimed glibc run per workload (also a warm-up).
+for wl in $workloads; do
+    k=$(key_of "$wl")
+    # shellcheck disable=SC2046 # split on purpose
+    if ! $limit "$work" $(args_of "$wl") >"$tmp/ref_$k" 2>"$tmp/err"; then
+        echo "proxy_bench: proxy_work $(args_of "$wl") fails under glibc:" >&2
+        cat "$tmp/err" >&2
+        exit 1
+    fi
+done
+
+# One run: appends its nanoseconds to t_ROW_KEY, or a reason to f_ROW_KEY.
+run_one() { # ROW WORKLOAD-SPEC
+    k=$(key_of "$2")
+    t0=$(date +%s%N)
+    rc=0
+    prefix=$limit
+    # shellcheck disable=SC2046 # split on purpose
+    with_row "$1" "$work" $(args_of "$2") >"$tmp/out" 2>"$tmp/err" || rc=$?
+    prefix=""
+    t1=$(date +%s%N)
+    why=""
+    if [ "$rc" = 124 ] && [ -n "$limit" ]; then
+        why="hung: killed after ${run_limit}s"
+    elif [ "$rc" != 0 ]; then
+        why="exit status $rc"
+    elif grep -q 'cannot be preloaded' "$tmp/err"; then
+        why="ld.so did not preload it"
+    elif ! cmp -s "$tmp/out" "$tmp/ref_$k"; then
+        why="checksum differs from glibc's: $(head -c 200 "$tmp/out")"
+    fi
+    if [ -n "$why" ]; then
+        {
+            echo "$(label_of "$1") / $2: $why"
+            tail -n 3 "$tmp/err" | sed 's/^/    /'
+        } >>"$tmp/f_$1_$k"
+    else
+        echo $((t1 - t0)) >>"$tmp/t_$1_$k"
+    fi
+}
+
+r=1
+while [ "$r" -le "$reps" ]; do
+    echo "run $r/$reps ..." >&2
+    # Rows inside workloads inside repetitions: drift in the machine's
+    # speed spreads over every row alike.
+    for wl in $workloads; do
+        for row in $rows; do
+            run_one "$row" "$wl"
+        done
+    done
+    r=$((r + 1))
+done
+
+median() { # FILE of numbers: their median
+    sort -n "$1" | awk '{ v[NR] = $1 }
+        END { if (NR % 2) print v[(NR + 1) / 2];
+              else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# Median seconds of a cell, or nothing when any of its runs failed.
+cell_s() { # ROW WORKLOAD-SPEC
+    k=$(key_of "$2")
+    if [ -f "$tmp/f_$1_$k" ] || [ ! -f "$tmp/t_$1_$k" ]; then
+        return
+    fi
+    median "$tmp/t_$1_$k" | awk '{ printf "%.4f", $1 / 1e9 }'
+}
+
+# --- the table ---
+
+echo
+echo "proxy_work wall time: median of $reps run(s), scale $scale;" \
+    "(ratio to glibc, below 1 is faster)"
+echo "$(uname -srm), $(nproc 2>/dev/null || echo '?') cores," \
+    "$(ldd --version 2>/dev/null | head -n 1)"
+printf '%-18s' "allocator"
+for wl in $workloads; do
+    printf ' %15s' "$wl"
+done
+echo
+for row in $rows; do
+    printf '%-18s' "$(label_of "$row")"
+    for wl in $workloads; do
+        s=$(cell_s "$row" "$wl")
+        g=$(cell_s glibc "$wl")
+        if [ -z "$s" ]; then
+            printf ' %15s' FAIL
+        elif [ -z "$g" ]; then
+            printf ' %15s' "$(printf '%.3f (-)' "$s")"
+        else
+            printf ' %15s' "$(awk -v s="$s" -v g="$g" \
+                'BEGIN { printf "%.3f (%.2f)", s, s / g }')"
+        fi
+    done
+    echo
+done
+failed=0
+for row in $rows; do
+    for wl in $workloads; do
+        f="$tmp/f_${row}_$(key_of "$wl")"
+        [ -f "$f" ] || continue
+        [ "$failed" = 1 ] || printf '\nFAIL:\n'
+        failed=1
+        sed 's/^/  /' "$f"
+    done
+done
+
+echo
+if [ "$have_proxy" = 1 ]; then
+    echo "umf (default) / best of jemalloc, tbbmalloc_proxy (below 1:" \
+        "ours is faster):"
+    for wl in $workloads; do
+        u=$(cell_s umf "$wl")
+        best="" best_row=""
+        for row in jemalloc tbbmalloc; do
+            case " $rows " in *" $row "*) ;; *) continue ;; esac
+            s=$(cell_s "$row" "$wl")
+            [ -n "$s" ] || continue
+            if [ -z "$best" ] || awk -v a="$s" -v b="$best" \
+                'BEGIN { exit !(a < b) }'; then
+                best=$s best_row=$row
+            fi
+        done
+        if [ -z "$u" ]; then
+            printf '  %-15s FAIL (umf default failed)\n' "$wl"
+        elif [ -z "$best" ]; then
+            printf '  %-15s n/a (no jemalloc or tbbmalloc_proxy result)\n' \
+                "$wl"
+        else
+            awk -v w="$wl" -v u="$u" -v b="$best" \
+                -v n="$(label_of "$best_row")" 'BEGIN {
+                printf "  %-15s %.2f  (%.3f s vs %s %.3f s)\n",
+                    w, u / b, u, n, b }'
+        fi
+    done
+else
+    echo "umf (default) vs jemalloc/tbbmalloc_proxy: skipped (no proxy)"
+fi
+
+# --- start-up cost ---
+
+echo
+if [ "$have_proxy" = 1 ]; then
+    : >"$tmp/st_glibc"
+    : >"$tmp/st_umf"
+    st_fail=""
+    i=0
+    while [ "$i" -lt "$startup_runs" ]; do
+        # Alternate, so drift hits both.
+        for row in glibc umf; do
+            t0=$(date +%s%N)
+            with_row "$row" /bin/true 2>>"$tmp/st_err" ||
+                st_fail="exit status $?"
+            t1=$(date +%s%N)
+            echo $((t1 - t0)) >>"$tmp/st_$row"
+        done
+        i=$((i + 1))
+    done
+    if grep -q 'cannot be preloaded' "$tmp/st_err"; then
+        st_fail="ld.so did not preload it"
+    fi
+    a=$(median "$tmp/st_glibc")
+    b=$(median "$tmp/st_umf")
+    if [ -n "$st_fail" ]; then
+        echo "start-up: FAIL: /bin/true under the proxy: $st_fail"
+        echo "peak RSS: skipped (start-up failed)"
+        exit 1
+    fi
+    awk -v a="$a" -v b="$b" -v n="$startup_runs" 'BEGIN {
+        printf "start-up: /bin/true, median of %d runs: %.3f ms without," \
+            " %.3f ms with the proxy: %+.3f ms\n",
+            n, a / 1e6, b / 1e6, (b - a) / 1e6 }'
+
+    # Peak RSS in KiB of /bin/true (or grep), median of 5.
+    rss() { # ROW
+        : >"$tmp/rss"
+        for _ in 1 2 3 4 5; do
+            if [ -x /usr/bin/time ]; then
+                # time outside env: only the measured program is preloaded.
+                prefix="/usr/bin/time -f rss=%M"
+                with_row "$1" /bin/true 2>&1 | sed -n 's/^rss=//p' \
+                    >>"$tmp/rss"
+                prefix=""
+            else
+                with_row "$1" grep '^VmHWM' /proc/self/status |
+                    awk '{ print $2 }' >>"$tmp/rss"
+            fi
+        done
+        median "$tmp/rss"
+    }
+    how="/bin/true under /usr/bin/time -f %M"
+    [ -x /usr/bin/time ] || how="grep VmHWM /proc/self/status"
+    a=$(rss glibc)
+    b=$(rss umf)
+    awk -v a="$a" -v b="$b" -v h="$how" 'BEGIN {
+        printf "peak RSS (%s): %d KiB without, %d KiB with the proxy:" \
+            " %+d KiB\n", h, a, b, b - a }'
+else
+    echo "start-up: skipped (no proxy)"
+fi
+# Every number printed; a FAIL anywhere is the exit status too.
+exit "$failed"
