@@ -195,7 +195,8 @@ if [ -f "$proxy" ]; then
     have_proxy=1
     rows="$rows umf umf_disjoint"
     # Same rules as tests/test_proxy.sh for which pools this build has.
-    if LD_LIBRARY_PATH="$umf_libpath" ldd "$proxy" 2>/dev/null | grep -q libjemalloc_pool; then
+    if LD_LIBRARY_PATH="$umf_libpath" ldd "$proxy" 2>/dev/null |
+        grep -q libjemalloc_pool; then
         rows="$rows umf_jemalloc"
     else
         echo "note: umf pool=jemalloc skipped: $proxy built without jemalloc"
@@ -205,6 +206,19 @@ if [ -f "$proxy" ]; then
     else
         echo "note: umf pool=scalable skipped: libtbbmalloc.so.2 missing"
     fi
+    # Run a private copy of the proxy and of its libraries from its own
+    # directory: a rebuild during the run then cannot fail runs or mix
+    # versions between rows.
+    mkdir "$tmp/lib"
+    LD_LIBRARY_PATH="$umf_libpath" ldd "$proxy" 2>/dev/null |
+        awk -v d="$proxy_dir/" 'index($3, d) == 1 { print $1, $3 }' |
+        while read -r so path; do
+            cp -L "$path" "$tmp/lib/$so"
+        done
+    cp -L "$proxy" "$tmp/lib/libumf_proxy.so"
+    echo "note: umf rows run a copy of $proxy taken now"
+    proxy="$tmp/lib/libumf_proxy.so"
+    umf_libpath="$tmp/lib:$umf_libpath"
     if [ -f /etc/umf/proxy.conf ]; then
         echo "note: /etc/umf/proxy.conf exists: its settings apply to" \
             "the umf rows"
