@@ -485,10 +485,10 @@ PX_EXPORT int __posix_memalign(void **out, size_t align, size_t size) {
 
 // --- Messages ---
 
-void px_write_err(const char *msg) {
+void px_write_fd(int fd, const char *msg) {
     size_t len = strlen(msg);
     while (len) {
-        ssize_t n = write(2, msg, len);
+        ssize_t n = write(fd, msg, len);
         if (n < 0 && errno == EINTR) {
             continue;
         }
@@ -498,4 +498,8 @@ void px_write_err(const char *msg) {
         msg += n;
         len -= (size_t)n;
     }
+}
+
+void px_write_err(const char *msg) {
+    px_write_fd(2, msg);
 }

@@ -85,10 +85,12 @@ PX_HIDDEN void px_stats_free(unsigned heap, void *p);
 PX_HIDDEN void px_stats_sys_free(void);
 PX_HIDDEN umf_memory_provider_handle_t
 px_stats_wrap_provider(umf_memory_provider_handle_t inner, unsigned heap);
-PX_HIDDEN void px_stats_keep_stderr(void);
-PX_HIDDEN void px_stats_report(const char *path);
+// Opens where the report goes (path, or a copy of stderr): 0 or -errno.
+PX_HIDDEN int px_stats_open(const char *path);
+PX_HIDDEN void px_stats_report(void);
 
-// Writes a whole message to fd 2 (no stdio: it may allocate).
+// Writes a whole message to fd, or to fd 2 (no stdio: it may allocate).
+PX_HIDDEN void px_write_fd(int fd, const char *msg);
 PX_HIDDEN void px_write_err(const char *msg);
 
 #endif /* UMF_PROXY_INTERNAL_H */

@@ -50,7 +50,6 @@ umf_result_t
 umf_private_os_provider_private_after_fork(umf_memory_provider_handle_t h);
 
 static px_config_t px_cfg; // static: the parser must not allocate
-static char px_stats_path[PX_PATH_MAX];
 
 static __attribute__((noreturn)) void px_die(const char *what,
                                              const char *detail) {
@@ -116,7 +115,6 @@ static const char *px_result_str(umf_result_t r) {
 
 static umf_memory_provider_handle_t px_make_provider(const px_pool_conf_t *pc,
                                                      const char *heap) {
-    char what[128];
     umf_os_memory_provider_params_handle_t params;
     umf_result_t r = umfOsMemoryProviderParamsCreate(&params);
     if (r != UMF_RESULT_SUCCESS) {
@@ -169,13 +167,12 @@ static umf_memory_provider_handle_t px_make_provider(const px_pool_conf_t *pc,
         r = umf_private_os_provider_private_after_fork(prov);
     }
     if (r != UMF_RESULT_SUCCESS) {
-        const char *msg = NULL;
-        int32_t code = 0;
-        umfMemoryProviderGetLastNativeError(umfGetLastFailedMemoryProvider(),
-                                            &msg, &code);
-        snprintf(what, sizeof(what), "cannot create the OS memory provider%s%s",
-                 msg ? " - " : "", msg ? msg : "");
-        px_die(what, px_result_str(r));
+        bool numa = pc->numa_mode >= 0 || pc->numa_nnodes || pc->numa_all_nodes;
+        px_die(numa ? "cannot create the OS memory provider: check numa.nodes "
+                      "and numa.mode against this machine's NUMA nodes "
+                      "(/sys/devices/system/node/online)"
+                    : "cannot create the OS memory provider",
+               px_result_str(r));
     }
     return prov;
 }
@@ -331,10 +328,15 @@ void px_setup(void) {
     px_apply_log(&px_cfg);
 
     px.stats = px_cfg.stats;
-    if (px.stats && !px_cfg.stats_file[0]) {
-        px_stats_keep_stderr();
+    if (px.stats) {
+        int oerr = px_stats_open(px_cfg.stats_file);
+        if (oerr) {
+            char what[PX_PATH_MAX + 32];
+            snprintf(what, sizeof(what), "stats.file %s: cannot open",
+                     px_cfg.stats_file);
+            px_die(what, strerror(-oerr));
+        }
     }
-    snprintf(px_stats_path, sizeof(px_stats_path), "%s", px_cfg.stats_file);
     px.threshold = px_cfg.size_threshold;
 
     px_make_heap(&px.heaps[0], &px_cfg.base, "", 0);
@@ -371,7 +373,7 @@ __attribute__((destructor)) static void px_dtor(void) {
     // of shm objects go, so that /dev/shm does not fill up with the heaps
     // of exited programs (the memory stays mapped until the process ends).
     if (px.stats) {
-        px_stats_report(px_stats_path);
+        px_stats_report();
     }
     for (size_t i = 0; i < px_cfg.ntiers + 1; i++) {
         const px_pool_conf_t *pc =

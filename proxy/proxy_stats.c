@@ -277,42 +277,23 @@ px_stats_wrap_provider(umf_memory_provider_handle_t inner, unsigned heap) {
 
 // --- Report ---
 
-static void px_out(int fd, const char *s) {
-    size_t len = strlen(s);
-    while (len) {
-        ssize_t n = write(fd, s, len);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            return;
-        }
-        s += n;
-        len -= (size_t)n;
-    }
-}
+// Where the report goes, opened at start-up: stats.file, or a copy of
+// stderr (programs may close fd 2 before our destructor runs: coreutils'
+// close_stdout closes stderr at exit).
+static int px_report_fd = -1;
 
-// A copy of stderr taken at start-up: programs may close fd 2 before our
-// destructor runs (coreutils' close_stdout closes stderr at exit).
-static int px_err_fd = -1;
-
-void px_stats_keep_stderr(void) {
-    px_err_fd = fcntl(2, F_DUPFD_CLOEXEC, 10);
-}
-
-void px_stats_report(const char *path) {
-    int fd = px_err_fd >= 0 ? px_err_fd : 2;
+int px_stats_open(const char *path) {
     if (path && path[0]) {
-        fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-        if (fd < 0) {
-            char msg[PX_PATH_MAX + 64];
-            snprintf(msg, sizeof(msg),
-                     "umf_proxy: stats.file %s: cannot open: %s\n", path,
-                     strerror(errno));
-            px_write_err(msg);
-            fd = px_err_fd >= 0 ? px_err_fd : 2;
-        }
+        px_report_fd =
+            open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        return px_report_fd >= 0 ? 0 : -errno;
     }
+    px_report_fd = fcntl(2, F_DUPFD_CLOEXEC, 10);
+    return 0;
+}
+
+void px_stats_report(void) {
+    int fd = px_report_fd >= 0 ? px_report_fd : 2;
     px_tstats_t sum;
     memset(&sum, 0, sizeof(sum));
     pthread_mutex_lock(&px_ts_lock);
@@ -325,11 +306,11 @@ void px_stats_report(const char *path) {
     char line[512];
     snprintf(line, sizeof(line), "umf_proxy stats (pid %d, %s)\n",
              (int)getpid(), program_invocation_short_name);
-    px_out(fd, line);
+    px_write_fd(fd, line);
     snprintf(line, sizeof(line), "%-10s %-9s %12s %12s %16s %14s %14s %16s\n",
              "heap", "pool", "allocs", "frees", "bytes requested",
              "bytes in use", "peak in use", "from provider");
-    px_out(fd, line);
+    px_write_fd(fd, line);
     for (size_t h = 0; h < px.nheaps; h++) {
         const px_counts_t *c = &sum.heap[h];
         long long in_use = (long long)(c->alloc_bytes - c->free_bytes);
@@ -343,12 +324,9 @@ void px_stats_report(const char *path) {
                  px_pool_name(px.heaps[h].kind), c->allocs, c->frees,
                  c->requested, in_use, peak,
                  (unsigned long long)atomic_load(&px_held[h]));
-        px_out(fd, line);
+        px_write_fd(fd, line);
     }
     snprintf(line, sizeof(line), "frees routed to the system allocator: %llu\n",
              sum.sys_frees);
-    px_out(fd, line);
-    if (fd != 2 && fd != px_err_fd) {
-        close(fd);
-    }
+    px_write_fd(fd, line);
 }

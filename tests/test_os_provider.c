@@ -1535,6 +1535,71 @@ START_TEST(test_os_provider_private_fork_not_shared) {
 }
 END_TEST
 
+// For libumf_proxy.so, not API: a shared provider whose fork children get
+// private copies of its memory (the heap of a preloaded program).
+umf_result_t
+umf_private_os_provider_private_after_fork(umf_memory_provider_handle_t h);
+
+typedef struct private_fork_arg_t {
+    share_arg_t s;
+    prov_t pv;
+} private_fork_arg_t;
+
+static int child_private_copy(void *arg) {
+    private_fork_arg_t *a = arg;
+    int r = child_verify_and_answer(&a->s);
+    if (r) {
+        return r;
+    }
+    // The child's provider still allocates, from a file of its own.
+    prov_t *pv = &a->pv;
+    void *p = NULL;
+    if (umfMemoryProviderAlloc(pv->h, page(), 0, &p) != UMF_RESULT_SUCCESS) {
+        return 5;
+    }
+    memset(p, 0x11, page());
+    return umfMemoryProviderFree(pv->h, p, page()) == UMF_RESULT_SUCCESS ? 0
+                                                                          : 6;
+}
+
+// Marked private-after-fork, a shared provider's memory is copied into the
+// child like private memory: the child's writes stay in the child. Without
+// the mark (test_os_provider_shared_fork) they reach the parent.
+START_TEST(test_os_provider_shared_private_after_fork) {
+    static const int shared_cfgs[] = {CFG_MEMFD, CFG_SHM, CFG_DEFAULT_FD};
+    int cfg = shared_cfgs[_i];
+    private_fork_arg_t a;
+    prov_open(&a.pv, cfg, 0);
+    ck_assert_int_eq(umf_private_os_provider_private_after_fork(a.pv.h),
+                     UMF_RESULT_SUCCESS);
+    a.s.len = 3 * page() + 5;
+    a.s.ptr = alloc_ok(a.pv.h, a.s.len, 0);
+    for (size_t i = 0; i < a.s.len; i++) {
+        a.s.ptr[i] = (unsigned char)(i * 7 + 1);
+    }
+    expect_exit0(run_child(child_private_copy, &a));
+    for (size_t i = 0; i < a.s.len; i++) {
+        ck_assert_msg(a.s.ptr[i] == (unsigned char)(i * 7 + 1),
+                      "%s: byte %zu written by the child", cfgs[cfg].name, i);
+    }
+    free_ok(a.pv.h, a.s.ptr, a.s.len);
+    prov_close(&a.pv);
+}
+END_TEST
+
+START_TEST(test_os_provider_private_after_fork_args) {
+    ck_assert_int_eq(umf_private_os_provider_private_after_fork(NULL),
+                     UMF_RESULT_ERROR_INVALID_ARGUMENT);
+    umf_memory_provider_ops_t ops = test_provider_ops();
+    umf_memory_provider_handle_t other;
+    ck_assert_int_eq(umfMemoryProviderCreate(&ops, NULL, &other),
+                     UMF_RESULT_SUCCESS);
+    ck_assert_int_eq(umf_private_os_provider_private_after_fork(other),
+                     UMF_RESULT_ERROR_INVALID_ARGUMENT); // not an OS provider
+    umfMemoryProviderDestroy(other);
+}
+END_TEST
+
 // The named object exists with mode 0600 while the provider lives, holds
 // the allocations' data, and is gone after destroy.
 START_TEST(test_os_provider_shm_object) {
@@ -1821,6 +1886,8 @@ static Suite *os_provider_suite(void) {
 
     tc = tcase_create("shared");
     tcase_add_loop_test(tc, test_os_provider_shared_fork, 0, 3);
+    tcase_add_loop_test(tc, test_os_provider_shared_private_after_fork, 0, 3);
+    tcase_add_test(tc, test_os_provider_private_after_fork_args);
     tcase_add_loop_test(tc, test_os_provider_shared_free_in_child_keeps_data, 0,
                         3);
     tcase_add_test(tc, test_os_provider_private_fork_not_shared);

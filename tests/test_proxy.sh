@@ -154,6 +154,8 @@ expect_error "stats=maybe" "stats"
 expect_error "tier.big.max=1M" "tier"
 expect_error "tier.a.min=1K;tier.b.min=2K;tier.a.max=4K" "overlap"
 expect_error "" "cannot read" UMF_PROXY_CONFIG="$tmp/missing.conf"
+expect_error "stats=1;stats.file=$tmp/no/such/dir/stats" "stats.file"
+expect_error "numa.nodes=1000;numa.mode=bind" "numa.nodes"
 if ! ldconfig -p 2>/dev/null | grep -q 'libtbbmalloc\.so\.2'; then
     expect_error "pool=scalable" "libtbbmalloc2"
 fi
