@@ -59,7 +59,11 @@ int main() {
     delete[] nothrow;
     delete wide;
     delete[] wides;
+#if defined(__cpp_sized_deallocation)
     ::operator delete(raw, 123); // sized
+#else
+    ::operator delete(raw); // clang before 17 needs -fsized-deallocation
+#endif
     ::operator delete(raw_aligned, std::align_val_t(4096));
 
     // Containers: a map of strings to vectors, grown and shrunk.

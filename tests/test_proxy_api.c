@@ -185,9 +185,9 @@ START_TEST(test_proxy_aligned) {
     ck_assert_int_eq(posix_memalign(&p, 4, 10), EINVAL); // < sizeof(void*)
     ck_assert_ptr_eq(p, (void *)0x1234); // untouched on error
     errno = 0;
-    ck_assert_ptr_null(aligned_alloc(24, 48));
+    ck_assert_ptr_null(aligned_alloc(opaque(24), 48));
     ck_assert_int_eq(errno, EINVAL);
-    void *m = memalign(24, 10); // glibc: rounded up to 32
+    void *m = memalign(opaque(24), 10); // glibc: rounded up to 32
     ck_assert_ptr_nonnull(m);
     ck_assert_uint_eq((uintptr_t)m % 32, 0);
     free(m);
