@@ -184,6 +184,35 @@ int os_open_append(const char *path) {
     return fd < 0 ? -errno : fd;
 }
 
+int os_read_small_file(const char *path, char *buf, size_t len) {
+    if (len == 0) {
+        return -EINVAL;
+    }
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return -errno;
+    }
+    size_t got = 0;
+    while (got < len - 1) {
+        ssize_t n = read(fd, buf + got, len - 1 - got);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            int e = errno;
+            close(fd);
+            return -e;
+        }
+        if (n == 0) {
+            break;
+        }
+        got += (size_t)n;
+    }
+    close(fd);
+    buf[got] = '\0';
+    return (int)got;
+}
+
 int os_write_all(int fd, const void *buf, size_t len) {
     const char *p = buf;
     while (len > 0) {

@@ -49,6 +49,9 @@ int os_close(int fd);
 // True when /dev/shm/<name> is still the object open as fd.
 int os_shm_is_fd(const char *name, int fd);
 int os_open_append(const char *path);
+// Reads at most len-1 bytes of a (small, e.g. sysfs) file into buf and
+// terminates it: the byte count, or -errno.
+int os_read_small_file(const char *path, char *buf, size_t len);
 // Writes all of buf (retries short writes and EINTR).
 int os_write_all(int fd, const void *buf, size_t len);
 

@@ -30,6 +30,7 @@
 #include <umf/pools/pool_proxy.h>
 #include <umf/pools/pool_scalable.h>
 #include <umf/providers/provider_os_memory.h>
+#include <umf/providers/provider_os_memory_ext.h>
 #ifdef HAVE_JEMALLOC_POOL
 #include <umf/pools/pool_jemalloc.h>
 #endif
@@ -159,6 +160,14 @@ static umf_memory_provider_handle_t px_make_provider(const px_pool_conf_t *pc,
             px_die("numa: bad NUMA settings", px_result_str(r));
         }
     }
+    if (pc->thp != PX_UNSET) {
+        r = umfOsMemoryProviderParamsSetHugePages(
+            params, pc->thp == PX_ON ? UMF_OS_HUGE_PAGES_ON
+                                     : UMF_OS_HUGE_PAGES_OFF);
+        if (r != UMF_RESULT_SUCCESS) {
+            px_die("thp: cannot set huge pages", px_result_str(r));
+        }
+    }
     umf_memory_provider_handle_t prov;
     r = umfMemoryProviderCreate(umfOsMemoryProviderOps(), params, &prov);
     umfOsMemoryProviderParamsDestroy(params);
@@ -171,7 +180,10 @@ static umf_memory_provider_handle_t px_make_provider(const px_pool_conf_t *pc,
         px_die(numa ? "cannot create the OS memory provider: check numa.nodes "
                       "and numa.mode against this machine's NUMA nodes "
                       "(/sys/devices/system/node/online)"
-                    : "cannot create the OS memory provider",
+               : pc->thp == PX_ON && r == UMF_RESULT_ERROR_NOT_SUPPORTED
+                   ? "thp=on: this kernel has no transparent huge pages "
+                     "(/sys/kernel/mm/transparent_hugepage is missing)"
+                   : "cannot create the OS memory provider",
                px_result_str(r));
     }
     return prov;
@@ -219,6 +231,9 @@ px_make_pool(px_pool_kind_t kind, const px_pool_conf_t *pc,
         }
         if (pc->sc_granularity) {
             r = umfScalablePoolParamsSetGranularity(p, pc->sc_granularity);
+        } else if (pc->thp == PX_ON) {
+            // Whole huge pages from the provider, so that they can be used.
+            r = umfScalablePoolParamsSetGranularity(p, (size_t)2 << 20);
         }
         if (r == UMF_RESULT_SUCCESS && pc->sc_keep_all != PX_UNSET) {
             r = umfScalablePoolParamsSetKeepAllMemory(p,

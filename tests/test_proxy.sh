@@ -99,6 +99,19 @@ for pool in $pools proxy; do
     done
 done
 
+# --- thp: the heap's mappings carry the advice (VmFlags hg / nh) ---
+if [ -e /sys/kernel/mm/transparent_hugepage/enabled ]; then
+    for pool in $pools; do
+        n=$(run "pool=$pool;thp=on" cat /proc/self/smaps | grep -c '^VmFlags:.* hg')
+        [ "$n" -ge 1 ] || fail "pool=$pool;thp=on: no mapping with MADV_HUGEPAGE"
+        n=$(run "pool=$pool;thp=off" cat /proc/self/smaps | grep -c '^VmFlags:.* nh')
+        [ "$n" -ge 1 ] || fail "pool=$pool;thp=off: no mapping with MADV_NOHUGEPAGE"
+    done
+    echo "== thp=on/off: advice applied (pools: $pools)"
+else
+    echo "note: no transparent huge pages in this kernel: thp not tested"
+fi
+
 # --- redis (Debian's redis-server and redis-tools, when installed) ---
 if command -v redis-server >/dev/null && command -v redis-benchmark >/dev/null; then
     for pool in $pools; do

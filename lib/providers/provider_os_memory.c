@@ -15,6 +15,12 @@
  * file; a forked child never does, so it cannot destroy its parent's data.
  * Secret memory cannot be released at all before the provider goes away.
  *
+ * Transparent huge pages (our extension, provider_os_memory_ext.h): with
+ * UMF_OS_HUGE_PAGES_ON every allocation is madvise(MADV_HUGEPAGE)'d and
+ * allocations of at least one huge page are aligned to it, so the kernel
+ * can back them with huge pages from the first fault; _OFF advises
+ * MADV_NOHUGEPAGE.
+ *
  * NUMA placement: node ids are checked against the hwloc topology at
  * creation (loaded lazily, only when a node list is given) and turned into a
  * node mask; each allocation then applies its policy with mbind(2) directly,
@@ -35,10 +41,12 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
 #include <umf/providers/provider_os_memory.h>
+#include <umf/providers/provider_os_memory_ext.h>
 
 #include "addr_map.h"
 #include "base_alloc.h"
@@ -73,6 +81,7 @@ struct umf_os_memory_provider_params_t {
     size_t part_size;
     umf_numa_split_partition_t *partitions;
     unsigned partitions_len;
+    umf_os_huge_pages_t huge_pages; // extension
 };
 
 #define CHECK_PARAMS(h)                                                        \
@@ -191,6 +200,13 @@ UMF_EXPORT umf_result_t umfOsMemoryProviderParamsSetPartitions(
     return UMF_RESULT_SUCCESS;
 }
 
+UMF_EXPORT umf_result_t umfOsMemoryProviderParamsSetHugePages(
+    umf_os_memory_provider_params_handle_t hParams, umf_os_huge_pages_t mode) {
+    CHECK_PARAMS(hParams);
+    hParams->huge_pages = mode; // checked at provider creation
+    return UMF_RESULT_SUCCESS;
+}
+
 // --- Native errors ---
 
 static const char *const native_texts[] = {
@@ -261,6 +277,8 @@ typedef struct os_provider_t {
     umf_numa_split_partition_t *parts; // SPLIT; equal weights if none given
     unsigned long total_weight;
     _Atomic bool warned_preferred_many;
+    umf_os_huge_pages_t huge_pages;
+    size_t huge_size; // the huge page size when huge_pages is ON, else 0
 } os_provider_t;
 
 // --- Registry of shared providers, for fork ---
@@ -474,6 +492,51 @@ static umf_result_t validate_params(umf_os_memory_provider_params_handle_t p,
     return UMF_RESULT_SUCCESS;
 }
 
+// Huge pages: the mode is valid, and ON needs a kernel with transparent
+// huge pages. A system setting that ignores the advice only warns: the
+// memory still works, in small pages.
+#define OS_THP_DIR "/sys/kernel/mm/transparent_hugepage/"
+
+static umf_result_t check_huge_pages(umf_os_memory_provider_params_handle_t p,
+                                     size_t *huge_size) {
+    *huge_size = 0;
+    switch (p->huge_pages) {
+    case UMF_OS_HUGE_PAGES_DEFAULT:
+    case UMF_OS_HUGE_PAGES_OFF:
+        return UMF_RESULT_SUCCESS;
+    case UMF_OS_HUGE_PAGES_ON:
+        break;
+    default:
+        LOG_ERR("huge pages mode %d is not UMF_OS_HUGE_PAGES_DEFAULT (0), "
+                "_ON (1) or _OFF (2)",
+                (int)p->huge_pages);
+        return UMF_RESULT_ERROR_INVALID_ARGUMENT;
+    }
+    char buf[128];
+    bool shared = p->visibility == UMF_MEM_MAP_SHARED;
+    const char *knob = shared ? OS_THP_DIR "shmem_enabled" : OS_THP_DIR "enabled";
+    if (os_read_small_file(knob, buf, sizeof(buf)) < 0) {
+        LOG_ERR("huge pages: this kernel has no transparent huge pages (%s "
+                "is missing)",
+                knob);
+        return UMF_RESULT_ERROR_NOT_SUPPORTED;
+    }
+    if (strstr(buf, "[never]") || strstr(buf, "[deny]")) {
+        LOG_WARN("huge pages: %s says %s: MADV_HUGEPAGE will have no effect",
+                 knob, strstr(buf, "[never]") ? "never" : "deny");
+    }
+    size_t size = (size_t)2 << 20;
+    if (os_read_small_file(OS_THP_DIR "hpage_pmd_size", buf, sizeof(buf)) >
+        0) {
+        unsigned long long v = strtoull(buf, NULL, 10);
+        if (v >= os_page_size() && (v & (v - 1)) == 0) {
+            size = (size_t)v;
+        }
+    }
+    *huge_size = size;
+    return UMF_RESULT_SUCCESS;
+}
+
 // Opens the backing file of a shared provider.
 static umf_result_t open_backing(os_provider_t *os, const char *shm_name) {
     int fd;
@@ -576,6 +639,11 @@ static umf_result_t os_initialize(void *params, void **priv) {
                                : (umf_numa_split_partition_t){1, os->nodes[i]};
             os->total_weight += os->parts[i].weight;
         }
+    }
+    os->huge_pages = p->huge_pages;
+    ret = check_huge_pages(p, &os->huge_size);
+    if (ret != UMF_RESULT_SUCCESS) {
+        goto err_finalize;
     }
     if (os->visibility == UMF_MEM_MAP_SHARED) {
         ret = open_backing(os, p->shm_name);
@@ -744,6 +812,8 @@ static int apply_numa(os_provider_t *os, void *addr, size_t len) {
     }
 }
 
+static umf_result_t os_free(void *priv, void *ptr, size_t size);
+
 static umf_result_t os_alloc(void *priv, size_t size, size_t alignment,
                              void **ptr) {
     os_provider_t *os = priv;
@@ -762,10 +832,29 @@ static umf_result_t os_alloc(void *priv, size_t size, size_t alignment,
         return os_fail(UMF_OS_RESULT_ERROR_ALLOC_FAILED, ENOMEM);
     }
     void *addr;
-    int r = map_region(os, map, alignment > page ? alignment : page, &addr);
+    size_t align = alignment > page ? alignment : page;
+    if (os->huge_size && map >= os->huge_size && align < os->huge_size &&
+        os->huge_size % align == 0) {
+        align = os->huge_size; // huge pages need huge-page-aligned ranges
+    }
+    int r = map_region(os, map, align, &addr);
     if (r) {
         LOG_PDEBUG(-r, "mmap of %zu bytes failed", map);
         return os_fail(UMF_OS_RESULT_ERROR_ALLOC_FAILED, -r);
+    }
+    if (os->huge_pages != UMF_OS_HUGE_PAGES_DEFAULT) {
+        r = os_madvise(addr, map,
+                       os->huge_pages == UMF_OS_HUGE_PAGES_ON
+                           ? MADV_HUGEPAGE
+                           : MADV_NOHUGEPAGE);
+        if (r) {
+            LOG_PERR(-r, "madvise(%s) of [%p, +%zu) failed",
+                     os->huge_pages == UMF_OS_HUGE_PAGES_ON ? "MADV_HUGEPAGE"
+                                                            : "MADV_NOHUGEPAGE",
+                     addr, map);
+            (void)os_free(os, addr, map);
+            return os_fail(UMF_OS_RESULT_ERROR_ALLOC_FAILED, -r);
+        }
     }
     r = apply_numa(os, addr, map);
     if (r && r != -ENOSYS) {
@@ -837,8 +926,11 @@ static umf_result_t os_purge_force(void *priv, void *ptr, size_t size) {
 
 static umf_result_t os_get_recommended_page_size(void *priv, size_t size,
                                                  size_t *page) {
-    (void)priv, (void)size;
-    *page = os_page_size();
+    os_provider_t *os = priv;
+    // With huge pages on, allocations of a huge page or more are best
+    // made in whole huge pages.
+    *page = os->huge_size && size >= os->huge_size ? os->huge_size
+                                                    : os_page_size();
     return UMF_RESULT_SUCCESS;
 }
 
