@@ -184,6 +184,20 @@ int os_open_append(const char *path) {
     return fd < 0 ? -errno : fd;
 }
 
+int os_pipe(int fds[2]) {
+    return pipe2(fds, O_CLOEXEC) == 0 ? 0 : -errno;
+}
+
+void os_read_until_eof(int fd) {
+    char c;
+    for (;;) {
+        ssize_t n = read(fd, &c, 1);
+        if (n == 0 || (n < 0 && errno != EINTR)) {
+            return;
+        }
+    }
+}
+
 int os_read_small_file(const char *path, char *buf, size_t len) {
     if (len == 0) {
         return -EINVAL;

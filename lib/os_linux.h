@@ -46,6 +46,10 @@ int os_shm_unlink(const char *name);
 int os_ftruncate(int fd, off_t size);
 int os_fallocate_punch(int fd, off_t offset, off_t len);
 int os_close(int fd);
+// pipe2(O_CLOEXEC): fds[0] reads, fds[1] writes.
+int os_pipe(int fds[2]);
+// Reads from fd until end of file (or an error other than EINTR).
+void os_read_until_eof(int fd);
 // True when /dev/shm/<name> is still the object open as fd.
 int os_shm_is_fd(const char *name, int fd);
 int os_open_append(const char *path);

@@ -93,7 +93,8 @@ static umf_result_t trk_free(void *priv, void *ptr, size_t size) {
     bool had = false;
     void *removed_base = NULL;
     size_t removed_size = 0;
-    if (ptr && tracker_lookup(t->tracker, ptr, &info) && info.owner == t->pool) {
+    // This pool's range, also where another pool's range nests inside it.
+    if (ptr && tracker_lookup_owner(t->tracker, ptr, t->pool, &info)) {
         if (size == 0) {
             // The pool does not know the size: a whole chunk, by its start.
             if (info.base != ptr) {

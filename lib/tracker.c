@@ -35,6 +35,18 @@
  *
  * Every change is checked and its nodes created before anything is
  * written, so a failed change leaves the map as it was.
+ *
+ * Nesting: a range registered wholly inside a range of another owner (a
+ * pool whose provider takes its memory from another pool: under the proxy,
+ * any provider that calls malloc) goes into an inner layer, a tracker of
+ * the same shape hanging off this one, and the outer entry gets a flag in
+ * its slots. A lookup that finds a flagged entry asks the inner layer and
+ * answers with the innermost range, so the two owners never see each
+ * other's memory; unflagged entries (the normal case) cost nothing more.
+ * Changes look for their range innermost first. Removing an outer range
+ * also drops what is left inside it in the inner layer (a pool that freed
+ * its chunk before the pool nested in it). All layers share the writer
+ * lock of the outermost one; layers are at most TR_MAX_DEPTH deep.
  */
 
 #include "tracker.h"
@@ -63,7 +75,7 @@ typedef struct tr_entry_t {
 // A node is an array of 1 << tr_bits[level] slots; `child` points at one.
 typedef struct tr_slot_t {
     _Atomic uint32_t seq;
-    uint32_t pad_;
+    _Atomic uint32_t nested; // bit e: entry e has ranges in the inner layer
     _Atomic(struct tr_slot_t *) child;
     tr_entry_t e[2];
 } tr_slot_t;
@@ -77,9 +89,13 @@ typedef struct tr_arena_t {
     size_t used;
 } tr_arena_t;
 
+#define TR_MAX_DEPTH 4 // layers, the outermost included
+
 struct tracker_t {
     tr_slot_t root[1 << 9];
-    pthread_mutex_t lock;
+    pthread_mutex_t lock;          // the outermost layer's serves all
+    _Atomic(struct tracker_t *) inner; // ranges nested in this layer's
+    unsigned depth;                // 0 for the outermost layer
     tr_arena_t *arenas; // node memory; freed by tracker_destroy only
     _Atomic size_t count;
     _Atomic uint64_t gen __attribute__((aligned(64))); // odd: change applying
@@ -91,6 +107,7 @@ typedef struct tr_range_t {
     size_t size;
     void *owner;
     unsigned level;
+    bool nested; // the entry's flag: ranges inside it in the inner layer
 } tr_range_t;
 
 // --- Geometry ---
@@ -197,7 +214,14 @@ typedef struct tr_snap_t {
     uintptr_t base[2];
     size_t size[2];
     void *owner[2];
+    uint32_t nested;
 } tr_snap_t;
+
+static inline void entry_flag(tr_slot_t *s, int e, bool nested) {
+    uint32_t f = atomic_load_explicit(&s->nested, memory_order_relaxed);
+    f = nested ? f | (1u << e) : f & ~(1u << e);
+    atomic_store_explicit(&s->nested, f, memory_order_relaxed);
+}
 
 static inline void slot_read(const tr_slot_t *s, tr_snap_t *o) {
     tr_slot_t *m = (tr_slot_t *)s; // atomics are read through non-const
@@ -213,6 +237,7 @@ static inline void slot_read(const tr_slot_t *s, tr_snap_t *o) {
             o->owner[i] =
                 atomic_load_explicit(&m->e[i].owner, memory_order_relaxed);
         }
+        o->nested = atomic_load_explicit(&m->nested, memory_order_relaxed);
         // Orders the entry loads before the seq re-check.
         atomic_thread_fence(memory_order_acquire);
         if (atomic_load_explicit(&m->seq, memory_order_relaxed) == q1) {
@@ -231,18 +256,18 @@ static inline uintptr_t e_base(tr_slot_t *s, int i) {
 
 // --- Lookup ---
 
-static bool lookup_once(const tracker_t *t, uintptr_t a, tracker_info_t *info) {
+static bool lookup_once(const tracker_t *t, uintptr_t a, tracker_info_t *info,
+                        bool *nested) {
     const tr_slot_t *s = &t->root[slot_idx(a, 0)];
     for (unsigned l = 0;; l++) {
         tr_snap_t snap;
         slot_read(s, &snap);
         for (int i = 0; i < 2; i++) {
             if (a - snap.base[i] < snap.size[i]) {
-                if (info) {
-                    info->base = (void *)snap.base[i];
-                    info->size = snap.size[i];
-                    info->owner = snap.owner[i];
-                }
+                info->base = (void *)snap.base[i];
+                info->size = snap.size[i];
+                info->owner = snap.owner[i];
+                *nested = (snap.nested >> i) & 1;
                 return true;
             }
         }
@@ -259,16 +284,14 @@ static bool lookup_once(const tracker_t *t, uintptr_t a, tracker_info_t *info) {
     }
 }
 
-bool tracker_lookup(const tracker_t *t, const void *ptr, tracker_info_t *info) {
-    uintptr_t a = (uintptr_t)ptr;
-    if (unlikely(!t || a >= TRACKER_ADDR_LIMIT)) {
-        return false;
-    }
+// The range of this layer containing a, ignoring inner layers.
+static bool layer_lookup(const tracker_t *t, uintptr_t a, tracker_info_t *info,
+                         bool *nested) {
     _Atomic uint64_t *gen = &((tracker_t *)t)->gen;
     for (;;) {
         // Pairs with the release store in gen_end.
         uint64_t g1 = atomic_load_explicit(gen, memory_order_acquire);
-        if (likely(lookup_once(t, a, info))) {
+        if (likely(lookup_once(t, a, info, nested))) {
             return true;
         }
         // Orders the slot loads of the walk before the re-check.
@@ -279,6 +302,36 @@ bool tracker_lookup(const tracker_t *t, const void *ptr, tracker_info_t *info) {
         }
         cpu_relax();
     }
+}
+
+// The innermost range containing ptr: a flagged entry defers to the inner
+// layer, where a range may or may not (any more) contain ptr.
+static bool lookup_slow(const tracker_t *t, uintptr_t a, tracker_info_t *info);
+
+bool tracker_lookup(const tracker_t *t, const void *ptr, tracker_info_t *info) {
+    uintptr_t a = (uintptr_t)ptr;
+    if (unlikely(!t || a >= TRACKER_ADDR_LIMIT)) {
+        return false;
+    }
+    tracker_info_t mine;
+    bool nested;
+    if (!layer_lookup(t, a, &mine, &nested)) {
+        return false;
+    }
+    if (unlikely(nested)) {
+        (void)lookup_slow(t, a, &mine); // the inner range, if there is one
+    }
+    if (info) {
+        *info = mine;
+    }
+    return true;
+}
+
+static bool lookup_slow(const tracker_t *t, uintptr_t a, tracker_info_t *info) {
+    // Pairs with the release store of inner in layer_inner.
+    const tracker_t *in =
+        atomic_load_explicit(&((tracker_t *)t)->inner, memory_order_acquire);
+    return in && tracker_lookup(in, (const void *)a, info);
 }
 
 // --- Changes ---
@@ -323,6 +376,7 @@ static void apply(tracker_t *t, const tr_range_t *adds, int nadd,
                     if (e_base(s, e) == rems[k].base &&
                         e_size(s, e) == rems[k].size) {
                         entry_set(&s->e[e], 0, 0, NULL);
+                        entry_flag(s, e, false);
                     }
                 }
             }
@@ -333,6 +387,7 @@ static void apply(tracker_t *t, const tr_range_t *adds, int nadd,
                 int e = e_size(s, 0) == 0 ? 0 : 1;
                 UMF_ASSERT(e_size(s, e) == 0);
                 entry_set(&s->e[e], adds[j].base, adds[j].size, adds[j].owner);
+                entry_flag(s, e, adds[j].nested);
             }
             slot_write_end(s);
         }
@@ -356,6 +411,7 @@ static void apply(tracker_t *t, const tr_range_t *adds, int nadd,
                 if (e_base(s, e) == r->base && e_size(s, e) == r->size) {
                     slot_write_begin(s);
                     entry_set(&s->e[e], 0, 0, NULL);
+                    entry_flag(s, e, false);
                     slot_write_end(s);
                 }
             }
@@ -426,17 +482,142 @@ static bool range_make(uintptr_t base, size_t size, void *owner,
     r->size = size;
     r->owner = owner;
     r->level = level_of(size);
+    r->nested = false;
     return true;
 }
 
-// Finds the registered range starting exactly at base. pre: t->lock held.
+// --- Layers (writers only, under the outermost layer's lock) ---
+
+static inline tracker_t *inner_of(tracker_t *t) {
+    return atomic_load_explicit(&t->inner, memory_order_relaxed);
+}
+
+// The range of layer t starting exactly at base.
 static bool find_exact(tracker_t *t, uintptr_t base, tr_range_t *r) {
     tracker_info_t info;
-    if (!tracker_lookup(t, (void *)base, &info) ||
-        (uintptr_t)info.base != base) {
+    bool nested;
+    if (!layer_lookup(t, base, &info, &nested) ||
+        (uintptr_t)info.base != base ||
+        !range_make(base, info.size, info.owner, r)) {
         return false;
     }
-    return range_make(base, info.size, info.owner, r);
+    r->nested = nested;
+    return true;
+}
+
+// The innermost layer holding a range that starts at base (of owner, when
+// owner is not NULL), and that range.
+static tracker_t *layer_with(tracker_t *t, uintptr_t base, void *owner,
+                             tr_range_t *r) {
+    tracker_t *in = inner_of(t);
+    if (in) {
+        tracker_t *l = layer_with(in, base, owner, r);
+        if (l) {
+            return l;
+        }
+    }
+    if (find_exact(t, base, r) && (!owner || r->owner == owner)) {
+        return t;
+    }
+    return NULL;
+}
+
+static tracker_t *layer_create(unsigned depth);
+
+// The layer inside t, made on first use.
+static umf_result_t layer_inner(tracker_t *t, tracker_t **out) {
+    tracker_t *in = inner_of(t);
+    if (!in) {
+        if (t->depth + 1 >= TR_MAX_DEPTH) {
+            LOG_ERR("ranges nested more than %d deep are not supported",
+                    TR_MAX_DEPTH);
+            return UMF_RESULT_ERROR_NOT_SUPPORTED;
+        }
+        in = layer_create(t->depth + 1);
+        if (!in) {
+            return UMF_RESULT_ERROR_OUT_OF_HOST_MEMORY;
+        }
+        // Pairs with the acquire load in lookup_slow.
+        atomic_store_explicit(&t->inner, in, memory_order_release);
+    }
+    *out = in;
+    return UMF_RESULT_SUCCESS;
+}
+
+// Flags range r of layer t (in every slot it occupies) as having ranges
+// nested inside. A lookup sees the flag or not; both answers are right
+// until the nested range is registered.
+static void mark_nested(tracker_t *t, const tr_range_t *r) {
+    for (uintptr_t g = r_first(r); g <= r_last(r); g++) {
+        tr_slot_t *s = slot_get(t, g << tr_shift[r->level], r->level, false);
+        if (!s) {
+            continue;
+        }
+        for (int e = 0; e < 2; e++) {
+            if (e_base(s, e) == r->base && e_size(s, e) == r->size) {
+                slot_write_begin(s);
+                entry_flag(s, e, true);
+                slot_write_end(s);
+            }
+        }
+    }
+}
+
+static size_t drop_locked(tracker_t *t, void *owner, uintptr_t lo,
+                          uintptr_t hi);
+
+// Removes range r of layer t, and whatever is still nested inside it.
+static void remove_locked(tracker_t *t, const tr_range_t *r) {
+    apply(t, NULL, 0, r, 1);
+    atomic_fetch_sub_explicit(&t->count, 1, memory_order_relaxed);
+    tracker_t *in = inner_of(t);
+    if (r->nested && in) {
+        size_t n = drop_locked(in, NULL, r->base, r->base + r->size);
+        if (n) {
+            LOG_DEBUG("%zu range(s) nested in [%p, +%zu) went with it", n,
+                      (void *)r->base, r->size);
+        }
+    }
+}
+
+// --- Changes ---
+
+static umf_result_t register_locked(tracker_t *t, tr_range_t *r) {
+    // Slots only see ranges of their own level; the end points catch an
+    // overlap with a range of another level.
+    tracker_info_t lo, hi;
+    bool lo_nested, hi_nested;
+    bool at_lo = layer_lookup(t, r->base, &lo, &lo_nested);
+    bool at_hi = layer_lookup(t, r->base + r->size - 1, &hi, &hi_nested);
+    if (at_lo || at_hi) {
+        if (at_lo && at_hi && lo.base == hi.base && lo.size == hi.size &&
+            lo.owner != r->owner) {
+            // Wholly inside another owner's range: the inner layer.
+            tracker_t *in;
+            umf_result_t ret = layer_inner(t, &in);
+            if (ret == UMF_RESULT_SUCCESS) {
+                ret = register_locked(in, r);
+            }
+            if (ret == UMF_RESULT_SUCCESS && !lo_nested) {
+                tr_range_t outer;
+                if (range_make((uintptr_t)lo.base, lo.size, lo.owner,
+                               &outer)) {
+                    mark_nested(t, &outer);
+                }
+            }
+            return ret;
+        }
+        const tracker_info_t *o = at_lo ? &lo : &hi;
+        LOG_ERR("range [%p, +%zu) overlaps registered range [%p, +%zu)",
+                (void *)r->base, r->size, o->base, o->size);
+        return UMF_RESULT_ERROR_INVALID_ARGUMENT;
+    }
+    umf_result_t ret = validate(t, r, 1, NULL, 0);
+    if (ret == UMF_RESULT_SUCCESS) {
+        apply(t, r, 1, NULL, 0);
+        atomic_fetch_add_explicit(&t->count, 1, memory_order_relaxed);
+    }
+    return ret;
 }
 
 umf_result_t tracker_register(tracker_t *t, void *owner, const void *base,
@@ -452,21 +633,7 @@ umf_result_t tracker_register(tracker_t *t, void *owner, const void *base,
         return UMF_RESULT_ERROR_NOT_SUPPORTED;
     }
     pthread_mutex_lock(&t->lock);
-    // Slots only see ranges of their own level; the end points catch an
-    // overlap with a range of another level.
-    tracker_info_t other;
-    if (tracker_lookup(t, base, &other) ||
-        tracker_lookup(t, (const char *)base + size - 1, &other)) {
-        pthread_mutex_unlock(&t->lock);
-        LOG_ERR("range [%p, +%zu) overlaps registered range [%p, +%zu)", base,
-                size, other.base, other.size);
-        return UMF_RESULT_ERROR_INVALID_ARGUMENT;
-    }
-    umf_result_t ret = validate(t, &r, 1, NULL, 0);
-    if (ret == UMF_RESULT_SUCCESS) {
-        apply(t, &r, 1, NULL, 0);
-        atomic_fetch_add_explicit(&t->count, 1, memory_order_relaxed);
-    }
+    umf_result_t ret = register_locked(t, &r);
     pthread_mutex_unlock(&t->lock);
     return ret;
 }
@@ -475,12 +642,12 @@ umf_result_t tracker_unregister(tracker_t *t, const void *base,
                                 tracker_info_t *info) {
     tr_range_t r;
     pthread_mutex_lock(&t->lock);
-    if (!find_exact(t, (uintptr_t)base, &r)) {
+    tracker_t *l = layer_with(t, (uintptr_t)base, NULL, &r);
+    if (!l) {
         pthread_mutex_unlock(&t->lock);
         return UMF_RESULT_ERROR_INVALID_ARGUMENT;
     }
-    apply(t, NULL, 0, &r, 1);
-    atomic_fetch_sub_explicit(&t->count, 1, memory_order_relaxed);
+    remove_locked(l, &r);
     pthread_mutex_unlock(&t->lock);
     if (info) {
         info->base = (void *)r.base;
@@ -498,16 +665,18 @@ umf_result_t tracker_split(tracker_t *t, const void *base, size_t total,
     tr_range_t old, adds[2];
     umf_result_t ret = UMF_RESULT_ERROR_INVALID_ARGUMENT;
     pthread_mutex_lock(&t->lock);
-    if (!find_exact(t, (uintptr_t)base, &old) || old.size != total) {
+    tracker_t *l = layer_with(t, (uintptr_t)base, NULL, &old);
+    if (!l || old.size != total) {
         LOG_ERR("split of [%p, +%zu): no such registered range", base, total);
         goto out_unlock;
     }
     range_make(old.base, first, old.owner, &adds[0]);
     range_make(old.base + first, total - first, old.owner, &adds[1]);
-    ret = validate(t, adds, 2, &old, 1);
+    adds[0].nested = adds[1].nested = old.nested;
+    ret = validate(l, adds, 2, &old, 1);
     if (ret == UMF_RESULT_SUCCESS) {
-        apply(t, adds, 2, &old, 1);
-        atomic_fetch_add_explicit(&t->count, 1, memory_order_relaxed);
+        apply(l, adds, 2, &old, 1);
+        atomic_fetch_add_explicit(&l->count, 1, memory_order_relaxed);
     }
 out_unlock:
     pthread_mutex_unlock(&t->lock);
@@ -523,30 +692,32 @@ umf_result_t tracker_merge(tracker_t *t, const void *low, const void *high,
     tr_range_t rems[2], add;
     umf_result_t ret = UMF_RESULT_ERROR_INVALID_ARGUMENT;
     pthread_mutex_lock(&t->lock);
-    if (!find_exact(t, lo, &rems[0]) || !find_exact(t, hi, &rems[1]) ||
-        rems[0].size != hi - lo || rems[1].size != total - (hi - lo) ||
-        rems[0].owner != rems[1].owner) {
+    tracker_t *l = layer_with(t, lo, NULL, &rems[0]);
+    if (!l || !find_exact(l, hi, &rems[1]) || rems[0].size != hi - lo ||
+        rems[1].size != total - (hi - lo) || rems[0].owner != rems[1].owner) {
         LOG_ERR("merge of [%p, +%zu) and [%p, ...) into %zu bytes: not two "
                 "adjacent ranges of one owner",
                 low, hi - lo, high, total);
         goto out_unlock;
     }
     range_make(lo, total, rems[0].owner, &add);
-    ret = validate(t, &add, 1, rems, 2);
+    add.nested = rems[0].nested || rems[1].nested;
+    ret = validate(l, &add, 1, rems, 2);
     if (ret == UMF_RESULT_SUCCESS) {
-        apply(t, &add, 1, rems, 2);
-        atomic_fetch_sub_explicit(&t->count, 1, memory_order_relaxed);
+        apply(l, &add, 1, rems, 2);
+        atomic_fetch_sub_explicit(&l->count, 1, memory_order_relaxed);
     }
 out_unlock:
     pthread_mutex_unlock(&t->lock);
     return ret;
 }
 
-// Cuts the range containing `at` (which must start before `at`) in two at
-// `at`. pre: t->lock held.
+// Cuts the range of layer t containing `at` (which must start before
+// `at`) in two at `at`.
 static umf_result_t split_at_locked(tracker_t *t, uintptr_t at) {
     tracker_info_t info;
-    if (!tracker_lookup(t, (void *)at, &info) || (uintptr_t)info.base == at) {
+    bool nested;
+    if (!layer_lookup(t, at, &info, &nested) || (uintptr_t)info.base == at) {
         return UMF_RESULT_SUCCESS; // nothing to cut
     }
     tr_range_t old, adds[2];
@@ -556,6 +727,7 @@ static umf_result_t split_at_locked(tracker_t *t, uintptr_t at) {
         !range_make(at, old.size - first, old.owner, &adds[1])) {
         return UMF_RESULT_ERROR_UNKNOWN; // cannot happen for a registered range
     }
+    old.nested = adds[0].nested = adds[1].nested = nested;
     umf_result_t ret = validate(t, adds, 2, &old, 1);
     if (ret == UMF_RESULT_SUCCESS) {
         apply(t, adds, 2, &old, 1);
@@ -564,27 +736,27 @@ static umf_result_t split_at_locked(tracker_t *t, uintptr_t at) {
     return ret;
 }
 
-umf_result_t tracker_remove_range(tracker_t *t, void *owner, const void *base,
-                                  size_t size) {
-    uintptr_t lo = (uintptr_t)base, hi = lo + size;
-    if (size == 0 || hi < lo || hi > TRACKER_ADDR_LIMIT) {
-        return UMF_RESULT_ERROR_INVALID_ARGUMENT;
+// INVALID_ARGUMENT (nothing changed) when [lo, hi) is not all owner's in
+// layer t or one inside it.
+static umf_result_t remove_range_locked(tracker_t *t, void *owner,
+                                        uintptr_t lo, uintptr_t hi) {
+    tracker_t *in = inner_of(t);
+    if (in) {
+        umf_result_t ret = remove_range_locked(in, owner, lo, hi);
+        if (ret != UMF_RESULT_ERROR_INVALID_ARGUMENT) {
+            return ret; // done there (or failed there after changes)
+        }
     }
-    umf_result_t ret = UMF_RESULT_SUCCESS;
-    pthread_mutex_lock(&t->lock);
     // Check coverage first, so that a refused removal changes nothing.
     for (uintptr_t at = lo; at < hi;) {
         tracker_info_t info;
-        if (!tracker_lookup(t, (void *)at, &info) || info.owner != owner) {
-            LOG_DEBUG("[%p, +%zu) is not all registered to one owner (gap "
-                      "or other owner at %p)",
-                    base, size, (void *)at);
-            ret = UMF_RESULT_ERROR_INVALID_ARGUMENT;
-            goto out_unlock;
+        bool nested;
+        if (!layer_lookup(t, at, &info, &nested) || info.owner != owner) {
+            return UMF_RESULT_ERROR_INVALID_ARGUMENT;
         }
         at = (uintptr_t)info.base + info.size;
     }
-    ret = split_at_locked(t, lo);
+    umf_result_t ret = split_at_locked(t, lo);
     if (ret == UMF_RESULT_SUCCESS) {
         ret = split_at_locked(t, hi);
     }
@@ -596,60 +768,132 @@ umf_result_t tracker_remove_range(tracker_t *t, void *owner, const void *base,
             ret = UMF_RESULT_ERROR_UNKNOWN;
             break;
         }
-        apply(t, NULL, 0, &r, 1);
-        atomic_fetch_sub_explicit(&t->count, 1, memory_order_relaxed);
+        remove_locked(t, &r);
         at = r.base + r.size;
     }
-out_unlock:
-    pthread_mutex_unlock(&t->lock);
     return ret;
 }
 
-// Depth-first walk removing the owner's entries; counts a range once, in
-// the first slot it occupies. pre: t->lock held.
-static size_t drop_walk(tr_slot_t *slots, unsigned level, uintptr_t prefix,
-                        void *owner) {
+umf_result_t tracker_remove_range(tracker_t *t, void *owner, const void *base,
+                                  size_t size) {
+    uintptr_t lo = (uintptr_t)base, hi = lo + size;
+    if (size == 0 || hi < lo || hi > TRACKER_ADDR_LIMIT) {
+        return UMF_RESULT_ERROR_INVALID_ARGUMENT;
+    }
+    pthread_mutex_lock(&t->lock);
+    umf_result_t ret = remove_range_locked(t, owner, lo, hi);
+    pthread_mutex_unlock(&t->lock);
+    if (ret == UMF_RESULT_ERROR_INVALID_ARGUMENT) {
+        LOG_DEBUG("[%p, +%zu) is not all registered to one owner (a gap or "
+                  "another owner)",
+                  base, size);
+    }
+    return ret;
+}
+
+bool tracker_lookup_owner(const tracker_t *t, const void *ptr, void *owner,
+                          tracker_info_t *info) {
+    uintptr_t a = (uintptr_t)ptr;
+    if (!t || a >= TRACKER_ADDR_LIMIT) {
+        return false;
+    }
+    for (; t; t = atomic_load_explicit(&((tracker_t *)t)->inner,
+                                       memory_order_acquire)) {
+        tracker_info_t mine;
+        bool nested;
+        if (!layer_lookup(t, a, &mine, &nested)) {
+            return false;
+        }
+        if (mine.owner == owner) {
+            if (info) {
+                *info = mine;
+            }
+            return true;
+        }
+        if (!nested) {
+            return false;
+        }
+    }
+    return false;
+}
+
+// Depth-first walk removing this layer's entries of owner (owner NULL:
+// the entries starting in [lo, hi)), with what is nested in them; counts
+// a range once, in the first slot it occupies.
+static size_t drop_walk(tracker_t *t, tr_slot_t *slots, unsigned level,
+                        uintptr_t prefix, void *owner, uintptr_t lo,
+                        uintptr_t hi) {
     size_t n = 0, nslots = (size_t)1 << tr_bits[level];
     for (size_t i = 0; i < nslots; i++) {
         tr_slot_t *s = &slots[i];
         uintptr_t g = (prefix << tr_bits[level]) | i;
         for (int e = 0; e < 2; e++) {
-            if (e_size(s, e) != 0 &&
-                atomic_load_explicit(&s->e[e].owner, memory_order_relaxed) ==
-                    owner) {
-                n += gidx(e_base(s, e), level) == g;
-                slot_write_begin(s);
-                entry_set(&s->e[e], 0, 0, NULL);
-                slot_write_end(s);
+            size_t size = e_size(s, e);
+            uintptr_t base = e_base(s, e);
+            if (size == 0 ||
+                (owner ? atomic_load_explicit(&s->e[e].owner,
+                                              memory_order_relaxed) != owner
+                       : base < lo || base >= hi)) {
+                continue;
+            }
+            bool first = gidx(base, level) == g;
+            bool nested =
+                (atomic_load_explicit(&s->nested, memory_order_relaxed) >> e) &
+                1;
+            n += first;
+            slot_write_begin(s);
+            entry_set(&s->e[e], 0, 0, NULL);
+            entry_flag(s, e, false);
+            slot_write_end(s);
+            tracker_t *in = inner_of(t);
+            if (first && nested && in) {
+                (void)drop_locked(in, NULL, base, base + size);
             }
         }
         tr_slot_t *c = atomic_load_explicit(&s->child, memory_order_relaxed);
         if (c && level + 1 < TR_LEVELS) {
-            n += drop_walk(c, level + 1, g, owner);
+            n += drop_walk(t, c, level + 1, g, owner, lo, hi);
         }
     }
     return n;
 }
 
-size_t tracker_drop_owner(tracker_t *t, void *owner) {
-    pthread_mutex_lock(&t->lock);
+static size_t drop_locked(tracker_t *t, void *owner, uintptr_t lo,
+                          uintptr_t hi) {
     gen_begin(t);
-    size_t n = drop_walk(t->root, 0, 0, owner);
+    size_t n = drop_walk(t, t->root, 0, 0, owner, lo, hi);
     gen_end(t);
     atomic_fetch_sub_explicit(&t->count, n, memory_order_relaxed);
+    return n;
+}
+
+size_t tracker_drop_owner(tracker_t *t, void *owner) {
+    pthread_mutex_lock(&t->lock);
+    size_t n = 0;
+    for (tracker_t *l = t; l; l = inner_of(l)) {
+        n += drop_locked(l, owner, 0, 0);
+    }
     pthread_mutex_unlock(&t->lock);
     return n;
 }
 
 size_t tracker_count(const tracker_t *t) {
-    return atomic_load_explicit(&((tracker_t *)t)->count, memory_order_relaxed);
+    size_t n = 0;
+    for (; t; t = atomic_load_explicit(&((tracker_t *)t)->inner,
+                                       memory_order_acquire)) {
+        n += atomic_load_explicit(&((tracker_t *)t)->count,
+                                  memory_order_relaxed);
+    }
+    return n;
 }
 
 size_t tracker_node_bytes(tracker_t *t) {
     size_t n = 0;
     pthread_mutex_lock(&t->lock);
-    for (tr_arena_t *a = t->arenas; a; a = a->next) {
-        n += a->used - 64;
+    for (tracker_t *l = t; l; l = inner_of(l)) {
+        for (tr_arena_t *a = l->arenas; a; a = a->next) {
+            n += a->used - 64;
+        }
     }
     pthread_mutex_unlock(&t->lock);
     return n;
@@ -657,7 +901,7 @@ size_t tracker_node_bytes(tracker_t *t) {
 
 // --- Life cycle ---
 
-tracker_t *tracker_create(void) {
+static tracker_t *layer_create(unsigned depth) {
     // Its own mapping: 32 KiB of root slots, and `gen` wants a cache line
     // of its own (the base allocator aligns to 16 bytes only).
     void *mem;
@@ -667,19 +911,29 @@ tracker_t *tracker_create(void) {
         return NULL;
     }
     tracker_t *t = mem; // zero-filled: empty slots, seq 0, gen 0
-    pthread_mutex_init(&t->lock, NULL);
+    t->depth = depth;
+    if (depth == 0) {
+        pthread_mutex_init(&t->lock, NULL);
+    }
     return t;
+}
+
+tracker_t *tracker_create(void) {
+    return layer_create(0);
 }
 
 void tracker_destroy(tracker_t *t) {
     if (!t) {
         return;
     }
+    tracker_destroy(inner_of(t));
     for (tr_arena_t *a = t->arenas, *next; a; a = next) {
         next = a->next;
         (void)os_munmap(a, TR_ARENA_SIZE);
     }
-    pthread_mutex_destroy(&t->lock);
+    if (t->depth == 0) {
+        pthread_mutex_destroy(&t->lock);
+    }
     (void)os_munmap(t, sizeof(tracker_t));
 }
 

@@ -31,12 +31,15 @@ tracker_t *tracker_create(void);
 void tracker_destroy(tracker_t *t);
 
 // Registers [base, base+size) for owner. size 0 registers nothing (such a
-// range is never found). An overlap with a registered range ->
-// INVALID_ARGUMENT; a range beyond TRACKER_ADDR_LIMIT -> NOT_SUPPORTED;
+// range is never found). A range wholly inside one range of another owner
+// nests in it: lookups inside it find it, the rest of the outer range
+// stays the outer owner's (up to 3 levels deep, else NOT_SUPPORTED). Any
+// other overlap with a registered range -> INVALID_ARGUMENT; a range beyond TRACKER_ADDR_LIMIT -> NOT_SUPPORTED;
 // no memory for nodes -> OUT_OF_HOST_MEMORY. Nothing changes on failure.
 umf_result_t tracker_register(tracker_t *t, void *owner, const void *base,
                               size_t size);
-// Removes the range starting at base; *info receives what it was.
+// Removes the range starting at base (the innermost, where ranges nest),
+// with whatever is still nested inside it; *info receives what it was.
 // Not registered -> INVALID_ARGUMENT.
 umf_result_t tracker_unregister(tracker_t *t, const void *base,
                                 tracker_info_t *info);
@@ -55,8 +58,12 @@ umf_result_t tracker_merge(tracker_t *t, const void *low, const void *high,
 // outside the range see no change at any moment.
 umf_result_t tracker_remove_range(tracker_t *t, void *owner, const void *base,
                                   size_t size);
-// Range containing ptr. Lock-free; false when no range contains it.
+// Range containing ptr. Lock-free; false when no range contains it. Where
+// ranges nest (one registered inside another owner's), the innermost.
 bool tracker_lookup(const tracker_t *t, const void *ptr, tracker_info_t *info);
+// The range of `owner` containing ptr, nested or not. Lock-free.
+bool tracker_lookup_owner(const tracker_t *t, const void *ptr, void *owner,
+                          tracker_info_t *info);
 // Removes every range of owner; returns how many.
 size_t tracker_drop_owner(tracker_t *t, void *owner);
 // Number of registered ranges.

@@ -47,6 +47,7 @@ umf_result_t umfMemoryTrackerGetAllocInfo(const void *ptr,
                                           umf_alloc_info_t *pAllocInfo);
 
 #define PX_EXPORT    __attribute__((visibility("default")))
+#define UMF_NOINLINE_PX __attribute__((noinline, cold))
 
 // Exported names glibc's headers do not declare.
 void cfree(void *ptr);
@@ -188,6 +189,20 @@ static inline size_t px_round(size_t size) {
     return size ? (size + PX_ALIGN - 1) & ~(size_t)(PX_ALIGN - 1) : PX_ALIGN;
 }
 
+// The pool refused: out of memory (ENOMEM), or a jemalloc pool called
+// from inside another jemalloc pool's provider (a program's own pool whose
+// provider mallocs), which it cannot serve: the system allocator does.
+static UMF_NOINLINE_PX void *px_heap_alloc_failed(px_heap_t *heap, size_t size,
+                                                  size_t align, bool zero) {
+    if (heap->kind == PX_POOL_JEMALLOC &&
+        umfPoolGetLastAllocationError(heap->pool) ==
+            UMF_RESULT_ERROR_NOT_SUPPORTED) {
+        return px_sys_alloc(size, align, zero);
+    }
+    errno = ENOMEM;
+    return NULL;
+}
+
 // Allocation from heap h (size already checked against overflow).
 static void *px_heap_alloc(unsigned h, size_t size, size_t align,
                            bool zero) {
@@ -213,8 +228,7 @@ static void *px_heap_alloc(unsigned h, size_t size, size_t align,
     }
     px_depth--;
     if (px_unlikely(!p)) {
-        errno = ENOMEM;
-        return NULL;
+        return px_heap_alloc_failed(heap, size, align, zero);
     }
     if (px_unlikely(px.stats)) {
         px_stats_alloc(h, size, p);
@@ -353,6 +367,18 @@ PX_EXPORT void *realloc(void *ptr, size_t size) {
         if (!q) {
             if (px_unlikely(px.stats)) {
                 px_stats_alloc(h, 0, ptr); // still there
+            }
+            if (heap->kind == PX_POOL_JEMALLOC &&
+                umfPoolGetLastAllocationError(pool) ==
+                    UMF_RESULT_ERROR_NOT_SUPPORTED) {
+                // Inside a jemalloc pool's provider: move it to the system.
+                size_t old = px_pool_usable(pool, ptr);
+                q = px_sys_alloc(size, 0, false);
+                if (q) {
+                    memcpy(q, ptr, old < size ? old : size);
+                    px_pool_free(pool, ptr);
+                }
+                return q;
             }
             errno = ENOMEM;
             return NULL;

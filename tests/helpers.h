@@ -42,6 +42,13 @@ static inline int test_slow_factor(void) {
     return f > 0 ? f : 1;
 }
 
+// libumf_proxy.so is preloaded (make check-under-proxy): malloc'd memory
+// then belongs to the proxy's pool, and the proxy is a user of libumf.
+static inline bool under_proxy(void) {
+    const char *p = getenv("LD_PRELOAD");
+    return p && strstr(p, "libumf_proxy") != NULL;
+}
+
 static inline int run_suite(Suite *s) {
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

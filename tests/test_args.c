@@ -1270,14 +1270,17 @@ START_TEST(test_args_free_untracked) {
     ck_assert_ptr_null(umfPoolByPtr(stack + 63));
     ck_assert_int_eq(umfFree(stack), UMF_RESULT_SUCCESS);
 
-    char *heap = malloc(1000);
-    ck_assert_ptr_nonnull(heap);
+    // Memory of no pool (mmap: under the proxy, malloc'd memory is a
+    // pool's).
+    char *heap = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    ck_assert_ptr_ne(heap, MAP_FAILED);
     ck_assert_ptr_null(umfPoolByPtr(heap));
     ck_assert_ptr_null(umfPoolByPtr(heap + 500));
     ck_assert_int_eq(umfFree(heap), UMF_RESULT_SUCCESS);
     // umfFree did nothing: the block is still ours to use and free.
     memset(heap, 0x22, 1000);
-    free(heap);
+    munmap(heap, 4096);
 
     static int global;
     ck_assert_ptr_null(umfPoolByPtr(&global));
@@ -1293,9 +1296,11 @@ START_TEST(test_args_tracker_alloc_info) {
     char stack[16];
     ck_assert_int_eq(umfMemoryTrackerGetAllocInfo(NULL, &info), INVALID);
     ck_assert_int_eq(umfMemoryTrackerGetAllocInfo(stack, &info), INVALID);
-    char *heap = malloc(64);
+    char *heap = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    ck_assert_ptr_ne(heap, MAP_FAILED);
     ck_assert_int_eq(umfMemoryTrackerGetAllocInfo(heap, &info), INVALID);
-    free(heap);
+    munmap(heap, 4096);
     ck_assert_ptr_eq(info.base, SENT_PTR);
     ck_assert_uint_eq(info.baseSize, SENT_SIZE);
     ck_assert_ptr_eq(info.pool, SENT_POOL);

@@ -1558,8 +1558,19 @@ static int child_private_copy(void *arg) {
         return 5;
     }
     memset(p, 0x11, page());
-    return umfMemoryProviderFree(pv->h, p, page()) == UMF_RESULT_SUCCESS ? 0
-                                                                          : 6;
+    if (umfMemoryProviderFree(pv->h, p, page()) != UMF_RESULT_SUCCESS) {
+        return 6;
+    }
+    // Memory from before the fork (a private copy now) can still be split
+    // and merged, as a pool does with its extents (jemalloc).
+    size_t len = round_page(a->s.len);
+    if (umfMemoryProviderAllocationSplit(pv->h, a->s.ptr, len, page()) !=
+            UMF_RESULT_SUCCESS ||
+        umfMemoryProviderAllocationMerge(pv->h, a->s.ptr, a->s.ptr + page(),
+                                         len) != UMF_RESULT_SUCCESS) {
+        return 7;
+    }
+    return 0;
 }
 
 // Marked private-after-fork, a shared provider's memory is copied into the

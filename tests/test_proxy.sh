@@ -4,7 +4,8 @@
 # test_proxy.sh - unmodified programs under LD_PRELOAD=libumf_proxy.so, once
 # per pool, with their output compared to a run without the proxy: python3
 # (PYTHONMALLOC=malloc, an allocation-heavy script), sort of a few MB, a
-# bash loop that forks 200 times, a C++ program (every operator new),
+# bash loop that forks 200 times, a C++ program (every operator new), a C
+# program that dlopens a C++ library (operator new after jemalloc's),
 # redis-server answering redis-cli and redis-benchmark (when installed),
 # and the instrumented C suite test_proxy_api (semantics, pool ownership,
 # 8 threads with cross-thread frees, fork from a threaded parent), also
@@ -12,6 +13,9 @@
 # configuration: every error path exits 1 before main with one line,
 # config file sections, the environment overriding the file, stats.
 set -u
+# Every setting below is this script's own: under `make check-under-proxy`
+# the script itself runs preloaded, but its reference runs must not be.
+unset LD_PRELOAD UMF_PROXY UMF_PROXY_CONFIG
 : "${CK_DEFAULT_TIMEOUT:=300}"
 export CK_DEFAULT_TIMEOUT
 
@@ -23,6 +27,8 @@ LD_LIBRARY_PATH="$top_builddir/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export LD_LIBRARY_PATH
 api="$top_builddir/tests/test_proxy_api"
 cxx="$top_builddir/tests/proxy_cxx"
+dlopen="$top_builddir/tests/proxy_dlopen"
+plugin="$top_builddir/tests/.libs/libproxy_plugin.so"
 [ -f "$proxy" ] || { echo "FAIL: $proxy not built"; exit 1; }
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/umf_proxy_test.XXXXXX")
@@ -83,6 +89,8 @@ for pool in $pools proxy; do
     out=$(UMF_TEST_SLOW=$slow run "$s" "$api" 2>&1) || fail "$s: test_proxy_api: $out"
     printf '%s\n' "$out" | tail -1
     [ "$(run "$s" "$cxx" 2>&1)" = "$ref_cxx" ] || fail "$s: C++ program"
+    out=$(run "$s" "$dlopen" "$plugin" 2>&1) ||
+        fail "$s: C program dlopening a C++ library: $out"
     [ "$(run "$s" bash -c "$forkloop" 2>&1)" = "$ref_fork" ] ||
         fail "$s: bash fork loop"
     # The proxy pool maps every block: the heavy programs are for real pools.

@@ -69,17 +69,18 @@ else
     echo "note: libjemalloc_pool.so not built (no jemalloc), not checked"
 fi
 
-# --- libumf_proxy.so: exports exactly the malloc family, imports none ---
+# --- libumf_proxy.so: exports exactly the malloc family and C++'s operator
+# new/delete, imports none of them ---
 plib="$top_builddir/.libs/libumf_proxy.so"
 if [ -f "$plib" ]; then
     pundef=$($NM -D --undefined-only "$plib" | awk '{print $NF}' | sed 's/@.*//')
-    for f in $forbidden; do
+    for f in $forbidden _Znwm _Znam _ZdlPv _ZdaPv; do
         if printf '%s\n' "$pundef" | grep -qx "$f"; then
             echo "FAIL: libumf_proxy.so imports $f (it must define it)"
             status=1
         fi
     done
-    pwant=$(sed -n 's/^[[:space:]]*\([_a-z]*\);.*/\1/p' \
+    pwant=$(sed -n 's/^[[:space:]]*\([_A-Za-z0-9]*\);.*/\1/p' \
         "$top_srcdir/proxy/libumf_proxy.map" | sort)
     phave=$($NM -D --defined-only "$plib" | awk '{print $NF}' | sort)
     if [ "$pwant" != "$phave" ]; then
@@ -90,7 +91,7 @@ if [ -f "$plib" ]; then
         echo "FAIL: libumf_proxy.so exports versioned names (they would not interpose glibc's)"
         status=1
     else
-        echo "ok: libumf_proxy.so exports the $(printf '%s\n' "$phave" | wc -l) malloc-family names, unversioned"
+        echo "ok: libumf_proxy.so exports the $(printf '%s\n' "$phave" | wc -l) malloc-family and operator new/delete names, unversioned"
     fi
 fi
 

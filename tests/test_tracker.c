@@ -142,8 +142,9 @@ START_TEST(test_tracker_rejects_overlap) {
     // Same level, overlapping the tail.
     ck_assert_int_eq(tracker_register(t, OWNER2, P(BASE + 4 * KiB), 8 * KiB),
                      UMF_RESULT_ERROR_INVALID_ARGUMENT);
-    // Smaller range inside (another level).
-    ck_assert_int_eq(tracker_register(t, OWNER2, P(BASE + 100), 64),
+    // Smaller range inside (another level) of the same owner. (Another
+    // owner's would nest: test_tracker_nested.)
+    ck_assert_int_eq(tracker_register(t, OWNER1, P(BASE + 100), 64),
                      UMF_RESULT_ERROR_INVALID_ARGUMENT);
     // Larger range covering the start.
     ck_assert_int_eq(tracker_register(t, OWNER2, P(BASE - 4 * MiB), 4 * MiB + 100),
@@ -163,6 +164,85 @@ START_TEST(test_tracker_rejects_overlap) {
     expect_found(t, BASE - 1, BASE - 64, 64, OWNER2);
     expect_found(t, BASE, BASE, 8 * KiB, OWNER1);
     expect_found(t, BASE + 8 * KiB, BASE + 8 * KiB, 4 * KiB, OWNER2);
+    tracker_destroy(t);
+}
+END_TEST
+
+// A range inside another owner's range nests: lookups inside it find it,
+// the rest stays the outer owner's, and removing either restores the
+// right answers (under the proxy, a pool whose provider mallocs).
+START_TEST(test_tracker_nested) {
+    void *o3 = (void *)0x3333, *o4 = (void *)0x4444, *o5 = (void *)0x5555;
+    tracker_t *t = tracker_create();
+    ck_assert_int_eq(tracker_register(t, OWNER1, P(BASE), 8 * KiB),
+                     UMF_RESULT_SUCCESS);
+    ck_assert_int_eq(tracker_register(t, OWNER2, P(BASE + 4 * KiB), 64),
+                     UMF_RESULT_SUCCESS);
+    expect_found(t, BASE + 4 * KiB + 5, BASE + 4 * KiB, 64, OWNER2);
+    expect_found(t, BASE + 100, BASE, 8 * KiB, OWNER1);
+    expect_found(t, BASE + 4 * KiB + 64, BASE, 8 * KiB, OWNER1);
+    expect_found(t, BASE + 4 * KiB - 1, BASE, 8 * KiB, OWNER1);
+    ck_assert_uint_eq(tracker_count(t), 2);
+    tracker_info_t info;
+    ck_assert(tracker_lookup_owner(t, P(BASE + 4 * KiB + 5), OWNER1, &info));
+    ck_assert_ptr_eq(info.base, P(BASE));
+    ck_assert(tracker_lookup_owner(t, P(BASE + 4 * KiB + 5), OWNER2, &info));
+    ck_assert_ptr_eq(info.base, P(BASE + 4 * KiB));
+    ck_assert(!tracker_lookup_owner(t, P(BASE + 100), OWNER2, &info));
+    // A partial overlap with the inner range is still refused.
+    ck_assert_int_eq(tracker_register(t, o3, P(BASE + 4 * KiB + 32), 64),
+                     UMF_RESULT_ERROR_INVALID_ARGUMENT);
+    // Three deep, then four (the limit), then refused.
+    ck_assert_int_eq(tracker_register(t, o3, P(BASE + 4 * KiB + 8), 16),
+                     UMF_RESULT_SUCCESS);
+    ck_assert_int_eq(tracker_register(t, o4, P(BASE + 4 * KiB + 10), 4),
+                     UMF_RESULT_SUCCESS);
+    ck_assert_int_eq(tracker_register(t, o5, P(BASE + 4 * KiB + 11), 1),
+                     UMF_RESULT_ERROR_NOT_SUPPORTED);
+    expect_found(t, BASE + 4 * KiB + 11, BASE + 4 * KiB + 10, 4, o4);
+    expect_found(t, BASE + 4 * KiB + 9, BASE + 4 * KiB + 8, 16, o3);
+    expect_found(t, BASE + 4 * KiB + 30, BASE + 4 * KiB, 64, OWNER2);
+    ck_assert_uint_eq(tracker_count(t), 4);
+    // Removing the middle range takes what is nested in it along.
+    ck_assert_int_eq(tracker_remove_range(t, OWNER2, P(BASE + 4 * KiB), 64),
+                     UMF_RESULT_SUCCESS);
+    expect_found(t, BASE + 4 * KiB + 11, BASE, 8 * KiB, OWNER1);
+    expect_found(t, BASE + 4 * KiB + 9, BASE, 8 * KiB, OWNER1);
+    ck_assert_uint_eq(tracker_count(t), 1);
+
+    // The same range with another owner: the inner one answers, and
+    // unregister removes the innermost first.
+    ck_assert_int_eq(tracker_register(t, OWNER2, P(BASE), 8 * KiB),
+                     UMF_RESULT_SUCCESS);
+    expect_found(t, BASE + 1, BASE, 8 * KiB, OWNER2);
+    ck_assert_int_eq(tracker_unregister(t, P(BASE), &info),
+                     UMF_RESULT_SUCCESS);
+    ck_assert_ptr_eq(info.owner, OWNER2);
+    expect_found(t, BASE + 1, BASE, 8 * KiB, OWNER1);
+
+    // An outer range that goes first takes its nested ranges along, so
+    // nothing stale answers for the addresses later.
+    ck_assert_int_eq(tracker_register(t, OWNER2, P(BASE + 64), 64),
+                     UMF_RESULT_SUCCESS);
+    ck_assert_int_eq(tracker_remove_range(t, OWNER1, P(BASE), 8 * KiB),
+                     UMF_RESULT_SUCCESS);
+    expect_absent(t, BASE + 64);
+    expect_absent(t, BASE);
+    ck_assert_uint_eq(tracker_count(t), 0);
+    ck_assert_int_eq(tracker_register(t, o3, P(BASE), 8 * KiB),
+                     UMF_RESULT_SUCCESS);
+    ck_assert_int_eq(tracker_register(t, o4, P(BASE + 64), 64),
+                     UMF_RESULT_SUCCESS);
+    expect_found(t, BASE + 64, BASE + 64, 64, o4);
+    // Cutting the outer range keeps the nested one reachable.
+    ck_assert_int_eq(tracker_remove_range(t, o3, P(BASE + 4 * KiB), 4 * KiB),
+                     UMF_RESULT_SUCCESS);
+    expect_found(t, BASE + 64, BASE + 64, 64, o4);
+    expect_found(t, BASE + 200, BASE, 4 * KiB, o3);
+    // Dropping the outer owner drops the nested range too.
+    ck_assert_uint_eq(tracker_drop_owner(t, o3), 1);
+    expect_absent(t, BASE + 64);
+    ck_assert_uint_eq(tracker_count(t), 0);
     tracker_destroy(t);
 }
 END_TEST
@@ -652,6 +732,7 @@ static Suite *tracker_suite(void) {
     tcase_add_test(tc, test_tracker_register_cost_is_in_large_granules);
     tcase_add_test(tc, test_tracker_zero_size_and_limits);
     tcase_add_test(tc, test_tracker_rejects_overlap);
+    tcase_add_test(tc, test_tracker_nested);
     tcase_add_test(tc, test_tracker_adjacent_ranges_share_slots);
     tcase_add_test(tc, test_tracker_split_merge);
     tcase_add_test(tc, test_tracker_remove_range);

@@ -54,8 +54,15 @@
  * a compiler barrier, the prepare handler a membarrier(2) (a full fence on
  * the fast path where membarrier is unavailable). Pool create and destroy
  * and thread exit call jemalloc under jp_lock, which prepare takes first.
- * Not covered: jemalloc's background threads (off unless MALLOC_CONF asks),
- * and providers that themselves allocate from a jemalloc pool.
+ * Not covered: jemalloc's background threads (off unless MALLOC_CONF asks).
+ *
+ * Re-entry. While a hook runs, jemalloc serves this thread's allocations
+ * from its own arena 0 whatever arena and tcache they name, so a provider
+ * that allocates from a jemalloc pool (under the proxy, any provider that
+ * calls malloc) would get memory that is not the pool's. A thread inside
+ * a hook (tls_in_hook) therefore has its jemalloc-pool allocations refused
+ * with UMF_RESULT_ERROR_NOT_SUPPORTED (the proxy then uses the system
+ * allocator), and its frees go to the arena without a tcache.
  *
  * Locks: jp_lock guards the slot table, the thread list and every pool's
  * tcache list, and is held across arena create/destroy and tcache.destroy
@@ -172,6 +179,8 @@ static _Thread_local jp_thread_t *tls_thread = &jp_thread_none;
 
 // Shared by all jemalloc pools, as in the contract.
 static _Thread_local umf_result_t tls_last_error;
+// Hooks of any jemalloc pool this thread is inside (see "Re-entry").
+static _Thread_local unsigned tls_in_hook;
 
 // --- Host metadata from jemalloc ---
 
@@ -647,8 +656,10 @@ static void *jp_extent_alloc(extent_hooks_t *hooks, void *new_addr, size_t size,
     jp_pool_t *pool = jp_pool_of(hooks);
     (void)arena_ind;
     void *p = NULL;
+    tls_in_hook++;
     umf_result_t ret =
         umfMemoryProviderAlloc(pool->provider, size, alignment, &p);
+    tls_in_hook--;
     if (ret != UMF_RESULT_SUCCESS || !p) {
         LOG_DEBUG("provider alloc of %zu bytes (alignment %zu) failed: %d",
                   size, alignment, (int)ret);
@@ -657,7 +668,9 @@ static void *jp_extent_alloc(extent_hooks_t *hooks, void *new_addr, size_t size,
     if (new_addr && p != new_addr) {
         LOG_DEBUG("provider gave %p, jemalloc needed %p", p, new_addr);
         if (!pool->keep_all) {
+            tls_in_hook++;
             (void)umfMemoryProviderFree(pool->provider, p, size);
+            tls_in_hook--;
         }
         return NULL;
     }
@@ -680,8 +693,10 @@ static bool jp_extent_dalloc(extent_hooks_t *hooks, void *addr, size_t size,
     if (pool->keep_all || !jp_region_take(pool, addr, size)) {
         return true;
     }
-    if (umfMemoryProviderFree(pool->provider, addr, size) !=
-        UMF_RESULT_SUCCESS) {
+    tls_in_hook++;
+    umf_result_t ret = umfMemoryProviderFree(pool->provider, addr, size);
+    tls_in_hook--;
+    if (ret != UMF_RESULT_SUCCESS) {
         jp_region_add(pool, addr, size); // still ours
         return true;
     }
@@ -698,7 +713,9 @@ static void jp_extent_destroy(extent_hooks_t *hooks, void *addr, size_t size,
     // The arena is going away: pieces may go back too (a stale record of
     // their region is dropped when the provider hands the range out again).
     (void)jp_region_take(pool, addr, size);
+    tls_in_hook++;
     umf_result_t ret = umfMemoryProviderFree(pool->provider, addr, size);
+    tls_in_hook--;
     if (ret != UMF_RESULT_SUCCESS) {
         LOG_WARN("provider free of [%p, +%zu) failed (%d); the memory stays "
                  "with the provider",
@@ -725,18 +742,22 @@ static bool jp_extent_purge_lazy(extent_hooks_t *hooks, void *addr, size_t size,
                                  size_t offset, size_t length,
                                  unsigned arena_ind) {
     (void)size, (void)arena_ind;
-    return umfMemoryProviderPurgeLazy(jp_pool_of(hooks)->provider,
-                                      (char *)addr + offset,
-                                      length) != UMF_RESULT_SUCCESS;
+    tls_in_hook++;
+    umf_result_t ret = umfMemoryProviderPurgeLazy(
+        jp_pool_of(hooks)->provider, (char *)addr + offset, length);
+    tls_in_hook--;
+    return ret != UMF_RESULT_SUCCESS;
 }
 
 static bool jp_extent_purge_forced(extent_hooks_t *hooks, void *addr,
                                    size_t size, size_t offset, size_t length,
                                    unsigned arena_ind) {
     (void)size, (void)arena_ind;
-    return umfMemoryProviderPurgeForce(jp_pool_of(hooks)->provider,
-                                       (char *)addr + offset,
-                                       length) != UMF_RESULT_SUCCESS;
+    tls_in_hook++;
+    umf_result_t ret = umfMemoryProviderPurgeForce(
+        jp_pool_of(hooks)->provider, (char *)addr + offset, length);
+    tls_in_hook--;
+    return ret != UMF_RESULT_SUCCESS;
 }
 
 static bool jp_extent_split(extent_hooks_t *hooks, void *addr, size_t size,
@@ -744,8 +765,11 @@ static bool jp_extent_split(extent_hooks_t *hooks, void *addr, size_t size,
                             unsigned arena_ind) {
     (void)size_b, (void)committed, (void)arena_ind;
     // Failure keeps the extent whole, which jemalloc handles.
-    return umfMemoryProviderAllocationSplit(jp_pool_of(hooks)->provider, addr,
-                                            size, size_a) != UMF_RESULT_SUCCESS;
+    tls_in_hook++;
+    umf_result_t ret = umfMemoryProviderAllocationSplit(
+        jp_pool_of(hooks)->provider, addr, size, size_a);
+    tls_in_hook--;
+    return ret != UMF_RESULT_SUCCESS;
 }
 
 static bool jp_extent_merge(extent_hooks_t *hooks, void *addr_a, size_t size_a,
@@ -753,9 +777,11 @@ static bool jp_extent_merge(extent_hooks_t *hooks, void *addr_a, size_t size_a,
                             unsigned arena_ind) {
     (void)committed, (void)arena_ind;
     // Failure keeps the extents apart, which jemalloc handles.
-    return umfMemoryProviderAllocationMerge(jp_pool_of(hooks)->provider, addr_a,
-                                            addr_b, size_a + size_b) !=
-           UMF_RESULT_SUCCESS;
+    tls_in_hook++;
+    umf_result_t ret = umfMemoryProviderAllocationMerge(
+        jp_pool_of(hooks)->provider, addr_a, addr_b, size_a + size_b);
+    tls_in_hook--;
+    return ret != UMF_RESULT_SUCCESS;
 }
 
 static const extent_hooks_t jp_hooks = {
@@ -910,8 +936,24 @@ static void *jp_alloc_failed(size_t size) {
     return NULL;
 }
 
+// Called from inside a hook of a jemalloc pool: see "Re-entry".
+static UMF_NOINLINE UMF_COLD void *jp_reentered(size_t size) {
+    static _Atomic bool warned;
+    if (!atomic_exchange_explicit(&warned, true, memory_order_relaxed)) {
+        LOG_WARN("allocation of %zu bytes from a jemalloc pool inside a "
+                 "jemalloc pool's provider call refused (jemalloc would "
+                 "serve it from its own arena)",
+                 size);
+    }
+    tls_last_error = UMF_RESULT_ERROR_NOT_SUPPORTED;
+    return NULL;
+}
+
 static void *jp_malloc(void *priv, size_t size) {
     jp_pool_t *pool = priv;
+    if (unlikely(tls_in_hook)) {
+        return jp_reentered(size);
+    }
     int tc_flags, alloc_flags;
     jp_thread_t *t = jp_enter(pool, &tc_flags, &alloc_flags);
     // mallocx(0) is undefined: a 1-byte block is unique and freeable.
@@ -940,8 +982,14 @@ static void *jp_realloc(void *priv, void *ptr, size_t size) {
     if (!ptr) {
         return jp_malloc(priv, size);
     }
+    if (unlikely(tls_in_hook) && size) {
+        return jp_reentered(size); // ptr is left as it was
+    }
     int tc_flags, alloc_flags;
     jp_thread_t *t = jp_enter(pool, &tc_flags, &alloc_flags);
+    if (unlikely(tls_in_hook)) {
+        tc_flags = MALLOCX_TCACHE_NONE;
+    }
     if (size == 0) {
         dallocx(ptr, tc_flags);
         jp_leave(t);
@@ -963,6 +1011,9 @@ static void *jp_aligned_malloc(void *priv, size_t size, size_t alignment) {
         tls_last_error = UMF_RESULT_ERROR_INVALID_ARGUMENT;
         return NULL;
     }
+    if (unlikely(tls_in_hook)) {
+        return jp_reentered(size);
+    }
     int lg = __builtin_ctzll((unsigned long long)alignment);
     int tc_flags, alloc_flags;
     jp_thread_t *t = jp_enter(pool, &tc_flags, &alloc_flags);
@@ -980,7 +1031,8 @@ static umf_result_t jp_free(void *priv, void *ptr) {
     if (ptr) {
         int tc_flags, alloc_flags;
         jp_thread_t *t = jp_enter(priv, &tc_flags, &alloc_flags);
-        dallocx(ptr, tc_flags);
+        // Inside a hook jemalloc takes no tcache (see "Re-entry").
+        dallocx(ptr, likely(!tls_in_hook) ? tc_flags : MALLOCX_TCACHE_NONE);
         jp_leave(t);
     }
     return UMF_RESULT_SUCCESS;

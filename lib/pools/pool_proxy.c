@@ -21,6 +21,9 @@ typedef struct proxy_pool_t {
 } proxy_pool_t;
 
 static _Thread_local umf_result_t tls_last_error;
+// The pool whose call set tls_last_error: a success resets only its own
+// error, so another proxy pool's call in between does not wipe it.
+static _Thread_local const void *tls_last_error_pool;
 
 static umf_result_t pp_initialize(umf_memory_provider_handle_t provider,
                                   void *params, void **priv) {
@@ -42,7 +45,10 @@ static void *pp_aligned_malloc(void *priv, size_t size, size_t alignment) {
     proxy_pool_t *pp = priv;
     void *p = NULL;
     umf_result_t r = umfMemoryProviderAlloc(pp->provider, size, alignment, &p);
-    tls_last_error = r;
+    if (r != UMF_RESULT_SUCCESS || tls_last_error_pool == pp) {
+        tls_last_error = r;
+        tls_last_error_pool = pp;
+    }
     return r == UMF_RESULT_SUCCESS ? p : NULL;
 }
 
@@ -53,18 +59,21 @@ static void *pp_malloc(void *priv, size_t size) {
 static void *pp_calloc(void *priv, size_t num, size_t size) {
     (void)priv, (void)num, (void)size;
     tls_last_error = UMF_RESULT_ERROR_NOT_SUPPORTED;
+    tls_last_error_pool = priv;
     return NULL;
 }
 
 static void *pp_realloc(void *priv, void *ptr, size_t size) {
     (void)priv, (void)ptr, (void)size;
     tls_last_error = UMF_RESULT_ERROR_NOT_SUPPORTED;
+    tls_last_error_pool = priv;
     return NULL;
 }
 
 static size_t pp_malloc_usable_size(void *priv, void *ptr) {
     (void)priv, (void)ptr;
     tls_last_error = UMF_RESULT_ERROR_NOT_SUPPORTED;
+    tls_last_error_pool = priv;
     return 0;
 }
 

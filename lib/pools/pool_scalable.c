@@ -209,6 +209,7 @@ typedef struct scalable_pool_t {
 // of a call touches a single cache line, private to this thread.
 typedef struct sp_tls_t {
     umf_result_t last_error;   // reported by get_last_allocation_error
+    const void *last_error_pool; // the pool whose call set last_error
     umf_result_t alloc_failed; // the provider refused raw memory in this call
     umf_result_t free_failed;  // the provider refused a raw free in this call
     _Atomic unsigned depth;    // fork gate: calls into tbbmalloc we are in
@@ -451,45 +452,55 @@ static void sp_finalize(void *priv) {
 
 // --- Allocation ---
 
-static inline void sp_call_begin(sp_tls_t *t) {
-    t->last_error = UMF_RESULT_SUCCESS;
+// A call resets the last error only when this pool's call set it: a call
+// of another scalable pool in between (under the proxy, the program's own
+// malloc, e.g. in a test's assertion) does not wipe it before it is read.
+static inline void sp_call_begin(sp_tls_t *t, const scalable_pool_t *sp) {
+    if (t->last_error_pool == sp) {
+        t->last_error = UMF_RESULT_SUCCESS;
+    }
     t->alloc_failed = UMF_RESULT_SUCCESS;
 }
 
+static inline void sp_set_error(const scalable_pool_t *sp, umf_result_t e) {
+    tls_sp.last_error = e;
+    tls_sp.last_error_pool = sp;
+}
+
 // tbbmalloc returned NULL: say why, from what the callbacks noted.
-static UMF_NOINLINE UMF_COLD void *sp_alloc_fail_slow(void) {
-    tls_sp.last_error = tls_sp.alloc_failed != UMF_RESULT_SUCCESS
-                            ? UMF_RESULT_ERROR_OUT_OF_HOST_MEMORY
-                            : UMF_RESULT_ERROR_UNKNOWN;
+static UMF_NOINLINE UMF_COLD void *sp_alloc_fail_slow(const scalable_pool_t *sp) {
+    sp_set_error(sp, tls_sp.alloc_failed != UMF_RESULT_SUCCESS
+                         ? UMF_RESULT_ERROR_OUT_OF_HOST_MEMORY
+                         : UMF_RESULT_ERROR_UNKNOWN);
     return NULL;
 }
 
 static void *sp_malloc(void *priv, size_t size) {
     scalable_pool_t *sp = priv;
     sp_tls_t *g = sp_tls();
-    sp_call_begin(g);
+    sp_call_begin(g, sp);
     // tbbmalloc serves size 0 with a unique minimal block.
     gate_enter(g);
     void *ptr = sp->tbb.pool_malloc(sp->tbb_pool, size);
     gate_leave(g);
     if (unlikely(!ptr)) {
-        return sp_alloc_fail_slow();
+        return sp_alloc_fail_slow(sp);
     }
     return ptr;
 }
 
-static UMF_NOINLINE UMF_COLD void *sp_calloc_overflow_slow(size_t num,
-                                                           size_t size) {
+static UMF_NOINLINE UMF_COLD void *
+sp_calloc_overflow_slow(const scalable_pool_t *sp, size_t num, size_t size) {
     LOG_ERR("calloc of %zu x %zu bytes overflows size_t", num, size);
-    tls_sp.last_error = UMF_RESULT_ERROR_OUT_OF_HOST_MEMORY;
+    sp_set_error(sp, UMF_RESULT_ERROR_OUT_OF_HOST_MEMORY);
     return NULL;
 }
 
 static void *sp_calloc(void *priv, size_t num, size_t size) {
     size_t bytes;
     if (unlikely(__builtin_mul_overflow(num, size, &bytes))) {
-        sp_call_begin(sp_tls());
-        return sp_calloc_overflow_slow(num, size);
+        sp_call_begin(sp_tls(), priv);
+        return sp_calloc_overflow_slow(priv, num, size);
     }
     void *ptr = sp_malloc(priv, bytes);
     if (ptr) {
@@ -504,7 +515,7 @@ static void *sp_realloc(void *priv, void *ptr, size_t size) {
         return sp_malloc(priv, size);
     }
     sp_tls_t *g = sp_tls();
-    sp_call_begin(g);
+    sp_call_begin(g, sp);
     if (size == 0) {
         // free semantics: NULL back, and SUCCESS unless the free failed.
         g->free_failed = UMF_RESULT_SUCCESS;
@@ -512,9 +523,9 @@ static void *sp_realloc(void *priv, void *ptr, size_t size) {
         bool ok = sp->tbb.pool_free(sp->tbb_pool, ptr);
         gate_leave(g);
         if (!ok) {
-            g->last_error = g->free_failed != UMF_RESULT_SUCCESS
-                                ? g->free_failed
-                                : UMF_RESULT_ERROR_UNKNOWN;
+            sp_set_error(sp, g->free_failed != UMF_RESULT_SUCCESS
+                                 ? g->free_failed
+                                 : UMF_RESULT_ERROR_UNKNOWN);
         }
         return NULL;
     }
@@ -522,15 +533,16 @@ static void *sp_realloc(void *priv, void *ptr, size_t size) {
     void *out = sp->tbb.pool_realloc(sp->tbb_pool, ptr, size);
     gate_leave(g);
     if (unlikely(!out)) {
-        return sp_alloc_fail_slow(); // ptr is left as it was
+        return sp_alloc_fail_slow(sp); // ptr is left as it was
     }
     return out;
 }
 
-static UMF_NOINLINE UMF_COLD void *sp_bad_alignment_slow(size_t alignment) {
+static UMF_NOINLINE UMF_COLD void *
+sp_bad_alignment_slow(const scalable_pool_t *sp, size_t alignment) {
     LOG_ERR("alignment %zu is not a power of two (0 and 1 mean none)",
             alignment);
-    tls_sp.last_error = UMF_RESULT_ERROR_INVALID_ARGUMENT;
+    sp_set_error(sp, UMF_RESULT_ERROR_INVALID_ARGUMENT);
     return NULL;
 }
 
@@ -540,9 +552,9 @@ static void *sp_aligned_malloc(void *priv, size_t size, size_t alignment) {
         return sp_malloc(priv, size);
     }
     sp_tls_t *g = sp_tls();
-    sp_call_begin(g);
+    sp_call_begin(g, sp);
     if (unlikely(!is_pow2(alignment))) {
-        return sp_bad_alignment_slow(alignment);
+        return sp_bad_alignment_slow(sp, alignment);
     }
     // tbbmalloc refuses size 0 here; serve it like malloc(0) does.
     gate_enter(g);
@@ -550,7 +562,7 @@ static void *sp_aligned_malloc(void *priv, size_t size, size_t alignment) {
         sp->tbb.pool_aligned_malloc(sp->tbb_pool, size ? size : 1, alignment);
     gate_leave(g);
     if (unlikely(!ptr)) {
-        return sp_alloc_fail_slow();
+        return sp_alloc_fail_slow(sp);
     }
     return ptr;
 }
@@ -592,7 +604,7 @@ static umf_result_t sp_free(void *priv, void *ptr) {
 }
 
 static umf_result_t sp_get_last_allocation_error(void *priv) {
-    (void)priv; // per thread, shared by all scalable pools
+    (void)priv; // per thread, shared by all scalable pools (see sp_call_begin)
     return tls_sp.last_error;
 }
 

@@ -263,6 +263,7 @@ typedef struct os_provider_t {
     char shm_name[OS_SHM_NAME_MAX + 1]; // "" for an anonymous fd
     int creator_pid;              // shared: only it releases pages on free
     bool private_after_fork;      // shared: a fork child copies, not shares
+    bool has_private_copies;      // a fork child that copied: see split
     pthread_mutex_t lock;         // shared: guards offsets and next_offset
     addr_map_t offsets;           // shared: allocation start -> file offset
     uint64_t next_offset;         // shared: offsets are never reused
@@ -310,14 +311,34 @@ static void registry_remove(os_provider_t *os) {
     pthread_mutex_unlock(&registry_lock);
 }
 
+// A child copies the shared mappings of private-after-fork providers after
+// fork() returned, while the parent runs on and writes to that same shared
+// memory: the forking thread of the parent waits on this pipe until the
+// child has its copy (the child closes the write end), so the copy is the
+// memory as it was at fork(). Other threads of a multi-threaded parent are
+// not stopped (see DESIGN-NOTES). -1 when no provider needs it.
+static int fork_wait_pipe[2] = {-1, -1};
+
 void os_provider_fork_prepare(void) {
     pthread_mutex_lock(&registry_lock);
+    bool copies = false;
     for (os_provider_t *os = registry; os; os = os->reg_next) {
         pthread_mutex_lock(&os->lock);
+        copies |= os->private_after_fork && os->fd >= 0;
+    }
+    if (copies && os_pipe(fork_wait_pipe) != 0) {
+        fork_wait_pipe[0] = fork_wait_pipe[1] = -1;
+        LOG_WARN("fork: no pipe to wait for the child's copy of the heap");
     }
 }
 
 void os_provider_fork_parent(void) {
+    if (fork_wait_pipe[0] >= 0) {
+        (void)os_close(fork_wait_pipe[1]);
+        os_read_until_eof(fork_wait_pipe[0]); // the child has copied
+        (void)os_close(fork_wait_pipe[0]);
+        fork_wait_pipe[0] = fork_wait_pipe[1] = -1;
+    }
     for (os_provider_t *os = registry; os; os = os->reg_next) {
         pthread_mutex_unlock(&os->lock);
     }
@@ -347,6 +368,7 @@ static void child_go_private(os_provider_t *os) {
     os->fd = fd;
     os->secret = false;
     os->creator_pid = os_getpid();
+    os->has_private_copies = true;
     addr_map_fini(&os->offsets);
     os->offsets = (addr_map_t)ADDR_MAP_INIT;
     os->next_offset = 0;
@@ -358,6 +380,12 @@ void os_provider_fork_child(void) {
         if (os->private_after_fork && os->fd >= 0) {
             child_go_private(os);
         }
+    }
+    if (fork_wait_pipe[0] >= 0) {
+        // Copies done: let the parent go on.
+        (void)os_close(fork_wait_pipe[0]);
+        (void)os_close(fork_wait_pipe[1]);
+        fork_wait_pipe[0] = fork_wait_pipe[1] = -1;
     }
     pthread_mutex_init(&registry_lock, NULL);
 }
@@ -957,8 +985,11 @@ static umf_result_t os_allocation_split(void *priv, void *ptr, size_t total,
     uint64_t off;
     pthread_mutex_lock(&os->lock);
     if (!addr_map_get(&os->offsets, (uintptr_t)ptr, &off)) {
-        LOG_ERR("split of %p: not an allocation of this provider", ptr);
-        ret = UMF_RESULT_ERROR_INVALID_ARGUMENT;
+        if (!os->has_private_copies) {
+            LOG_ERR("split of %p: not an allocation of this provider", ptr);
+            ret = UMF_RESULT_ERROR_INVALID_ARGUMENT;
+        }
+        // else: memory from before the fork, a private copy now: no offset
     } else if (!addr_map_put(&os->offsets, (uintptr_t)ptr + first,
                              off + first)) {
         ret = UMF_RESULT_ERROR_OUT_OF_HOST_MEMORY;
@@ -978,8 +1009,11 @@ static umf_result_t os_allocation_merge(void *priv, void *low, void *high,
     uint64_t lo_off, hi_off;
     uintptr_t gap = (uintptr_t)high - (uintptr_t)low;
     pthread_mutex_lock(&os->lock);
-    if (!addr_map_get(&os->offsets, (uintptr_t)low, &lo_off) ||
-        !addr_map_get(&os->offsets, (uintptr_t)high, &hi_off)) {
+    bool lo_known = addr_map_get(&os->offsets, (uintptr_t)low, &lo_off);
+    bool hi_known = addr_map_get(&os->offsets, (uintptr_t)high, &hi_off);
+    if (os->has_private_copies && !lo_known && !hi_known) {
+        // Both from before the fork, private copies now: nothing to keep.
+    } else if (!lo_known || !hi_known) {
         LOG_ERR("merge of %p and %p: not allocations of this provider", low,
                 high);
         ret = UMF_RESULT_ERROR_INVALID_ARGUMENT;
