@@ -7,8 +7,9 @@
 #                                 unmodified program (sort) under the proxy
 #                                 with its stats shown
 #   scripts/quickstart.sh check   install what is missing, build, run the
-#                                 whole test suite (make check), a clang
-#                                 build, and make distcheck
+#                                 whole test suite (make check), the suite
+#                                 under the proxy (make check-under-proxy),
+#                                 a clang build, and make distcheck
 #
 # Needs root (or sudo) only to install packages. Idempotent: packages that
 # are present are not reinstalled, and an existing build is reused.
@@ -49,6 +50,8 @@ run)
     ;;
 check)
     make -j"$jobs" check
+    # The whole suite again under LD_PRELOAD=libumf_proxy.so, twice.
+    make check-under-proxy
     make -j"$jobs" distcheck
     # The build must also be warning-free with clang: build the library,
     # tests and benchmarks from the release tarball distcheck just made.
