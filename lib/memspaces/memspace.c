@@ -55,7 +55,8 @@ static umf_result_t reserve(umf_memspace_handle_t ms, size_t n) {
     while (cap < n) {
         cap *= 2;
     }
-    umf_memtarget_handle_t *t = ba_realloc(ms->targets, cap * sizeof(*t));
+    umf_memtarget_handle_t *t =
+        ba_realloc(ms->targets, cap * sizeof(umf_memtarget_handle_t));
     if (!t) {
         return UMF_RESULT_ERROR_OUT_OF_HOST_MEMORY;
     }
@@ -311,7 +312,7 @@ UMF_EXPORT umf_result_t umfMemspaceMemtargetRemove(
     // hMemtarget may be the very handle destroyed here: not used after.
     memtarget_destroy(hMemspace->targets[i]);
     memmove(&hMemspace->targets[i], &hMemspace->targets[i + 1],
-            (hMemspace->size - (size_t)i - 1) * sizeof(hMemspace->targets[0]));
+            (hMemspace->size - (size_t)i - 1) * sizeof(umf_memtarget_handle_t));
     hMemspace->size--;
     return UMF_RESULT_SUCCESS;
 }
