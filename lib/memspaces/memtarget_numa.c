@@ -11,6 +11,10 @@
  * set, target node); a pair without a value counts as the worst value,
  * never as "no HMAT": that is decided once for the whole attribute, by
  * whether any node has a value at all.
+ *
+ * hwloc refreshes its memory-attribute caches lazily inside the query
+ * functions, so numa_attr_* calls must not run concurrently: the only
+ * caller (memspaces_predefined.c) holds its lock around them.
  */
 
 #include "memspaces/memtarget_numa.h"
