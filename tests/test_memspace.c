@@ -15,6 +15,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <sys/wait.h>
 
 #include <hwloc.h>
 
@@ -580,6 +581,40 @@ START_TEST(test_memspace_predefined_after_teardown) {
 }
 END_TEST
 
+static void *get_loop(void *arg) {
+    _Atomic int *stop = arg;
+    while (!atomic_load(stop)) {
+        (void)umfMemspaceHighestCapacityGet();
+        (void)umfMemspaceHighestBandwidthGet();
+    }
+    return NULL;
+}
+
+// fork() while another thread uses the predefined memspaces: the child
+// can rebuild them at once (the lock is taken around fork).
+START_TEST(test_memspace_predefined_fork) {
+    _Atomic int stop = 0;
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, get_loop, &stop), 0);
+    for (int i = 0; i < 8; i++) {
+        pid_t pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+            umfTearDown(); // drop them: the child builds them again
+            int ok = umfInit() == 0 && umfMemspaceHostAllGet() != NULL &&
+                     umfMemspaceMemtargetNum(umfMemspaceHostAllGet()) == nnodes;
+            _exit(ok ? 0 : 1);
+        }
+        int st = 0;
+        ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+        ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+                      "child %d: status %#x", i, st);
+    }
+    atomic_store(&stop, 1);
+    pthread_join(th, NULL);
+}
+END_TEST
+
 // ======================= providers from memspaces =======================
 
 START_TEST(test_memspace_provider_args) {
@@ -874,6 +909,7 @@ static Suite *memspace_suite(void) {
     tcase_add_test(tc, test_memspace_predefined_read_only);
     tcase_add_test(tc, test_memspace_predefined_threads);
     tcase_add_test(tc, test_memspace_predefined_after_teardown);
+    tcase_add_test(tc, test_memspace_predefined_fork);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("provider");

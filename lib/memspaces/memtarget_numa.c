@@ -12,7 +12,7 @@
  * never as "no HMAT": that is decided once for the whole attribute, by
  * whether any node has a value at all.
  *
- * hwloc refreshes its memory-attribute caches lazily inside the query
+ * hwloc may refresh its memory-attribute caches lazily inside the query
  * functions, so numa_attr_* calls must not run concurrently: the only
  * caller (memspaces_predefined.c) holds its lock around them.
  */
