@@ -20,6 +20,8 @@
  *      locks (pools/pool_disjoint.c); a bucket lock is held across provider
  *      calls, which take the locks below
  *   1. init_lock             (init.c)    life cycle, tracker object
+ *  1a. predefined memspaces  (memspaces/memspaces_predefined.c) held while
+ *      one is built, which loads the topology and allocates
  *   2. topology lock         (topology.c) lazy hwloc load
  *   3. tracker writer lock   (tracker.c)
  *   4. OS provider registry, then each shared OS provider's lock
@@ -36,6 +38,7 @@
 
 #include "base_alloc.h"
 #include "init.h"
+#include "memspaces/memspaces_predefined.h"
 #include "pools/pool_disjoint_internal.h"
 #include "pools/pool_scalable_internal.h"
 #include "providers/provider_os_memory_internal.h"
@@ -46,6 +49,7 @@ static void on_prepare(void) {
     sp_fork_prepare();
     dp_fork_prepare();
     init_fork_prepare();
+    memspaces_predefined_fork_prepare();
     topology_fork_prepare();
     tracker_t *t = init_tracker_obj();
     if (t) {
@@ -63,6 +67,7 @@ static void on_parent(void) {
         tracker_fork_parent(t);
     }
     topology_fork_parent();
+    memspaces_predefined_fork_parent();
     init_fork_parent();
     dp_fork_parent();
     sp_fork_parent();
@@ -76,6 +81,7 @@ static void on_child(void) {
         tracker_fork_child(t);
     }
     topology_fork_child();
+    memspaces_predefined_fork_child();
     init_fork_child();
     dp_fork_child();
     sp_fork_child();

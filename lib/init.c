@@ -2,7 +2,7 @@
  * SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
  *
  * init.c - umfInit/umfTearDown and the global state they own: the logger,
- * the tracker and the cached hwloc topology.
+ * the tracker, the predefined memspaces and the cached hwloc topology.
  *
  * States: NEVER (nothing set up) -> UP -> DOWN -> UP ... umfInit counts
  * users; the library's constructor is one of them. Any entry point that
@@ -30,6 +30,7 @@
 #include "common.h"
 #include "fork.h"
 #include "log.h"
+#include "memspaces/memspaces_predefined.h"
 #include "os_linux.h"
 #include "topology.h"
 
@@ -89,6 +90,7 @@ static void teardown_locked(void) {
     if (!umf_under_proxy()) {
         atomic_store_explicit(&umf_tracker_pub, NULL, memory_order_release);
     }
+    memspaces_predefined_fini(); // they name nodes of the topology
     topology_fini();
     maybe_free_tracker_locked();
 }
