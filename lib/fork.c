@@ -7,29 +7,33 @@
  * only the forking thread, re-initialises them.
  *
  * Lock order (take in this order, release in reverse; code holding one of
- * these must never take one listed above it):
- *  -2. the jemalloc pool's fork gate (pools/pool_jemalloc.c, in
- *      libjemalloc_pool, with its own pthread_atfork registered after ours,
- *      so its prepare runs first): waits until no thread is inside jemalloc
- *      and holds jp_lock; same reason as -1
- *  -1. the scalable pool's fork gate (pools/pool_scalable.c): not a lock
- *      but a wait until no thread is inside tbbmalloc, whose own locks have
- *      no fork handlers; a thread inside may take any lock below, so it
- *      comes first
- *   0. disjoint pools: the registry, then each pool's bucket, large and map
- *      locks (pools/pool_disjoint.c); a bucket lock is held across provider
- *      calls, which take the locks below
+ * these must never take one listed above it). The outer locks come first
+ * because code holding them calls the C allocator (hwloc, dlopen), which
+ * under libumf_proxy.so is a pool: its gates and locks must come after.
  *   1. init_lock             (init.c)    life cycle, tracker object
  *  1a. predefined memspaces  (memspaces/memspaces_predefined.c) held while
  *      one is built, which loads the topology and allocates
- *   2. topology lock         (topology.c) lazy hwloc load
- *   3. tracker writer lock   (tracker.c)
- *   4. OS provider registry, then each shared OS provider's lock
+ *   2. topology lock         (topology.c) lazy hwloc load, allocates
+ *  --- pools ---
+ *   3. the jemalloc pool's fork gate (pools/pool_jemalloc.c, in
+ *      libjemalloc_pool, with its own pthread_atfork registered after ours,
+ *      so its prepare runs first: it takes the outer locks 1-2 itself,
+ *      through umf_private_fork_prepare_outer, before its gate): waits
+ *      until no thread is inside jemalloc and holds jp_lock
+ *   4. the scalable pool's fork gate (pools/pool_scalable.c): not a lock
+ *      but a wait until no thread is inside tbbmalloc, whose own locks have
+ *      no fork handlers; a thread inside may take any lock below
+ *   5. disjoint pools: the registry, then each pool's bucket, large and map
+ *      locks (pools/pool_disjoint.c); a bucket lock is held across provider
+ *      calls, which take the locks below
+ *  --- below the pools ---
+ *   6. tracker writer lock   (tracker.c)
+ *   7. OS provider registry, then each shared OS provider's lock
  *      (providers/provider_os_memory.c)
- *   5. base allocator locks  (base_alloc.c), in size-class order
+ *   8. base allocator locks  (base_alloc.c), in size-class order
  * The tracker allocates nodes with mmap, not the base allocator; an OS
  * provider's lock may be held while its offset map takes a base allocator
- * lock (4 then 5); the base allocator takes no other lock.
+ * lock (7 then 8); the base allocator takes no other lock.
  */
 
 #include "fork.h"
@@ -37,6 +41,7 @@
 #include <pthread.h>
 
 #include "base_alloc.h"
+#include "common.h"
 #include "init.h"
 #include "memspaces/memspaces_predefined.h"
 #include "pools/pool_disjoint_internal.h"
@@ -45,12 +50,61 @@
 #include "topology.h"
 #include "tracker.h"
 
-static void on_prepare(void) {
-    sp_fork_prepare();
-    dp_fork_prepare();
+// Who took the outer locks (1-2) in the fork in progress: libumf's own
+// handler, or the jemalloc pool's, which runs first and must take them
+// before its gate. The handlers of one fork run in one thread, and glibc
+// runs no two forks' handlers at once.
+enum { OUTER_FREE, OUTER_BY_UMF, OUTER_BY_POOL };
+static int outer_owner = OUTER_FREE;
+
+static void outer_prepare(void) {
     init_fork_prepare();
     memspaces_predefined_fork_prepare();
     topology_fork_prepare();
+}
+
+static void outer_parent(void) {
+    topology_fork_parent();
+    memspaces_predefined_fork_parent();
+    init_fork_parent();
+}
+
+static void outer_child(void) {
+    topology_fork_child();
+    memspaces_predefined_fork_child();
+    init_fork_child();
+}
+
+// For pools in other libraries with fork handlers of their own (the
+// jemalloc pool): in no public header.
+UMF_EXPORT void umf_private_fork_prepare_outer(void) {
+    if (outer_owner == OUTER_FREE) {
+        outer_prepare();
+        outer_owner = OUTER_BY_POOL;
+    }
+}
+
+UMF_EXPORT void umf_private_fork_parent_outer(void) {
+    if (outer_owner == OUTER_BY_POOL) {
+        outer_owner = OUTER_FREE;
+        outer_parent();
+    }
+}
+
+UMF_EXPORT void umf_private_fork_child_outer(void) {
+    if (outer_owner == OUTER_BY_POOL) {
+        outer_owner = OUTER_FREE;
+        outer_child();
+    }
+}
+
+static void on_prepare(void) {
+    if (outer_owner == OUTER_FREE) {
+        outer_prepare();
+        outer_owner = OUTER_BY_UMF;
+    }
+    sp_fork_prepare();
+    dp_fork_prepare();
     tracker_t *t = init_tracker_obj();
     if (t) {
         tracker_fork_prepare(t);
@@ -66,11 +120,12 @@ static void on_parent(void) {
     if (t) {
         tracker_fork_parent(t);
     }
-    topology_fork_parent();
-    memspaces_predefined_fork_parent();
-    init_fork_parent();
     dp_fork_parent();
     sp_fork_parent();
+    if (outer_owner == OUTER_BY_UMF) {
+        outer_owner = OUTER_FREE;
+        outer_parent();
+    }
 }
 
 static void on_child(void) {
@@ -80,11 +135,12 @@ static void on_child(void) {
     if (t) {
         tracker_fork_child(t);
     }
-    topology_fork_child();
-    memspaces_predefined_fork_child();
-    init_fork_child();
     dp_fork_child();
     sp_fork_child();
+    if (outer_owner == OUTER_BY_UMF) {
+        outer_owner = OUTER_FREE;
+        outer_child();
+    }
 }
 
 int fork_hooks_install(void) {

@@ -94,6 +94,7 @@ typedef enum px_type_t {
     PX_T_COUNT, // size_t, digits only
     PX_T_NODES, // numa_all_nodes / numa_nodes / numa_nnodes
     PX_T_MODE,  // int: umf_numa_mode_t, -1 unset
+    PX_T_MSPACE, // px_memspace_t
     PX_T_LEVEL, // char[16]
     PX_T_PATH,  // char[PX_PATH_MAX]
     PX_T_MIN,   // px_tier_t.min
@@ -131,6 +132,7 @@ static const px_key_t px_keys[] = {
     {"numa.mode", PX_T_MODE, PX_POOL, PC(numa_mode), PX_NO_FLAG, false},
     {"numa.part_size", PX_T_SIZE, PX_POOL, PC(numa_part_size), PX_NO_FLAG,
      true},
+    {"memspace", PX_T_MSPACE, PX_POOL, PC(memspace), PX_NO_FLAG, false},
     {"disjoint.slab_min_size", PX_T_SIZE, PX_POOL, PC(dj_slab_min_size),
      PC(dj_slab_min_size_set), false},
     {"disjoint.max_poolable_size", PX_T_SIZE, PX_POOL, PC(dj_max_poolable_size),
@@ -183,6 +185,14 @@ static const px_word_t px_mode_words[] = {
     {NULL, 0},
 };
 
+static const px_word_t px_mspace_words[] = {
+    {"host_all", PX_MEMSPACE_HOST_ALL},
+    {"highest_capacity", PX_MEMSPACE_HIGHEST_CAPACITY},
+    {"highest_bandwidth", PX_MEMSPACE_HIGHEST_BANDWIDTH},
+    {"lowest_latency", PX_MEMSPACE_LOWEST_LATENCY},
+    {NULL, 0},
+};
+
 static const px_word_t px_level_words[] = {
     {"debug", 0}, {"info", 1}, {"warning", 2}, {"error", 3}, {NULL, 0},
 };
@@ -209,6 +219,8 @@ static const px_word_t *px_words_of(px_type_t type) {
         return px_disp_words;
     case PX_T_MODE:
         return px_mode_words;
+    case PX_T_MSPACE:
+        return px_mspace_words;
     case PX_T_LEVEL:
         return px_level_words;
     case PX_T_TRI:
@@ -398,7 +410,7 @@ typedef struct px_loc_t {
 typedef struct px_track_t {
     px_loc_t first; // a tier's first item
     px_loc_t range; // its last min or max
-    px_loc_t mode, nodes, part;
+    px_loc_t mode, nodes, part, mspace, disp, thp;
     bool min_set;
 } px_track_t;
 
@@ -713,6 +725,7 @@ static int px_parse_value(px_ctx_t *c, const px_item_t *it, px_value_t *v) {
     case PX_T_TRI:
     case PX_T_BOOL:
     case PX_T_MODE:
+    case PX_T_MSPACE:
     case PX_T_LEVEL:
         return px_parse_words(c, it, v);
     case PX_T_SIZE:
@@ -825,9 +838,13 @@ static int px_store(px_ctx_t *c, const px_item_t *it, const px_value_t *v) {
         break;
     case PX_T_DISP:
         *(px_disposition_t *)field = (px_disposition_t)v->word;
+        tr->disp = c->loc;
         break;
     case PX_T_TRI:
         *(px_tristate_t *)field = v->word ? PX_ON : PX_OFF;
+        if (k->scope == PX_POOL && k->off == PC(thp)) {
+            tr->thp = c->loc;
+        }
         break;
     case PX_T_BOOL:
         *(bool *)field = v->word != 0;
@@ -835,6 +852,10 @@ static int px_store(px_ctx_t *c, const px_item_t *it, const px_value_t *v) {
     case PX_T_MODE:
         *(int *)field = v->word;
         tr->mode = c->loc;
+        break;
+    case PX_T_MSPACE:
+        *(px_memspace_t *)field = (px_memspace_t)v->word;
+        tr->mspace = c->loc;
         break;
     case PX_T_LEVEL:
         snprintf(field, sizeof(c->cfg->log_level), "%s",
@@ -1027,8 +1048,48 @@ static const char *px_mode_name(int mode) {
 }
 
 // NUMA rules of one heap; `pre` is "" or "tier.NAME.".
+static int px_check_memspace(px_ctx_t *c, px_pool_conf_t *pc,
+                             const px_track_t *tr, const char *pre) {
+    const char *ms = px_word_of(px_mspace_words, (int)pc->memspace);
+    if (pc->numa_all_nodes || pc->numa_nnodes) {
+        return px_fail_at(c, tr->nodes,
+                          "%snuma.nodes: not used with %smemspace=%s (the "
+                          "memspace chooses the nodes)",
+                          pre, pre, ms);
+    }
+    int m = pc->numa_mode;
+    if (m == UMF_NUMA_MODE_DEFAULT || m == UMF_NUMA_MODE_LOCAL) {
+        return px_fail_at(c, tr->mode,
+                          "%snuma.mode: %s does not go with %smemspace=%s "
+                          "(accepted with a memspace: bind, interleave, "
+                          "preferred, split, or no numa.mode)",
+                          pre, px_word_of(px_mode_words, m), pre, ms);
+    }
+    if (pc->disposition != PX_PAGES_PRIVATE) {
+        return px_fail_at(c, tr->disp,
+                          "%spage.disposition: memory from %smemspace=%s is "
+                          "private (accepted with a memspace: private)",
+                          pre, pre, ms);
+    }
+    if (pc->thp != PX_UNSET) {
+        return px_fail_at(c, tr->thp,
+                          "%sthp: not supported with %smemspace=%s", pre, pre,
+                          ms);
+    }
+    if (pc->numa_part_size && m != UMF_NUMA_MODE_INTERLEAVE) {
+        return px_fail_at(c, tr->part,
+                          "%snuma.part_size: needs %snuma.mode=interleave "
+                          "(numa.mode is %s)",
+                          pre, pre, m < 0 ? "not set" : px_mode_name(m));
+    }
+    return 0;
+}
+
 static int px_check_numa(px_ctx_t *c, px_pool_conf_t *pc, const px_track_t *tr,
                          const char *pre) {
+    if (pc->memspace != PX_MEMSPACE_UNSET) {
+        return px_check_memspace(c, pc, tr, pre);
+    }
     bool nodes = pc->numa_all_nodes || pc->numa_nnodes;
     bool implied = false;
     if (nodes && pc->numa_mode < 0) {
@@ -1226,6 +1287,11 @@ static const char *px_value_str(const px_key_t *k, const char *base, char *buf,
     case PX_T_MODE: {
         int m = *(const int *)field;
         return m < 0 ? PX_DEFAULT_STR : px_mode_name(m);
+    }
+    case PX_T_MSPACE: {
+        px_memspace_t m = *(const px_memspace_t *)field;
+        return m == PX_MEMSPACE_UNSET ? PX_DEFAULT_STR
+                                      : px_word_of(px_mspace_words, (int)m);
     }
     case PX_T_LEVEL:
     case PX_T_PATH:

@@ -42,6 +42,16 @@ typedef enum px_disposition_t {
     PX_PAGES_SHARED_FD,  // anonymous memfd
 } px_disposition_t;
 
+// A predefined memspace (memspace=); the provider then comes from
+// umfMemoryProviderCreateFromMemspace.
+typedef enum px_memspace_t {
+    PX_MEMSPACE_UNSET = 0,
+    PX_MEMSPACE_HOST_ALL,
+    PX_MEMSPACE_HIGHEST_CAPACITY,
+    PX_MEMSPACE_HIGHEST_BANDWIDTH,
+    PX_MEMSPACE_LOWEST_LATENCY,
+} px_memspace_t;
+
 typedef enum px_tristate_t {
     PX_UNSET = 0,
     PX_OFF,
@@ -61,6 +71,7 @@ typedef struct px_pool_conf_t {
     unsigned numa_nodes[PX_MAX_NODES];
     size_t numa_nnodes;
     size_t numa_part_size;        // 0 = unset
+    px_memspace_t memspace;       // memspace= (with numa.mode as policy)
 
     // disjoint.slab_min_size=, .max_poolable_size=, .capacity=,
     // .min_bucket_size=; each with a flag saying it was given.
@@ -94,6 +105,17 @@ typedef struct px_config_t {
     char log_file[PX_PATH_MAX];      // log.file= ("" = stderr)
     char file_used[PX_PATH_MAX];     // the config file read ("" = none)
 } px_config_t;
+
+// The file read when UMF_PROXY_CONFIG is not set (if it exists).
+#define PX_CONFIG_DEFAULT "/etc/umf/proxy.conf"
+
+// The pool when none is configured: the fastest on this machine by
+// bench/proxy_bench.sh (see README).
+#ifdef HAVE_JEMALLOC_POOL
+#define PX_POOL_DEFAULT PX_POOL_JEMALLOC
+#else
+#define PX_POOL_DEFAULT PX_POOL_DISJOINT
+#endif
 
 // Sets every field to its unset value.
 void px_config_defaults(px_config_t *cfg);

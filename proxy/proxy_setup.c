@@ -18,14 +18,19 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
+#include <umf/mempolicy.h>
+#include <umf/memspace.h>
 #include <umf/pools/pool_disjoint.h>
 #include <umf/pools/pool_proxy.h>
 #include <umf/pools/pool_scalable.h>
@@ -36,14 +41,6 @@
 #endif
 
 #include "proxy_internal.h"
-
-#define PX_CONFIG_DEFAULT "/etc/umf/proxy.conf"
-
-#ifdef HAVE_JEMALLOC_POOL
-#define PX_POOL_DEFAULT PX_POOL_JEMALLOC
-#else
-#define PX_POOL_DEFAULT PX_POOL_DISJOINT
-#endif
 
 // Exported by libumf for the proxy (in no public header).
 void umf_private_log_configure(const char *umf_log_string);
@@ -114,8 +111,75 @@ static const char *px_result_str(umf_result_t r) {
     }
 }
 
+// memspace=: the provider umfMemoryProviderCreateFromMemspace makes, with
+// numa.mode (and numa.part_size) as the policy; no numa.mode: no policy,
+// the contract's default for that memspace. The memspace's first Get
+// loads the hardware topology (and allocates: px_depth is raised).
+static umf_memory_provider_handle_t
+px_make_memspace_provider(const px_pool_conf_t *pc) {
+    static const char *const names[] = {
+        [PX_MEMSPACE_HOST_ALL] = "host_all",
+        [PX_MEMSPACE_HIGHEST_CAPACITY] = "highest_capacity",
+        [PX_MEMSPACE_HIGHEST_BANDWIDTH] = "highest_bandwidth",
+        [PX_MEMSPACE_LOWEST_LATENCY] = "lowest_latency",
+    };
+    umf_const_memspace_handle_t ms = NULL;
+    switch (pc->memspace) {
+    case PX_MEMSPACE_HOST_ALL:
+        ms = umfMemspaceHostAllGet();
+        break;
+    case PX_MEMSPACE_HIGHEST_CAPACITY:
+        ms = umfMemspaceHighestCapacityGet();
+        break;
+    case PX_MEMSPACE_HIGHEST_BANDWIDTH:
+        ms = umfMemspaceHighestBandwidthGet();
+        break;
+    case PX_MEMSPACE_LOWEST_LATENCY:
+        ms = umfMemspaceLowestLatencyGet();
+        break;
+    default:
+        break;
+    }
+    char what[96];
+    snprintf(what, sizeof(what), "memspace=%s", names[pc->memspace]);
+    if (!ms) {
+        px_die(what, pc->memspace == PX_MEMSPACE_HIGHEST_BANDWIDTH ||
+                             pc->memspace == PX_MEMSPACE_LOWEST_LATENCY
+                         ? "not available on this machine: the platform "
+                           "reports no memory bandwidth or latency (no "
+                           "HMAT); use host_all or highest_capacity"
+                         : "not available: the hardware topology could not "
+                           "be read (hwloc)");
+    }
+    umf_mempolicy_handle_t policy = NULL;
+    umf_result_t r = UMF_RESULT_SUCCESS;
+    if (pc->numa_mode >= 0) {
+        umf_mempolicy_membind_t kind =
+            pc->numa_mode == UMF_NUMA_MODE_INTERLEAVE ? UMF_MEMPOLICY_INTERLEAVE
+            : pc->numa_mode == UMF_NUMA_MODE_PREFERRED ? UMF_MEMPOLICY_PREFERRED
+            : pc->numa_mode == UMF_NUMA_MODE_SPLIT     ? UMF_MEMPOLICY_SPLIT
+                                                       : UMF_MEMPOLICY_BIND;
+        r = umfMempolicyCreate(kind, &policy);
+        if (r == UMF_RESULT_SUCCESS && pc->numa_part_size) {
+            r = umfMempolicySetInterleavePartSize(policy, pc->numa_part_size);
+        }
+    }
+    umf_memory_provider_handle_t prov = NULL;
+    if (r == UMF_RESULT_SUCCESS) {
+        r = umfMemoryProviderCreateFromMemspace(ms, policy, &prov);
+    }
+    umfMempolicyDestroy(policy);
+    if (r != UMF_RESULT_SUCCESS) {
+        px_die(what, px_result_str(r));
+    }
+    return prov;
+}
+
 static umf_memory_provider_handle_t px_make_provider(const px_pool_conf_t *pc,
                                                      const char *heap) {
+    if (pc->memspace != PX_MEMSPACE_UNSET) {
+        return px_make_memspace_provider(pc);
+    }
     umf_os_memory_provider_params_handle_t params;
     umf_result_t r = umfOsMemoryProviderParamsCreate(&params);
     if (r != UMF_RESULT_SUCCESS) {
@@ -309,6 +373,55 @@ static void px_make_heap(px_heap_t *heap, const px_pool_conf_t *pc,
     heap->native_realloc = heap->native_calloc;
 }
 
+// Heaps of processes that ended without running destructors (killed by a
+// signal, _exit, exec without fork) leave their shm objects in /dev/shm:
+// a proxy with a shared-shm heap removes the ones whose process is gone.
+// The directory is read with getdents64 into a stack buffer (opendir
+// would allocate).
+#define PX_SHM_PREFIX "umf_proxy_lib_shm_pid_"
+
+struct px_dirent64 {
+    unsigned long long d_ino;
+    long long d_off;
+    unsigned short d_reclen;
+    unsigned char d_type;
+    char d_name[];
+};
+
+static void px_shm_collect_stale(void) {
+    int fd = open("/dev/shm", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        return;
+    }
+    _Alignas(8) char buf[8192];
+    size_t plen = strlen(PX_SHM_PREFIX);
+    for (;;) {
+        long n = syscall(SYS_getdents64, fd, buf, sizeof(buf));
+        if (n <= 0) {
+            break;
+        }
+        for (long off = 0; off < n;) {
+            struct px_dirent64 *d = (struct px_dirent64 *)(buf + off);
+            off += d->d_reclen;
+            if (strncmp(d->d_name, PX_SHM_PREFIX, plen) != 0) {
+                continue;
+            }
+            char *end;
+            long pid = strtol(d->d_name + plen, &end, 10);
+            if (end == d->d_name + plen || pid <= 0 ||
+                (*end != '\0' && *end != '_')) {
+                continue;
+            }
+            if (kill((pid_t)pid, 0) != 0 && errno == ESRCH) {
+                char name[300];
+                snprintf(name, sizeof(name), "/%s", d->d_name);
+                (void)shm_unlink(name);
+            }
+        }
+    }
+    close(fd);
+}
+
 static void px_apply_log(const px_config_t *cfg) {
     if (!cfg->log_level[0] || getenv("UMF_LOG")) {
         return; // UMF_LOG, when set, wins
@@ -353,6 +466,13 @@ void px_setup(void) {
         }
     }
     px.threshold = px_cfg.size_threshold;
+    bool shm = px_cfg.base.disposition == PX_PAGES_SHARED_SHM;
+    for (size_t i = 0; i < px_cfg.ntiers; i++) {
+        shm |= px_cfg.tiers[i].pc.disposition == PX_PAGES_SHARED_SHM;
+    }
+    if (shm) {
+        px_shm_collect_stale();
+    }
 
     px_make_heap(&px.heaps[0], &px_cfg.base, "", 0);
     px.nheaps = 1;

@@ -10,7 +10,7 @@
  * checks at run time (plus the textual expansion of the version macros) and
  * calls a provider and a pool ops table written the way a user would.
  *
- * tests/test_headers.sh compiles it as C99, C11, C17, gnu11, C++11 and
+ * tests/test_headers_compile.sh compiles it as C99, C11, C17, gnu11, C++11 and
  * C++17 with -Wall -Wextra -Werror -pedantic and runs each program.
  */
 

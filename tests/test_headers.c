@@ -5,7 +5,7 @@
  * pins, the field order of the ops tables, the library's own ops tables,
  * a provider and a pool table written with designated initialisers, and
  * the same from C++ (headers_cxx_check() in test_headers_cxx.cpp).
- * tests/test_headers.sh checks the same headers at compile time under
+ * tests/test_headers_compile.sh checks the same headers at compile time under
  * several language standards.
  */
 

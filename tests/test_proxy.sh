@@ -107,6 +107,21 @@ for pool in $pools proxy; do
     done
 done
 
+# --- shm objects of dead processes are removed by a shared-shm proxy ---
+sh -c 'exit 0' &
+dead=$!
+wait $dead
+stale=/dev/shm/umf_proxy_lib_shm_pid_$dead
+live=/dev/shm/umf_proxy_lib_shm_pid_$$_keep
+if [ -d /dev/shm ] && ! kill -0 "$dead" 2>/dev/null; then
+    : > "$stale"
+    : > "$live"
+    run "page.disposition=shared-shm" true || fail "shared-shm: true failed"
+    [ -e "$stale" ] && fail "shared-shm: stale $stale of a dead process left"
+    [ -e "$live" ] || fail "shared-shm: $live of a live process removed"
+    rm -f "$stale" "$live"
+fi
+
 # --- thp: the heap's mappings carry the advice (VmFlags hg / nh) ---
 if [ -e /sys/kernel/mm/transparent_hugepage/enabled ]; then
     for pool in $pools; do

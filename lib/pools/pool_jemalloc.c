@@ -471,7 +471,14 @@ static void jp_wait_idle(const jp_thread_t *t) {
     }
 }
 
+// libumf's outer locks (lib/fork.c: code holding them may allocate, and
+// under the proxy that reaches this pool) come before our gate.
+void umf_private_fork_prepare_outer(void);
+void umf_private_fork_parent_outer(void);
+void umf_private_fork_child_outer(void);
+
 static void jp_fork_prepare(void) {
+    umf_private_fork_prepare_outer();
     pthread_mutex_lock(&jp_lock);
     atomic_store_explicit(&jp_fork_pending, 1, memory_order_seq_cst);
     if (jp_membarrier_ok) {
@@ -494,6 +501,7 @@ static void jp_fork_prepare(void) {
 static void jp_fork_parent(void) {
     atomic_store_explicit(&jp_fork_pending, 0, memory_order_release);
     pthread_mutex_unlock(&jp_lock);
+    umf_private_fork_parent_outer();
 }
 
 static void jp_fork_child(void) {
@@ -516,6 +524,7 @@ static void jp_fork_child(void) {
     }
     atomic_store_explicit(&jp_fork_pending, 0, memory_order_relaxed);
     pthread_mutex_init(&jp_lock, NULL);
+    umf_private_fork_child_outer();
 }
 
 // --- Library set-up (once) ---

@@ -1,7 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 #
-# test_headers.sh - the public headers compile cleanly, alone and all
+# test_headers_compile.sh - the public headers compile cleanly, alone and all
 # together, as C99, C11, C17, gnu11, C++11 and C++17 with -Wall -Wextra
 # -Werror -pedantic, and the values they define are the contract's:
 # tests/headers_tu.c pins them at compile time and checks them again when
