@@ -19,6 +19,9 @@
  *   0. disjoint pools: the registry, then each pool's bucket, large and map
  *      locks (pools/pool_disjoint.c); a bucket lock is held across provider
  *      calls, which take the locks below
+ *   0.5 IPC (ipc_cache.c): the registry, then each pool's producer lock and
+ *      consumer lock; taken under a disjoint pool's locks (provider free ->
+ *      IPC free hook), held across provider IPC ops and tracker writes
  *   1. init_lock             (init.c)    life cycle, tracker object
  *   2. topology lock         (topology.c) lazy hwloc load
  *   3. tracker writer lock   (tracker.c)
@@ -36,6 +39,7 @@
 
 #include "base_alloc.h"
 #include "init.h"
+#include "ipc_cache.h"
 #include "pools/pool_disjoint_internal.h"
 #include "pools/pool_scalable_internal.h"
 #include "providers/provider_os_memory_internal.h"
@@ -45,6 +49,7 @@
 static void on_prepare(void) {
     sp_fork_prepare();
     dp_fork_prepare();
+    ipc_fork_prepare();
     init_fork_prepare();
     topology_fork_prepare();
     tracker_t *t = init_tracker_obj();
@@ -64,6 +69,7 @@ static void on_parent(void) {
     }
     topology_fork_parent();
     init_fork_parent();
+    ipc_fork_parent();
     dp_fork_parent();
     sp_fork_parent();
 }
@@ -77,6 +83,7 @@ static void on_child(void) {
     }
     topology_fork_child();
     init_fork_child();
+    ipc_fork_child();
     dp_fork_child();
     sp_fork_child();
 }
