@@ -50,6 +50,7 @@
 #include "log.h"
 #include "os_linux.h"
 #include "pool.h"
+#include "providers/provider_os_memory_internal.h"
 
 #define IPC_HANDLER_MAGIC 0x48435049u // "IPCH"
 #define IPC_BOX_MAGIC 0x5542434950464d55ull
@@ -520,6 +521,17 @@ umf_result_t ipc_consumer_open(ipc_pool_t *ip, const void *handle,
     }
     memcpy(&hdr, buf, sizeof(hdr));
     struct umf_ipc_data_t *h = (struct umf_ipc_data_t *)buf;
+    // The tracker gets the header's chunk size: for our OS provider, check
+    // that its data maps exactly that. (A user-written provider whose open
+    // maps less than the chunk must check its own data.)
+    if (strcmp(ip->provider_name, "OS") == 0 &&
+        !os_ipc_data_matches_chunk(h->provider_data, hdr.size)) {
+        LOG_ERR("IPC handle rejected: the OS provider's data does not map "
+                "the %llu-byte chunk the header names",
+                (unsigned long long)hdr.size);
+        r = UMF_RESULT_ERROR_INVALID_ARGUMENT;
+        goto out;
+    }
 
     uint64_t key = cons_key(hdr.pid, hdr.base);
     pthread_mutex_lock(&ip->cons_lock);

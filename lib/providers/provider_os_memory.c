@@ -1099,6 +1099,14 @@ static umf_result_t os_ipc_data_check(const os_ipc_data_t *d) {
     return UMF_RESULT_SUCCESS;
 }
 
+bool os_ipc_data_matches_chunk(const void *data, uint64_t chunk_size) {
+    os_ipc_data_t d;
+    memcpy(&d, data, sizeof(d));
+    size_t page = os_page_size();
+    return d.magic == OS_IPC_MAGIC && chunk_size <= OS_IPC_SIZE_MAX &&
+           d.size == ((chunk_size + page - 1) & ~(uint64_t)(page - 1));
+}
+
 static umf_result_t ipc_fd_from_producer(const os_ipc_data_t *d, int *out) {
     int pidfd = os_pidfd_open(d->pid);
     if (pidfd < 0) {

@@ -10,6 +10,7 @@
 #define UMF_PROVIDER_OS_MEMORY_INTERNAL_H
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <umf/memory_provider.h>
@@ -47,5 +48,10 @@ typedef struct os_ipc_data_t {
     uint64_t dev, ino;   // identity of the file
     char shm_name[OS_IPC_NAME_CAP]; // OS_IPC_SHM: NUL-terminated
 } os_ipc_data_t;
+
+// For the IPC layer, which registers the chunk size of a handle's header
+// in the tracker: true when the OS provider's data maps exactly that
+// (page-rounded), so a forged header cannot claim more than is mapped.
+bool os_ipc_data_matches_chunk(const void *data, uint64_t chunk_size);
 
 #endif /* UMF_PROVIDER_OS_MEMORY_INTERNAL_H */
