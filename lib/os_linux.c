@@ -230,7 +230,7 @@ int os_fd_identity(int fd, uint64_t *dev, uint64_t *ino) {
     return 0;
 }
 
-int os_fd_is_shmem(int fd) {
+int os_fd_shmem_identity(int fd, uint64_t *dev, uint64_t *ino) {
     const long tmpfs = 0x01021994, hugetlbfs = 0x958458f6,
                secretmem = 0x5345434d;
     struct stat st;
@@ -238,6 +238,8 @@ int os_fd_is_shmem(int fd) {
     if (fstat(fd, &st) != 0 || fstatfs(fd, &sf) != 0) {
         return -errno;
     }
+    *dev = (uint64_t)st.st_dev;
+    *ino = (uint64_t)st.st_ino;
     long type = (long)sf.f_type;
     if (!S_ISREG(st.st_mode) ||
         (type != tmpfs && type != hugetlbfs && type != secretmem)) {

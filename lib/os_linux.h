@@ -61,9 +61,9 @@ int os_pidfd_open(int pid);
 int os_pidfd_getfd(int pidfd, int targetfd);
 // Identity of the file open as fd.
 int os_fd_identity(int fd, uint64_t *dev, uint64_t *ino);
-// 0 when fd is a regular file of shared memory (tmpfs, hugetlbfs or
-// memfd_secret), -EBADF for anything else.
-int os_fd_is_shmem(int fd);
+// Identity of fd, and 0 when it is a regular file of shared memory (tmpfs,
+// hugetlbfs or memfd_secret), -EBADF for anything else.
+int os_fd_shmem_identity(int fd, uint64_t *dev, uint64_t *ino);
 // Yama's /proc/sys/kernel/yama/ptrace_scope (0-3), or -1 without Yama.
 int os_ptrace_scope(void);
 

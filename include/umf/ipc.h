@@ -3,7 +3,7 @@
  *
  * umf/ipc.h - sharing pool allocations between processes: a producer gets a
  * byte-copyable handle for memory of a tracked pool, a consumer opens it
- * through the IPC handler of one of its own pools. See umf_ipc(3).
+ * through the IPC handler of one of its own pools. See umfGetIPCHandle(3).
  */
 
 #ifndef UMF_IPC_H

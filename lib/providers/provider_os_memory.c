@@ -1179,8 +1179,8 @@ static umf_result_t ipc_source_get_locked(os_provider_t *os,
         return r;
     }
     uint64_t dev = 0, ino = 0;
-    if (os_fd_identity(fd, &dev, &ino) != 0 || dev != d->dev ||
-        ino != d->ino) {
+    int e = os_fd_shmem_identity(fd, &dev, &ino);
+    if ((e == 0 || e == -EBADF) && (dev != d->dev || ino != d->ino)) {
         LOG_ERR("IPC handle rejected: %s is not the file the handle names "
                 "(stale handle: the producer exited and its pid was reused, "
                 "or the shm object was re-created, e.g. by a consumer "
@@ -1189,9 +1189,10 @@ static umf_result_t ipc_source_get_locked(os_provider_t *os,
         (void)os_close(fd);
         return UMF_RESULT_ERROR_INVALID_ARGUMENT;
     }
-    if (os_fd_is_shmem(fd) != 0) {
-        LOG_ERR("IPC handle rejected: the producer's file is not shared "
-                "memory (tmpfs, hugetlbfs or memfd_secret)");
+    if (e) {
+        LOG_PERR(e == -EBADF ? 0 : -e,
+                 "IPC handle rejected: the producer's file is not shared "
+                 "memory (tmpfs, hugetlbfs or memfd_secret)");
         (void)os_close(fd);
         return UMF_RESULT_ERROR_INVALID_ARGUMENT;
     }
