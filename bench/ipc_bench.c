@@ -21,6 +21,9 @@
  *   raw             pidfd_getfd + mmap + munmap + close on a pidfd opened
  *                   once: the floor for a first open
  *
+ * The slow three run in interleaved rounds, so their ratios see the same
+ * load on a shared machine.
+ *
  *   ipc_bench [ROUNDS_SCALE]   (default 1; 0.2 for a quick run)
  */
 
@@ -74,16 +77,30 @@ static int cmp_double(const void *a, const void *b) {
 
 typedef void (*op_fn)(long iters);
 
-static double measure(op_fn fn, long iters) {
-    double r[5];
-    fn(iters / 10 + 1); // warm-up
-    for (int k = 0; k < 5; k++) {
-        double t = now_ns();
-        fn(iters);
-        r[k] = (now_ns() - t) / (double)iters;
+// Medians of 5 rounds of each op, rounds interleaved (op 0, op 1, ...,
+// op 0, ...) so that ratios between them see the same machine load.
+static void measure_n(int nops, const op_fn *fns, long iters, double *out) {
+    double r[8][5];
+    for (int o = 0; o < nops; o++) {
+        fns[o](iters / 10 + 1); // warm-up
     }
-    qsort(r, 5, sizeof(r[0]), cmp_double);
-    return r[2];
+    for (int k = 0; k < 5; k++) {
+        for (int o = 0; o < nops; o++) {
+            double t = now_ns();
+            fns[o](iters);
+            r[o][k] = (now_ns() - t) / (double)iters;
+        }
+    }
+    for (int o = 0; o < nops; o++) {
+        qsort(r[o], 5, sizeof(double), cmp_double);
+        out[o] = r[o][2];
+    }
+}
+
+static double measure(op_fn fn, long iters) {
+    double r;
+    measure_n(1, &fn, iters, &r);
+    return r;
 }
 
 static unsigned char handles[CHUNKS][HMAX];
@@ -209,7 +226,17 @@ int main(int argc, char **argv) {
     umf_memory_pool_handle_t cons = shared_pool();
     umf_memory_pool_handle_t local = shared_pool();
     umfPoolGetIPCHandler(cons, &handler);
-    umfPoolGetMemoryProvider(cons, &cold_prov);
+    // The cold path on a provider of its own: nothing it maps stays open,
+    // so every open takes the producer's fd anew.
+    {
+        umf_os_memory_provider_params_handle_t p;
+        if (umfOsMemoryProviderParamsCreate(&p) ||
+            umfOsMemoryProviderParamsSetVisibility(p, UMF_MEM_MAP_SHARED) ||
+            umfMemoryProviderCreate(umfOsMemoryProviderOps(), p, &cold_prov)) {
+            return 1;
+        }
+        umfOsMemoryProviderParamsDestroy(p);
+    }
     size_t prov_size = 0;
     umfMemoryProviderGetIPCHandleSize(cold_prov, &prov_size);
     prov_off = hsize - prov_size;
@@ -233,13 +260,10 @@ int main(int argc, char **argv) {
     long n = (long)(200000 * scale);
     long nslow = (long)(20000 * scale) + 1;
     double t_getput = measure(op_get_put, n);
-
-    // The first open of each chunk happens in op_first_open; the cold
-    // provider path needs nothing of the producer mapped by that provider:
-    // measure it before the handler maps anything (the handler and the
-    // cold loop share the provider).
-    double t_cold = measure(op_cold, nslow);
-    double t_raw = measure(op_raw, nslow);
+    const op_fn slow[] = {op_first_open, op_cold, op_raw};
+    double ts[3];
+    measure_n(3, slow, nslow, ts);
+    double t_first = ts[0], t_cold = ts[1], t_raw = ts[2];
     void *held;
     if (umfOpenIPCHandle(handler, (umf_ipc_handle_t)handles[0], &held)) {
         fprintf(stderr, "ipc_bench: open failed\n");
@@ -248,7 +272,6 @@ int main(int argc, char **argv) {
     double t_cached = measure(op_open_close, n);
     umfCloseIPCHandle(held);
     double t_idle = measure(op_open_close, n);
-    double t_first = measure(op_first_open, nslow);
 
     printf("IPC handles, ns per operation (median of 5), %d chunks of %d "
            "KiB, handle %zu bytes\n",
@@ -266,6 +289,7 @@ int main(int argc, char **argv) {
     umfPoolFree(local, local_chunk);
     umfPoolDestroy(local);
     umfPoolDestroy(cons);
+    umfMemoryProviderDestroy(cold_prov);
     close(raw_pidfd);
     (void)!write(sv[0], "x", 1);
     int st;

@@ -111,6 +111,19 @@ typedef struct ipc_box_t {
 
 static _Atomic uint64_t next_handle_id = 1;
 
+// getpid() is a system call; the pid changes only in a fork child, where
+// ipc_fork_child resets this.
+static _Atomic int cached_pid;
+
+static int self_pid(void) {
+    int pid = atomic_load_explicit(&cached_pid, memory_order_relaxed);
+    if (unlikely(pid == 0)) {
+        pid = os_getpid();
+        atomic_store_explicit(&cached_pid, pid, memory_order_relaxed);
+    }
+    return pid;
+}
+
 // --- Registry (fork) ---
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -243,7 +256,7 @@ umf_result_t ipc_producer_get(ipc_pool_t *ip, const tracker_info_t *chunk,
     memset(&h->hdr, 0, sizeof(h->hdr));
 
     uintptr_t base = (uintptr_t)chunk->base;
-    int me = os_getpid();
+    int me = self_pid();
     pthread_mutex_lock(&ip->prod_lock);
     uint64_t v;
     prod_entry_t *e = NULL;
@@ -720,6 +733,7 @@ void ipc_fork_parent(void) {
 // without the provider's put, which belongs to the parent. Mappings opened
 // by the parent are inherited and stay valid in the child.
 void ipc_fork_child(void) {
+    atomic_store_explicit(&cached_pid, 0, memory_order_relaxed);
     for (ipc_pool_t *ip = registry; ip; ip = ip->reg_next) {
         pthread_mutex_init(&ip->prod_lock, NULL);
         pthread_mutex_init(&ip->cons_lock, NULL);

@@ -25,25 +25,34 @@ static inline uint64_t mix(uint64_t h, uint64_t w) {
     return h ^ (h >> 29);
 }
 
+// Four independent lanes of 8-byte words (so the multiplies overlap),
+// folded at the end: about a cycle per 8 bytes.
 uint64_t ipc_checksum(const void *handle, size_t len) {
     const unsigned char *p = handle;
     const size_t ck = offsetof(ipc_header_t, checksum);
-    uint64_t h = mix(0x6c62272e07bb0142ull, len);
+    uint64_t h[4] = {0x6c62272e07bb0142ull ^ len, 0x8e3b5c7d1a2f4e6bull,
+                     0x243f6a8885a308d3ull, 0x13198a2e03707344ull};
     size_t i = 0;
-    for (; i + 8 <= len; i += 8) {
-        uint64_t w;
-        memcpy(&w, p + i, 8);
-        if (i == ck) {
-            w = 0; // the field itself counts as zero
+    for (; i + 32 <= len; i += 32) {
+        for (int l = 0; l < 4; l++) {
+            uint64_t w;
+            memcpy(&w, p + i + 8 * (size_t)l, 8);
+            if (i + 8 * (size_t)l == ck) {
+                w = 0; // the field itself counts as zero
+            }
+            h[l] = mix(h[l], w);
         }
-        h = mix(h, w);
     }
-    if (i < len) {
+    for (int l = 0; i < len; i += 8, l = (l + 1) & 3) {
         uint64_t w = 0;
-        memcpy(&w, p + i, len - i);
-        h = mix(h, w);
+        memcpy(&w, p + i, len - i < 8 ? len - i : 8);
+        if (i == ck) {
+            w = 0;
+        }
+        h[l] = mix(h[l], w);
     }
-    return mix(h, 0x2545f4914f6cdd1dull);
+    uint64_t r = mix(mix(mix(h[0], h[1]), h[2]), h[3]);
+    return mix(r, 0x2545f4914f6cdd1dull);
 }
 
 void ipc_header_seal(struct umf_ipc_data_t *h) {
