@@ -24,7 +24,11 @@
  * The slow three run in interleaved rounds, so their ratios see the same
  * load on a shared machine.
  *
- *   ipc_bench [ROUNDS_SCALE]   (default 1; 0.2 for a quick run)
+ *   ipc_bench [ROUNDS_SCALE [CHUNK_KIB]]   (defaults 1 and 2048)
+ *
+ * The chunk size matters for the first open: the tracker registers a
+ * chunk in slots of the largest power of two not above its size (a 2 MiB
+ * chunk is one slot, 64 KiB are sixteen 4 KiB slots).
  */
 
 #include <stdint.h>
@@ -45,7 +49,7 @@
 #include <umf/providers/provider_os_memory.h>
 
 #define CHUNKS 512
-#define CHUNK_SIZE (64 * 1024)
+static size_t CHUNK_SIZE = 2u << 20; // pool chunks: disjoint's slab size
 #define HMAX 1024
 
 static double now_ns(void) {
@@ -181,6 +185,9 @@ int main(int argc, char **argv) {
     if (scale <= 0) {
         scale = 1.0;
     }
+    if (argc > 2 && atol(argv[2]) > 0) {
+        CHUNK_SIZE = (size_t)atol(argv[2]) * 1024;
+    }
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv)) {
         perror("socketpair");
@@ -275,7 +282,7 @@ int main(int argc, char **argv) {
 
     printf("IPC handles, ns per operation (median of 5), %d chunks of %d "
            "KiB, handle %zu bytes\n",
-           CHUNKS, CHUNK_SIZE / 1024, hsize);
+           CHUNKS, (int)(CHUNK_SIZE / 1024), hsize);
     printf("  %-34s %9.0f\n", "get+put (producer, cached chunk)", t_getput);
     printf("  %-34s %9.0f   target < 1000\n", "open+close, mapping open",
            t_cached);
