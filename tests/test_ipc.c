@@ -17,6 +17,7 @@
  */
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/wait.h>
@@ -425,6 +426,76 @@ START_TEST(test_ipc_opened_not_freeable) {
 }
 END_TEST
 
+// --- Threads: get/put/open/close of shared chunks from 4 threads ---
+
+typedef struct stress_t {
+    umf_ipc_handler_handle_t hd;
+    unsigned char **chunks;
+    int nchunks;
+    int iters;
+    int seed;
+    _Atomic int *errors;
+} stress_t;
+
+static void *stress_thread(void *arg) {
+    stress_t *st = arg;
+    unsigned r = (unsigned)st->seed;
+    for (int i = 0; i < st->iters; i++) {
+        r = r * 1103515245u + 12345u;
+        int c = (int)((r >> 8) % (unsigned)st->nchunks);
+        size_t off = (r >> 4) % page();
+        umf_ipc_handle_t h;
+        size_t s;
+        unsigned char *q;
+        if (umfGetIPCHandle(st->chunks[c] + off, &h, &s) != R_OK_ ||
+            umfOpenIPCHandle(st->hd, h, (void **)&q) != R_OK_) {
+            (*st->errors)++;
+            continue;
+        }
+        if (*q != st->chunks[c][off]) {
+            (*st->errors)++;
+        }
+        if (umfPutIPCHandle(h) != R_OK_ || umfCloseIPCHandle(q) != R_OK_) {
+            (*st->errors)++;
+        }
+    }
+    return NULL;
+}
+
+START_TEST(test_ipc_threads) {
+    counters_reset();
+    umf_memory_pool_handle_t prod = make_pool(MECH_MEMFD, false, false);
+    umf_memory_pool_handle_t cons = make_pool(MECH_MEMFD, true, false);
+    enum { NCHUNKS = 100, NTHREADS = 4 };
+    unsigned char *chunks[NCHUNKS];
+    for (int i = 0; i < NCHUNKS; i++) {
+        chunks[i] = umfPoolMalloc(prod, page());
+        fill(chunks[i], page(), (unsigned)i);
+    }
+    _Atomic int errors = 0;
+    pthread_t th[NTHREADS];
+    stress_t st[NTHREADS];
+    for (int t = 0; t < NTHREADS; t++) {
+        st[t] = (stress_t){handler_of(cons), chunks, NCHUNKS,
+                           20000 / test_slow_factor(), t + 1, &errors};
+        pthread_create(&th[t], NULL, stress_thread, &st[t]);
+    }
+    for (int t = 0; t < NTHREADS; t++) {
+        pthread_join(th[t], NULL);
+    }
+    ck_assert_int_eq(errors, 0);
+    size_t idle;
+    ck_assert_uint_eq(ipc_consumer_mappings(cons, &idle), idle); // all closed
+    ck_assert_uint_le(idle, 64);
+    umfPoolDestroy(cons);
+    ck_assert_uint_eq(n_open, n_close);
+    for (int i = 0; i < NCHUNKS; i++) {
+        umfFree(chunks[i]);
+    }
+    umfPoolDestroy(prod);
+}
+END_TEST
+
 // --- Rejections ---
 
 START_TEST(test_ipc_null_args) {
@@ -794,6 +865,7 @@ static Suite *ipc_suite(void) {
     tcase_add_test(tc, test_ipc_reused_address);
     tcase_add_test(tc, test_ipc_opened_not_freeable);
     tcase_add_test(tc, test_ipc_fork_child_entries);
+    tcase_add_test(tc, test_ipc_threads);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("reject");
