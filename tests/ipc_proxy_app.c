@@ -76,7 +76,8 @@ int main(int argc, char **argv) {
         return 1;
     }
     free(buf);
-    printf("ipc_proxy_app: consumer read the proxy heap's buffer and wrote "
-           "back\n");
+    printf("ipc_proxy_app: pid %d: consumer read the proxy heap's buffer and "
+           "wrote back\n",
+           (int)getpid());
     return 0;
 }
