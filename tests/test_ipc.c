@@ -885,11 +885,13 @@ int main(void) {
     // every memfd case.
     int pfd = (int)syscall(434 /* pidfd_open */, getpid(), 0);
     if (pfd < 0) {
-        skip_binary("pidfd_open unavailable (Linux >= 5.3 needed)");
+        skip_binary("pidfd_open unavailable (ENOSYS: Linux < 5.3, or running "
+                    "under valgrind, which lacks it)");
     }
     int fd = (int)syscall(438 /* pidfd_getfd */, pfd, 0, 0);
     if (fd < 0 && errno == ENOSYS) {
-        skip_binary("pidfd_getfd unavailable (Linux >= 5.6 needed)");
+        skip_binary("pidfd_getfd unavailable (ENOSYS: Linux < 5.6, or "
+                    "valgrind)");
     }
     if (fd >= 0) {
         close(fd);
