@@ -170,8 +170,8 @@ static void op_raw(long n) {
         if (fd < 0) {
             abort();
         }
-        void *p = mmap(NULL, CHUNK_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
-                       fd, raw_off);
+        void *p = mmap(NULL, CHUNK_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+                       raw_off);
         if (p == MAP_FAILED) {
             abort();
         }

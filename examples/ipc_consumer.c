@@ -70,8 +70,9 @@ int main(int argc, char **argv) {
     res = umfOpenIPCHandle(handler, (umf_ipc_handle_t)bytes, (void **)&buf);
     free(bytes); // UMF keeps no pointer to the handle's bytes
     if (res != UMF_RESULT_SUCCESS) {
-        fprintf(stderr, "ipc_consumer: umfOpenIPCHandle: %d (run with "
-                        "UMF_LOG=\"level:error;output:stderr\" to see why)\n",
+        fprintf(stderr,
+                "ipc_consumer: umfOpenIPCHandle: %d (run with "
+                "UMF_LOG=\"level:error;output:stderr\" to see why)\n",
                 (int)res);
         return 1;
     }

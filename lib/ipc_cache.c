@@ -53,31 +53,31 @@
 #include "providers/provider_os_memory_internal.h"
 
 #define IPC_HANDLER_MAGIC 0x48435049u // "IPCH"
-#define IPC_BOX_MAGIC 0x5542434950464d55ull
-#define IPC_IDLE_MAX 64
+#define IPC_BOX_MAGIC     0x5542434950464d55ull
+#define IPC_IDLE_MAX      64
 
 typedef struct prod_entry_t {
     struct prod_entry_t *prev, *next; // all entries of the pool
     uint64_t id;
     uintptr_t base;
     size_t size;
-    int pid;        // the process that made it (entries die with fork)
-    size_t handles; // given out, not yet put
+    int pid;              // the process that made it (entries die with fork)
+    size_t handles;       // given out, not yet put
     unsigned char data[]; // provider data, provider_size bytes
 } prod_entry_t;
 
 typedef struct cons_map_t {
-    struct cons_map_t *prev, *next;         // all mappings of the pool
+    struct cons_map_t *prev, *next;           // all mappings of the pool
     struct cons_map_t *idle_prev, *idle_next; // while refs == 0
-    int pid;         // producer
-    uint64_t base;   // producer chunk base
-    uint64_t id;     // producer handle id it was opened for
-    uint64_t key;    // by_key slot, when indexed
-    bool indexed;    // the current mapping for (pid, base)
-    bool idle;       // on the idle list
-    void *addr;      // where it is mapped here
-    size_t size;     // registered size (the chunk's)
-    size_t refs;     // opens minus closes
+    int pid;                                  // producer
+    uint64_t base;                            // producer chunk base
+    uint64_t id;  // producer handle id it was opened for
+    uint64_t key; // by_key slot, when indexed
+    bool indexed; // the current mapping for (pid, base)
+    bool idle;    // on the idle list
+    void *addr;   // where it is mapped here
+    size_t size;  // registered size (the chunk's)
+    size_t refs;  // opens minus closes
 } cons_map_t;
 
 struct ipc_pool_t {
@@ -291,8 +291,8 @@ umf_result_t ipc_producer_get(ipc_pool_t *ip, const tracker_info_t *chunk,
             r = UMF_RESULT_ERROR_OUT_OF_HOST_MEMORY;
             goto err_unlock;
         }
-        e->id = atomic_fetch_add_explicit(&next_handle_id, 1,
-                                          memory_order_relaxed);
+        e->id =
+            atomic_fetch_add_explicit(&next_handle_id, 1, memory_order_relaxed);
         e->base = base;
         e->size = chunk->size;
         e->pid = me;
@@ -378,8 +378,7 @@ void ipc_producer_chunk_free_slow(umf_memory_pool_handle_t pool,
     // Every chunk of the pool the range touches loses its entry.
     while (at < end && ip->prod_list) {
         tracker_info_t info;
-        if (!tracker_lookup(tracker, (void *)at, &info) ||
-            info.owner != pool) {
+        if (!tracker_lookup(tracker, (void *)at, &info) || info.owner != pool) {
             break;
         }
         uint64_t v;
@@ -393,8 +392,7 @@ void ipc_producer_chunk_free_slow(umf_memory_pool_handle_t pool,
 
 size_t ipc_producer_entries(umf_memory_pool_handle_t pool) {
     ipc_pool_t *ip = atomic_load_explicit(&pool->ipc, memory_order_acquire);
-    return ip ? atomic_load_explicit(&ip->prod_count, memory_order_relaxed)
-              : 0;
+    return ip ? atomic_load_explicit(&ip->prod_count, memory_order_relaxed) : 0;
 }
 
 // --- Consumer ---
@@ -501,8 +499,7 @@ static void cons_map_idle_locked(ipc_pool_t *ip, cons_map_t *m) {
     }
 }
 
-umf_result_t ipc_consumer_open(ipc_pool_t *ip, const void *handle,
-                               void **ptr) {
+umf_result_t ipc_consumer_open(ipc_pool_t *ip, const void *handle, void **ptr) {
     size_t total;
     umf_result_t r = ipc_handle_size_of(ip, &total);
     if (r != UMF_RESULT_SUCCESS) {
@@ -619,8 +616,7 @@ umf_result_t ipc_consumer_open(ipc_pool_t *ip, const void *handle,
 err_unregister:
     (void)tracker_unregister(ip->tracker, addr, NULL);
 err_close:
-    (void)umfMemoryProviderCloseIPCHandle(ip->provider, addr,
-                                          (size_t)hdr.size);
+    (void)umfMemoryProviderCloseIPCHandle(ip->provider, addr, (size_t)hdr.size);
 err_free_map:
     ba_free(m);
 out_unlock:

@@ -62,8 +62,7 @@ umf_result_t ipc_handle_size_of(ipc_pool_t *ip, size_t *size);
 // --- Consumer ---
 // hIPCHandler as given by the user: NULL unless it is one of ours.
 ipc_pool_t *ipc_handler_check(const void *handler);
-umf_result_t ipc_consumer_open(ipc_pool_t *ip, const void *handle,
-                               void **ptr);
+umf_result_t ipc_consumer_open(ipc_pool_t *ip, const void *handle, void **ptr);
 // ptr lies in a mapping registered under owner (tagged).
 umf_result_t ipc_consumer_close(void *owner, const tracker_info_t *mapping);
 

@@ -120,8 +120,7 @@ umf_result_t ipc_handle_check(const void *buf, size_t len,
         REJECT("checksum mismatch (corrupted or truncated in transit)");
     }
     if (h.pid <= 0 || h.pid > IPC_PID_MAX) {
-        REJECT("producer pid %d out of range (1..%d)", (int)h.pid,
-               IPC_PID_MAX);
+        REJECT("producer pid %d out of range (1..%d)", (int)h.pid, IPC_PID_MAX);
     }
     if (h.size == 0 || h.base == 0 || h.base >= IPC_ADDR_LIMIT ||
         h.size > IPC_ADDR_LIMIT - h.base) {

@@ -19,13 +19,13 @@
 
 #include <umf/base.h>
 
-#define IPC_MAGIC 0x49464d55u // "UMFI" in memory order
-#define IPC_LAYOUT_VERSION 1u
+#define IPC_MAGIC             0x49464d55u // "UMFI" in memory order
+#define IPC_LAYOUT_VERSION    1u
 #define IPC_PROVIDER_NAME_LEN 16
 // Producer pids fit in 22 bits (the kernel's PID_MAX_LIMIT is 2^22).
-#define IPC_PID_MAX (1 << 22)
+#define IPC_PID_MAX           (1 << 22)
 // Chunks live below 2^48 (the tracker's limit).
-#define IPC_ADDR_LIMIT ((uint64_t)1 << 48)
+#define IPC_ADDR_LIMIT        ((uint64_t)1 << 48)
 
 typedef struct ipc_header_t {
     uint32_t magic;         // IPC_MAGIC

@@ -73,7 +73,8 @@ static umf_memory_provider_handle_t make_provider(const char *mech) {
     } else if (strcmp(mech, "memfd") != 0 && strcmp(mech, "none") != 0) {
         FAIL("unknown mechanism %s (memfd or shm)", mech);
     }
-    umf_result_t r = umfMemoryProviderCreate(umfOsMemoryProviderOps(), p, &prov);
+    umf_result_t r =
+        umfMemoryProviderCreate(umfOsMemoryProviderOps(), p, &prov);
     umfOsMemoryProviderParamsDestroy(p);
     if (r) {
         FAIL("umfMemoryProviderCreate: %d", (int)r);
@@ -109,8 +110,8 @@ static size_t alloc_size(unsigned i) {
     return 64 + (i * 977u) % 65536u;
 }
 
-static int produce(int sock, const char *kind, const char *mech,
-                   unsigned count, bool exit_mode, int consumer) {
+static int produce(int sock, const char *kind, const char *mech, unsigned count,
+                   bool exit_mode, int consumer) {
     role = "producer";
     // Yama ptrace_scope=1: only the process we name may take our fds.
     (void)prctl(PR_SET_PTRACER, (unsigned long)consumer, 0, 0, 0);
@@ -327,12 +328,13 @@ static int run(const char *self, const char *kind, const char *mech,
     }
     char pfd[16];
     snprintf(pfd, sizeof(pfd), "%d", pp[0]);
-    char *cargv[] = {(char *)self, "consume", fdc, (char *)kind,
+    char *cargv[] = {(char *)self,  "consume",    fdc, (char *)kind,
                      (char *)count, (char *)mode, pfd, NULL};
     pid_t c = spawn(self, cargv, sv[0]);
     snprintf(cpid, sizeof(cpid), "%d", (int)c);
-    char *pargv[] = {(char *)self, "produce", fdp, (char *)kind, (char *)mech,
-                     (char *)count, (char *)mode, cpid, NULL};
+    char *pargv[] = {(char *)self, "produce",    fdp,
+                     (char *)kind, (char *)mech, (char *)count,
+                     (char *)mode, cpid,         NULL};
     pid_t p = spawn(self, pargv, sv[1]);
     snprintf(ppid, sizeof(ppid), "%d", (int)p);
     if (write(pp[1], ppid, sizeof(ppid)) != (ssize_t)sizeof(ppid)) {
@@ -379,8 +381,7 @@ int main(int argc, char **argv) {
                    argc >= 6 && strcmp(argv[5], "exit") == 0);
     }
     if (argc == 8 && strcmp(argv[1], "produce") == 0) {
-        return produce(atoi(argv[2]), argv[3], argv[4],
-                       (unsigned)atoi(argv[5]),
+        return produce(atoi(argv[2]), argv[3], argv[4], (unsigned)atoi(argv[5]),
                        strcmp(argv[6], "exit") == 0, atoi(argv[7]));
     }
     if (argc == 7 && strcmp(argv[1], "consume") == 0) {

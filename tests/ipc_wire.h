@@ -91,8 +91,8 @@ static inline int wire_check(const char *who, const void *p, size_t n,
     const unsigned char *b = p;
     for (size_t i = 0; i < n; i++) {
         if (b[i] != wire_byte(i, seed)) {
-            fprintf(stderr, "%s: byte %zu of %zu is 0x%02x, want 0x%02x\n",
-                    who, i, n, b[i], wire_byte(i, seed));
+            fprintf(stderr, "%s: byte %zu of %zu is 0x%02x, want 0x%02x\n", who,
+                    i, n, b[i], wire_byte(i, seed));
             return -1;
         }
     }

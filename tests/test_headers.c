@@ -11,8 +11,8 @@
 
 #include <umf.h>
 #include <umf/base.h>
-#include <umf/memory_pool.h>
 #include <umf/ipc.h>
+#include <umf/memory_pool.h>
 #include <umf/memory_pool_ops.h>
 #include <umf/memory_provider.h>
 #include <umf/memory_provider_ops.h>

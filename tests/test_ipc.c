@@ -32,10 +32,10 @@
 #include "ipc_handle.h"
 #include "providers/provider_os_memory_internal.h"
 
-#define R_OK_ UMF_RESULT_SUCCESS
-#define R_INVAL UMF_RESULT_ERROR_INVALID_ARGUMENT
+#define R_OK_    UMF_RESULT_SUCCESS
+#define R_INVAL  UMF_RESULT_ERROR_INVALID_ARGUMENT
 #define R_NOTSUP UMF_RESULT_ERROR_NOT_SUPPORTED
-#define R_PROV UMF_RESULT_ERROR_MEMORY_PROVIDER_SPECIFIC
+#define R_PROV   UMF_RESULT_ERROR_MEMORY_PROVIDER_SPECIFIC
 
 static size_t page(void) {
     return (size_t)sysconf(_SC_PAGESIZE);
@@ -98,10 +98,10 @@ static umf_memory_provider_handle_t make_os(int mech, bool counting) {
     counting_ops.ipc.open_ipc_handle = c_open;
     counting_ops.ipc.close_ipc_handle = c_close;
     umf_memory_provider_handle_t h = NULL;
-    ck_assert_int_eq(umfMemoryProviderCreate(counting ? &counting_ops
-                                                      : umfOsMemoryProviderOps(),
-                                             p, &h),
-                     R_OK_);
+    ck_assert_int_eq(
+        umfMemoryProviderCreate(
+            counting ? &counting_ops : umfOsMemoryProviderOps(), p, &h),
+        R_OK_);
     umfOsMemoryProviderParamsDestroy(p);
     return h;
 }
@@ -224,9 +224,9 @@ START_TEST(test_ipc_producer_cache) {
     ck_assert_uint_eq(a.handle_id, b.handle_id);
     ck_assert_uint_eq(a.offset, 0);
     ck_assert_uint_eq(b.offset, page());
-    ck_assert_int_eq(memcmp((char *)h1 + sizeof(a), (char *)h2 + sizeof(a),
-                            s1 - sizeof(a)),
-                     0);
+    ck_assert_int_eq(
+        memcmp((char *)h1 + sizeof(a), (char *)h2 + sizeof(a), s1 - sizeof(a)),
+        0);
     ck_assert_int_eq(umfPutIPCHandle(h1), R_OK_);
     ck_assert_int_eq(umfPutIPCHandle(h2), R_OK_);
     ck_assert_int_eq(umfPutIPCHandle(h3), R_OK_);
@@ -332,9 +332,8 @@ START_TEST(test_ipc_compat_never_close) {
         unsigned char buf[1024];
         memcpy(buf, h, s);
         ck_assert_int_eq(umfPutIPCHandle(h), R_OK_);
-        ck_assert_int_eq(umfOpenIPCHandle(hd, (umf_ipc_handle_t)buf,
-                                          (void **)&q[i]),
-                         R_OK_);
+        ck_assert_int_eq(
+            umfOpenIPCHandle(hd, (umf_ipc_handle_t)buf, (void **)&q[i]), R_OK_);
     }
     for (int i = 0; i < N; i++) {
         check_fill(q[i], page(), (unsigned)i);
@@ -410,8 +409,7 @@ START_TEST(test_ipc_opened_not_freeable) {
     size_t s;
     ck_assert_int_eq(umfGetIPCHandle(p, &h, &s), R_OK_);
     char *q;
-    ck_assert_int_eq(umfOpenIPCHandle(handler_of(cons), h, (void **)&q),
-                     R_OK_);
+    ck_assert_int_eq(umfOpenIPCHandle(handler_of(cons), h, (void **)&q), R_OK_);
     ck_assert_int_eq(umfFree(q), R_INVAL);
     ck_assert_int_eq(umfPoolFree(cons, q), R_INVAL);
     // Nor can the consumer re-share it.
@@ -476,8 +474,8 @@ START_TEST(test_ipc_threads) {
     pthread_t th[NTHREADS];
     stress_t st[NTHREADS];
     for (int t = 0; t < NTHREADS; t++) {
-        st[t] = (stress_t){handler_of(cons), chunks, NCHUNKS,
-                           20000 / test_slow_factor(), t + 1, &errors};
+        st[t] = (stress_t){handler_of(cons),           chunks, NCHUNKS,
+                           20000 / test_slow_factor(), t + 1,  &errors};
         pthread_create(&th[t], NULL, stress_thread, &st[t]);
     }
     for (int t = 0; t < NTHREADS; t++) {
@@ -773,8 +771,8 @@ START_TEST(test_ipc_reject_shm_name_lies) {
     os_ipc_data_t *d = forge_os(&f);
     ck_assert_uint_eq(d->kind, OS_IPC_SHM);
     ck_assert_int_eq(forge_open(&f, false), R_OK_);
-    const char *bad[] = {"", ".", "..", "../../etc/passwd", "a/b", "sp ace",
-                         "semi;colon"};
+    const char *bad[] = {"",    ".",      "..",        "../../etc/passwd",
+                         "a/b", "sp ace", "semi;colon"};
     for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
         memset(d->shm_name, 0, sizeof(d->shm_name));
         strcpy(d->shm_name, bad[i]);

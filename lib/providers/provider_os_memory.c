@@ -70,7 +70,7 @@
 // allocation made by alloc (never on a piece made by split). Offsets stay
 // below 2^63.
 #define OS_OFF_ORIGINAL ((uint64_t)1 << 63)
-#define OS_OFF(v) ((v) & ~OS_OFF_ORIGINAL)
+#define OS_OFF(v)       ((v) & ~OS_OFF_ORIGINAL)
 
 // --- Params ---
 
@@ -972,10 +972,10 @@ static umf_result_t os_ipc_fail(int errnum, const char *fmt, ...) {
     va_end(ap);
     char ebuf[128];
     tls_native.code = OS_RESULT_ERROR_IPC_FAILED;
-    snprintf(tls_native.msg, sizeof(tls_native.msg), "%s: %s (%s)",
-             native_texts[OS_RESULT_ERROR_IPC_FAILED -
-                          UMF_OS_RESULTS_START_FROM],
-             strerror_r(errnum, ebuf, sizeof(ebuf)), hint);
+    snprintf(
+        tls_native.msg, sizeof(tls_native.msg), "%s: %s (%s)",
+        native_texts[OS_RESULT_ERROR_IPC_FAILED - UMF_OS_RESULTS_START_FROM],
+        strerror_r(errnum, ebuf, sizeof(ebuf)), hint);
     LOG_ERR("%s", tls_native.msg);
     return UMF_RESULT_ERROR_MEMORY_PROVIDER_SPECIFIC;
 }
@@ -1039,11 +1039,11 @@ static umf_result_t os_put_ipc_handle(void *priv, void *data) {
     }
     os_ipc_data_t d;
     memcpy(&d, data, sizeof(d));
-    bool ours = d.magic == OS_IPC_MAGIC && d.pid == os_getpid() &&
-                ((d.kind == OS_IPC_MEMFD && d.fd == os->fd &&
-                  !os->shm_name[0]) ||
-                 (d.kind == OS_IPC_SHM && os->shm_name[0] &&
-                  strncmp(d.shm_name, os->shm_name, sizeof(d.shm_name)) == 0));
+    bool ours =
+        d.magic == OS_IPC_MAGIC && d.pid == os_getpid() &&
+        ((d.kind == OS_IPC_MEMFD && d.fd == os->fd && !os->shm_name[0]) ||
+         (d.kind == OS_IPC_SHM && os->shm_name[0] &&
+          strncmp(d.shm_name, os->shm_name, sizeof(d.shm_name)) == 0));
     if (!ours) {
         LOG_ERR("put_ipc_handle: the data is not a handle of this provider "
                 "in this process");
@@ -1111,8 +1111,9 @@ static umf_result_t ipc_fd_from_producer(const os_ipc_data_t *d, int *out) {
     int pidfd = os_pidfd_open(d->pid);
     if (pidfd < 0) {
         if (pidfd == -ESRCH) {
-            return os_ipc_fail(-pidfd, "producer process %d does not exist; "
-                                       "memfd handles need a live producer",
+            return os_ipc_fail(-pidfd,
+                               "producer process %d does not exist; "
+                               "memfd handles need a live producer",
                                (int)d->pid);
         }
         return os_ipc_fail(-pidfd, "pidfd_open(%d) failed; needs Linux 5.3",
@@ -1144,13 +1145,15 @@ static umf_result_t ipc_fd_from_producer(const os_ipc_data_t *d, int *out) {
 static umf_result_t ipc_fd_from_name(const os_ipc_data_t *d, int *out) {
     int fd = os_shm_open(d->shm_name);
     if (fd == -ENOENT) {
-        return os_ipc_fail(ENOENT, "no shm object /dev/shm/%s: its provider "
-                                   "was destroyed",
+        return os_ipc_fail(ENOENT,
+                           "no shm object /dev/shm/%s: its provider "
+                           "was destroyed",
                            d->shm_name);
     }
     if (fd == -EACCES) {
-        return os_ipc_fail(EACCES, "/dev/shm/%s has mode 0600: run the "
-                                   "consumer as the producer's user",
+        return os_ipc_fail(EACCES,
+                           "/dev/shm/%s has mode 0600: run the "
+                           "consumer as the producer's user",
                            d->shm_name);
     }
     if (fd < 0) {
