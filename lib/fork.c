@@ -26,6 +26,9 @@
  *   5. disjoint pools: the registry, then each pool's bucket, large and map
  *      locks (pools/pool_disjoint.c); a bucket lock is held across provider
  *      calls, which take the locks below
+ *  5a. IPC (ipc_cache.c): the registry, then each pool's producer lock and
+ *      consumer lock; taken under a disjoint pool's locks (provider free ->
+ *      IPC free hook), held across provider IPC ops and tracker writes
  *  --- below the pools ---
  *   6. tracker writer lock   (tracker.c)
  *   7. OS provider registry, then each shared OS provider's lock
@@ -43,6 +46,7 @@
 #include "base_alloc.h"
 #include "common.h"
 #include "init.h"
+#include "ipc_cache.h"
 #include "memspaces/memspaces_predefined.h"
 #include "pools/pool_disjoint_internal.h"
 #include "pools/pool_scalable_internal.h"
@@ -105,6 +109,7 @@ static void on_prepare(void) {
     }
     sp_fork_prepare();
     dp_fork_prepare();
+    ipc_fork_prepare();
     tracker_t *t = init_tracker_obj();
     if (t) {
         tracker_fork_prepare(t);
@@ -120,6 +125,7 @@ static void on_parent(void) {
     if (t) {
         tracker_fork_parent(t);
     }
+    ipc_fork_parent();
     dp_fork_parent();
     sp_fork_parent();
     if (outer_owner == OUTER_BY_UMF) {
@@ -135,6 +141,7 @@ static void on_child(void) {
     if (t) {
         tracker_fork_child(t);
     }
+    ipc_fork_child();
     dp_fork_child();
     sp_fork_child();
     if (outer_owner == OUTER_BY_UMF) {

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/vfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -241,6 +242,64 @@ int os_write_all(int fd, const void *buf, size_t len) {
         len -= (size_t)n;
     }
     return 0;
+}
+
+// --- IPC: files of other processes ---
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_pidfd_getfd
+#define SYS_pidfd_getfd 438
+#endif
+
+int os_pidfd_open(int pid) {
+    long fd = syscall(SYS_pidfd_open, (pid_t)pid, 0);
+    return fd < 0 ? -errno : (int)fd;
+}
+
+int os_pidfd_getfd(int pidfd, int targetfd) {
+    long fd = syscall(SYS_pidfd_getfd, pidfd, targetfd, 0);
+    return fd < 0 ? -errno : (int)fd;
+}
+
+int os_fd_identity(int fd, uint64_t *dev, uint64_t *ino) {
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        return -errno;
+    }
+    *dev = (uint64_t)st.st_dev;
+    *ino = (uint64_t)st.st_ino;
+    return 0;
+}
+
+int os_fd_shmem_identity(int fd, uint64_t *dev, uint64_t *ino) {
+    const long tmpfs = 0x01021994, hugetlbfs = 0x958458f6,
+               secretmem = 0x5345434d;
+    struct stat st;
+    struct statfs sf;
+    if (fstat(fd, &st) != 0 || fstatfs(fd, &sf) != 0) {
+        return -errno;
+    }
+    *dev = (uint64_t)st.st_dev;
+    *ino = (uint64_t)st.st_ino;
+    long type = (long)sf.f_type;
+    if (!S_ISREG(st.st_mode) ||
+        (type != tmpfs && type != hugetlbfs && type != secretmem)) {
+        return -EBADF;
+    }
+    return 0;
+}
+
+int os_ptrace_scope(void) {
+    int fd = open("/proc/sys/kernel/yama/ptrace_scope", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return -1;
+    }
+    char c = 0;
+    ssize_t n = read(fd, &c, 1);
+    close(fd);
+    return n == 1 && c >= '0' && c <= '9' ? c - '0' : -1;
 }
 
 // --- Dynamic loading ---

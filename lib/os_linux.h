@@ -59,6 +59,21 @@ int os_read_small_file(const char *path, char *buf, size_t len);
 // Writes all of buf (retries short writes and EINTR).
 int os_write_all(int fd, const void *buf, size_t len);
 
+// --- IPC: files of other processes ---
+// A pidfd for pid (pidfd_open(2), Linux >= 5.3), O_CLOEXEC.
+int os_pidfd_open(int pid);
+// A copy of the file descriptor targetfd of the process behind pidfd
+// (pidfd_getfd(2), Linux >= 5.6; needs PTRACE_MODE_ATTACH_REALCREDS over
+// it). The copy is O_CLOEXEC.
+int os_pidfd_getfd(int pidfd, int targetfd);
+// Identity of the file open as fd.
+int os_fd_identity(int fd, uint64_t *dev, uint64_t *ino);
+// Identity of fd, and 0 when it is a regular file of shared memory (tmpfs,
+// hugetlbfs or memfd_secret), -EBADF for anything else.
+int os_fd_shmem_identity(int fd, uint64_t *dev, uint64_t *ino);
+// Yama's /proc/sys/kernel/yama/ptrace_scope (0-3), or -1 without Yama.
+int os_ptrace_scope(void);
+
 // --- Dynamic loading ---
 // dlopen(RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE): a library whose threads
 // keep TLS destructors must never be unmapped. NULL on failure; then

@@ -23,6 +23,7 @@
 #include "base_alloc.h"
 #include "common.h"
 #include "init.h"
+#include "ipc_cache.h"
 #include "log.h"
 #include "provider_tracking.h"
 
@@ -162,6 +163,9 @@ UMF_EXPORT void umfPoolDestroy(umf_memory_pool_handle_t hPool) {
         return;
     }
     hPool->ops.finalize(hPool->priv);
+    // IPC: put the producer entries, close the consumer mappings, while the
+    // providers are still there.
+    ipc_pool_destroy(hPool);
     if (hPool->pool_provider != hPool->provider) {
         // The tracking wrapper drops what the pool left registered.
         umfMemoryProviderDestroy(hPool->pool_provider);
@@ -225,10 +229,19 @@ UMF_EXPORT umf_memory_pool_handle_t umfPoolByPtr(const void *ptr) {
     if (!ptr || !tracker_lookup(umf_tracker(), ptr, &info)) {
         return NULL;
     }
-    return info.owner;
+    // IPC mappings answer the pool whose handler opened them.
+    return ipc_owner_pool(info.owner);
 }
 
 UMF_EXPORT umf_result_t umfFree(void *ptr) {
+    tracker_info_t info;
+    if (ptr && tracker_lookup(umf_tracker(), ptr, &info) &&
+        ipc_owner_is_mapping(info.owner)) {
+        LOG_ERR("umfFree(%p): memory opened from an IPC handle; release it "
+                "with umfCloseIPCHandle",
+                ptr);
+        return UMF_RESULT_ERROR_INVALID_ARGUMENT;
+    }
     umf_memory_pool_handle_t pool = umfPoolByPtr(ptr);
     if (!pool) {
         if (ptr) {
@@ -267,6 +280,6 @@ UMF_EXPORT umf_result_t umfMemoryTrackerGetAllocInfo(const void *ptr,
     }
     info->base = ti.base;
     info->baseSize = ti.size;
-    info->pool = ti.owner;
+    info->pool = ipc_owner_pool(ti.owner);
     return UMF_RESULT_SUCCESS;
 }

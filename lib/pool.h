@@ -10,7 +10,11 @@
 #include <umf/memory_pool.h>
 #include <umf/memory_pool_ops.h>
 
+#include <stdatomic.h>
+
 #include "tracker.h"
+
+struct ipc_pool_t;
 
 struct umf_memory_pool_t {
     void *priv;                  // what ops.initialize returned
@@ -19,6 +23,8 @@ struct umf_memory_pool_t {
     umf_memory_provider_handle_t pool_provider;  // what the pool talks to
     umf_pool_create_flags_t flags;
     tracker_t *tracker;          // held alive until the pool is destroyed
+    // IPC caches and handler (ipc_cache.c), created on first IPC call.
+    _Atomic(struct ipc_pool_t *) ipc;
 };
 
 // Exported for pools built as separate libraries (as upstream's were); in no

@@ -33,6 +33,7 @@
 
 #include "base_alloc.h"
 #include "common.h"
+#include "ipc_cache.h"
 #include "log.h"
 #include "provider.h"
 
@@ -93,6 +94,14 @@ static umf_result_t trk_free(void *priv, void *ptr, size_t size) {
     bool had = false;
     void *removed_base = NULL;
     size_t removed_size = 0;
+    if (ptr && tracker_lookup(t->tracker, ptr, &info) &&
+        info.owner == ipc_owner_tag(t->pool)) {
+        // The pool was handed a pointer opened from an IPC handle.
+        LOG_ERR("free of %p: memory opened from an IPC handle, not the "
+                "pool's; release it with umfCloseIPCHandle",
+                ptr);
+        return UMF_RESULT_ERROR_INVALID_ARGUMENT;
+    }
     // This pool's range, also where another pool's range nests inside it.
     if (ptr && tracker_lookup_owner(t->tracker, ptr, t->pool, &info)) {
         if (size == 0) {
@@ -103,6 +112,11 @@ static umf_result_t trk_free(void *priv, void *ptr, size_t size) {
                 return UMF_RESULT_ERROR_INVALID_ARGUMENT;
             }
             size = info.size;
+        }
+        // IPC: the chunks this frees lose their cached handle (the
+        // provider's put runs now); one atomic read when there is none.
+        if (unlikely(ipc_producer_entries(t->pool) != 0)) {
+            ipc_producer_chunk_free_slow(t->pool, t->tracker, ptr, size);
         }
         void *rbase = ptr;
         size_t rsize = size;

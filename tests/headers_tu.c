@@ -30,7 +30,7 @@
 #error "umf.h does not bring in the headers the contract lists"
 #endif
 #if defined(UMF_MEMORY_POOL_OPS_H) || defined(UMF_PROXY_MEMORY_POOL_H) ||      \
-    defined(UMF_OS_MEMORY_PROVIDER_H)
+    defined(UMF_OS_MEMORY_PROVIDER_H) || defined(UMF_IPC_H)
 #error "umf.h includes a header the contract does not list for it"
 #endif
 
@@ -63,6 +63,7 @@
 #include <umf/memory_pool_ops.h>
 #endif
 #include <umf/memory_pool.h>
+#include <umf/ipc.h>
 #include <umf/mempolicy.h>
 #include <umf/memtarget.h>
 #include <umf/memspace.h>
@@ -78,6 +79,7 @@
 #include <umf/memory_provider.h>
 #include <umf/memory_pool_ops.h>
 #include <umf/memory_pool.h>
+#include <umf/ipc.h>
 #include <umf/mempolicy.h>
 #include <umf/memtarget.h>
 #include <umf/memspace.h>
@@ -93,6 +95,7 @@
 #include <umf/memory_provider.h>
 #include <umf/memory_pool_ops.h>
 #include <umf/memory_pool.h>
+#include <umf/ipc.h>
 #include <umf/mempolicy.h>
 #include <umf/memtarget.h>
 #include <umf/memspace.h>
@@ -114,7 +117,7 @@
     UMF_MEMORY_POOL_OPS_H != 1 || UMF_MEMORY_POOL_H != 1 ||                    \
     UMF_MEMPOLICY_H != 1 || UMF_MEMTARGET_H != 1 || UMF_MEMSPACE_H != 1 ||     \
     UMF_PROXY_MEMORY_POOL_H != 1 || UMF_JEMALLOC_MEMORY_POOL_H != 1 ||        \
-    UMF_SCALABLE_MEMORY_POOL_H != 1
+    UMF_SCALABLE_MEMORY_POOL_H != 1 || UMF_IPC_H != 1
 #error "an include guard macro is not defined to 1"
 #endif
 // pool_disjoint.h has no guard macro (#pragma once); its constant is
@@ -391,6 +394,17 @@ umf_result_t umfPoolGetLastAllocationError(umf_memory_pool_handle_t hPool);
 umf_memory_pool_handle_t umfPoolByPtr(const void *ptr);
 umf_result_t umfPoolGetMemoryProvider(umf_memory_pool_handle_t hPool,
                                       umf_memory_provider_handle_t *hProvider);
+
+umf_result_t umfPoolGetIPCHandleSize(umf_memory_pool_handle_t hPool,
+                                     size_t *size);
+umf_result_t umfGetIPCHandle(const void *ptr, umf_ipc_handle_t *ipcHandle,
+                             size_t *size);
+umf_result_t umfPutIPCHandle(umf_ipc_handle_t ipcHandle);
+umf_result_t umfOpenIPCHandle(umf_ipc_handler_handle_t hIPCHandler,
+                              umf_ipc_handle_t ipcHandle, void **ptr);
+umf_result_t umfCloseIPCHandle(void *ptr);
+umf_result_t umfPoolGetIPCHandler(umf_memory_pool_handle_t hPool,
+                                  umf_ipc_handler_handle_t *hIPCHandler);
 
 umf_result_t umfMempolicyCreate(umf_mempolicy_membind_t bind,
                                 umf_mempolicy_handle_t *hPolicy);

@@ -11,6 +11,7 @@
 
 #include <umf.h>
 #include <umf/base.h>
+#include <umf/ipc.h>
 #include <umf/memory_pool.h>
 #include <umf/memory_pool_ops.h>
 #include <umf/memory_provider.h>
@@ -123,6 +124,7 @@ START_TEST(test_headers_include_guards) {
     ck_assert_int_eq(UMF_MEMTARGET_H, 1);
     ck_assert_int_eq(UMF_MEMSPACE_H, 1);
     ck_assert_int_eq(UMF_PROXY_MEMORY_POOL_H, 1);
+    ck_assert_int_eq(UMF_IPC_H, 1);
 #ifndef UMF_OS_MEMORY_PROVIDER_H
     ck_abort_msg("UMF_OS_MEMORY_PROVIDER_H is not defined");
 #endif

@@ -11,6 +11,7 @@
 
 #include <umf.h>
 #include <umf/base.h>
+#include <umf/ipc.h>
 #include <umf/memory_pool.h>
 #include <umf/memory_pool_ops.h>
 #include <umf/memory_provider.h>
@@ -23,6 +24,7 @@
 
 #include <umf.h>
 #include <umf/base.h>
+#include <umf/ipc.h>
 #include <umf/memory_pool.h>
 #include <umf/memory_pool_ops.h>
 #include <umf/memory_provider.h>

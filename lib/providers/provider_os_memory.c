@@ -26,6 +26,11 @@
  * node mask; each allocation then applies its policy with mbind(2) directly,
  * because hwloc cannot express MPOL_LOCAL or MPOL_PREFERRED_MANY.
  *
+ * IPC (section "IPC" below): handles carry the producer's pid and fd
+ * (memfd, taken with pidfd_getfd) or the shm name, plus offset, size and
+ * the file's identity; consumers keep one fd per producer file while they
+ * map any of it.
+ *
  * Native errors are per thread: a code (UMF_OS_RESULT_*) and a message
  * "<fixed text>[: <strerror>]".
  *
@@ -39,6 +44,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,6 +74,11 @@
 #define OS_MAX_NODES 1024
 #define OS_MASK_WORDS (OS_MAX_NODES / (8 * sizeof(unsigned long)))
 #define OS_SHM_NAME_MAX (NAME_MAX - 2)
+// Offset map values: the file offset, plus this bit on the start of an
+// allocation made by alloc (never on a piece made by split). Offsets stay
+// below 2^63.
+#define OS_OFF_ORIGINAL ((uint64_t)1 << 63)
+#define OS_OFF(v)       ((v) & ~OS_OFF_ORIGINAL)
 
 // --- Params ---
 
@@ -218,6 +229,7 @@ static const char *const native_texts[] = {
     "lazy purging failed",
     "force purging failed",
     "HWLOC topology discovery failed",
+    "IPC handle open failed", // 1008: ours, see OS_RESULT_ERROR_IPC_FAILED
 };
 
 static _Thread_local struct {
@@ -268,6 +280,9 @@ typedef struct os_provider_t {
     addr_map_t offsets;           // shared: allocation start -> file offset
     uint64_t next_offset;         // shared: offsets are never reused
     struct os_provider_t *reg_prev, *reg_next; // registry of shared ones
+    // --- IPC consumer side (shared providers, under lock) ---
+    struct os_ipc_source_t *ipc_sources; // producers' files, by identity
+    addr_map_t ipc_maps;                 // mapping address -> os_ipc_map_t
     umf_numa_mode_t mode;
     unsigned nnodes;
     unsigned *nodes; // in list order
@@ -618,6 +633,7 @@ static umf_result_t open_backing(os_provider_t *os, const char *shm_name) {
 }
 
 static void os_finalize(void *priv);
+static void ipc_fini_locked(os_provider_t *os);
 
 static umf_result_t os_initialize(void *params, void **priv) {
     umf_os_memory_provider_params_handle_t p = params;
@@ -691,10 +707,11 @@ static void os_finalize(void *priv) {
     os_provider_t *os = priv;
     if (os->fd >= 0) {
         registry_remove(os);
+        ipc_fini_locked(os);
         addr_map_fini(&os->offsets);
         pthread_mutex_destroy(&os->lock);
-        // Remove our shm name unless a consumer already did (it unlinks on
-        // open) and somebody reused the name.
+        // Remove our shm name unless somebody removed it and reused it.
+        // (IPC consumers do not remove it, unlike upstream's.)
         if (os->shm_name[0] && os_shm_is_fd(os->shm_name, os->fd)) {
             (void)os_shm_unlink(os->shm_name);
         }
@@ -734,7 +751,7 @@ static int map_region(os_provider_t *os, size_t size, size_t align,
         uint64_t off = os->next_offset;
         if (off > (uint64_t)INT64_MAX - size) {
             r = -ENOSPC; // 2^63 bytes of offsets used up
-        } else if (!addr_map_put(&os->offsets, a, off)) {
+        } else if (!addr_map_put(&os->offsets, a, off | OS_OFF_ORIGINAL)) {
             r = -ENOMEM;
         } else {
             void *at = (void *)a;
@@ -991,7 +1008,7 @@ static umf_result_t os_allocation_split(void *priv, void *ptr, size_t total,
         }
         // else: memory from before the fork, a private copy now: no offset
     } else if (!addr_map_put(&os->offsets, (uintptr_t)ptr + first,
-                             off + first)) {
+                             OS_OFF(off) + first)) {
         ret = UMF_RESULT_ERROR_OUT_OF_HOST_MEMORY;
     }
     pthread_mutex_unlock(&os->lock);
@@ -1017,53 +1034,420 @@ static umf_result_t os_allocation_merge(void *priv, void *low, void *high,
         LOG_ERR("merge of %p and %p: not allocations of this provider", low,
                 high);
         ret = UMF_RESULT_ERROR_INVALID_ARGUMENT;
-    } else if (hi_off != lo_off + gap) {
+    } else if (OS_OFF(hi_off) != OS_OFF(lo_off) + gap) {
         // One allocation must be one file range (IPC maps it as one).
         LOG_ERR("merge of %p and %p: not adjacent in the backing file", low,
                 high);
         ret = UMF_RESULT_ERROR_INVALID_ARGUMENT;
-    } else {
+    } else if (!(hi_off & OS_OFF_ORIGINAL)) {
         (void)addr_map_del(&os->offsets, (uintptr_t)high, NULL);
     }
+    // else: high starts an allocation of its own, which the tracker keeps
+    // as a chunk (it does not mirror merges); IPC handles of that chunk
+    // need its offset, so the key stays (its value is still right).
     pthread_mutex_unlock(&os->lock);
     return ret;
 }
 
 // --- IPC ---
+//
+// Handle data: the producer's pid, its fd (memfd) or shm name, the file
+// offset and size of the chunk, and the file's identity (device, inode).
+// The consumer gets the file by pidfd_getfd (memfd: same user and ptrace
+// rules as the kernel applies to ptrace attach) or shm_open (named object:
+// file permissions; objects are created mode 0600), checks that it is the
+// file the handle names and that it is shared memory, and maps the range.
+// It does not remove the shm name (upstream's consumer does, which breaks a
+// second consumer): the producer's provider removes it when destroyed.
+//
+// A consumer keeps one fd per producer file while it maps anything of it
+// (os_ipc_source_t), so opening more chunks of one producer costs an mmap.
+// The data has one fixed size whatever the name, so a consumer provider
+// without a shm name, or with another one, opens any OS provider's handle.
+
+typedef struct os_ipc_source_t {
+    struct os_ipc_source_t *next;
+    uint64_t dev, ino;
+    int fd;
+    size_t refs; // mappings of it
+} os_ipc_source_t;
+
+typedef struct os_ipc_map_t {
+    os_ipc_source_t *src;
+    size_t len;
+} os_ipc_map_t;
 
 static umf_result_t ipc_check(os_provider_t *os) {
-    if (os->visibility != UMF_MEM_MAP_SHARED) {
-        LOG_ERR("IPC needs an OS provider with UMF_MEM_MAP_SHARED visibility");
+    if (os->visibility != UMF_MEM_MAP_SHARED || os->fd < 0) {
+        LOG_ERR("IPC needs an OS provider with UMF_MEM_MAP_SHARED visibility "
+                "(umfOsMemoryProviderParamsSetVisibility), on both sides");
         return UMF_RESULT_ERROR_INVALID_ARGUMENT;
     }
-    LOG_ERR("IPC handles of the OS provider are not implemented yet");
-    return UMF_RESULT_ERROR_NOT_SUPPORTED;
+    return UMF_RESULT_SUCCESS;
+}
+
+// A native IPC failure: code 1008, "IPC handle open failed: <strerror>
+// (<hint>)"; the same text goes to the log.
+static umf_result_t os_ipc_fail(int errnum, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static umf_result_t os_ipc_fail(int errnum, const char *fmt, ...) {
+    char hint[192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(hint, sizeof(hint), fmt, ap);
+    va_end(ap);
+    char ebuf[128];
+    tls_native.code = OS_RESULT_ERROR_IPC_FAILED;
+    snprintf(
+        tls_native.msg, sizeof(tls_native.msg), "%s: %s (%s)",
+        native_texts[OS_RESULT_ERROR_IPC_FAILED - UMF_OS_RESULTS_START_FROM],
+        strerror_r(errnum, ebuf, sizeof(ebuf)), hint);
+    LOG_ERR("%s", tls_native.msg);
+    return UMF_RESULT_ERROR_MEMORY_PROVIDER_SPECIFIC;
 }
 
 static umf_result_t os_get_ipc_handle_size(void *priv, size_t *size) {
-    (void)size;
-    return ipc_check(priv);
+    umf_result_t r = ipc_check(priv);
+    if (r == UMF_RESULT_SUCCESS) {
+        *size = sizeof(os_ipc_data_t);
+    }
+    return r;
 }
 
 static umf_result_t os_get_ipc_handle(void *priv, const void *ptr, size_t size,
                                       void *data) {
-    (void)ptr, (void)size, (void)data;
-    return ipc_check(priv);
+    os_provider_t *os = priv;
+    umf_result_t r = ipc_check(os);
+    if (r != UMF_RESULT_SUCCESS) {
+        return r;
+    }
+    uint64_t off;
+    pthread_mutex_lock(&os->lock);
+    bool found = addr_map_get(&os->offsets, (uintptr_t)ptr, &off);
+    pthread_mutex_unlock(&os->lock);
+    size_t len;
+    if (!found || size == 0 || !align_up_checked(size, os_page_size(), &len)) {
+        LOG_ERR("get_ipc_handle: [%p, +%zu) is not an allocation of this "
+                "provider",
+                ptr, size);
+        return UMF_RESULT_ERROR_INVALID_ARGUMENT;
+    }
+    os_ipc_data_t d;
+    memset(&d, 0, sizeof(d));
+    int e = os_fd_identity(os->fd, &d.dev, &d.ino);
+    if (e) {
+        LOG_PERR(-e, "fstat of the shared memory file");
+        return os_fail(UMF_OS_RESULT_ERROR_ALLOC_FAILED, -e);
+    }
+    d.magic = OS_IPC_MAGIC;
+    d.version = OS_IPC_VERSION;
+    d.pid = os_getpid();
+    d.protection = (uint32_t)os->prot;
+    d.offset = OS_OFF(off);
+    d.size = len;
+    if (os->shm_name[0]) {
+        d.kind = OS_IPC_SHM;
+        d.fd = -1;
+        memcpy(d.shm_name, os->shm_name, sizeof(d.shm_name));
+    } else {
+        d.kind = OS_IPC_MEMFD;
+        d.fd = os->fd;
+    }
+    memcpy(data, &d, sizeof(d));
+    return UMF_RESULT_SUCCESS;
 }
 
 static umf_result_t os_put_ipc_handle(void *priv, void *data) {
-    (void)data;
-    return ipc_check(priv);
+    os_provider_t *os = priv;
+    umf_result_t r = ipc_check(os);
+    if (r != UMF_RESULT_SUCCESS) {
+        return r;
+    }
+    os_ipc_data_t d;
+    memcpy(&d, data, sizeof(d));
+    bool ours =
+        d.magic == OS_IPC_MAGIC && d.pid == os_getpid() &&
+        ((d.kind == OS_IPC_MEMFD && d.fd == os->fd && !os->shm_name[0]) ||
+         (d.kind == OS_IPC_SHM && os->shm_name[0] &&
+          strncmp(d.shm_name, os->shm_name, sizeof(d.shm_name)) == 0));
+    if (!ours) {
+        LOG_ERR("put_ipc_handle: the data is not a handle of this provider "
+                "in this process");
+        return UMF_RESULT_ERROR_INVALID_ARGUMENT;
+    }
+    return UMF_RESULT_SUCCESS; // the handle holds nothing to release
+}
+
+// Names we shm_open for another process: what our own providers and the
+// proxy create, nothing that could walk out of /dev/shm.
+static bool shm_name_ok(const char *name, size_t cap) {
+    const char *end = memchr(name, '\0', cap);
+    if (!end || end == name) {
+        return false;
+    }
+    if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
+        return false;
+    }
+    for (const char *c = name; c < end; c++) {
+        bool ok = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+                  (*c >= '0' && *c <= '9') || *c == '_' || *c == '-' ||
+                  *c == '.';
+        if (!ok) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static umf_result_t os_ipc_data_check(const os_ipc_data_t *d) {
+    size_t page = os_page_size();
+    const char *why = NULL;
+    if (d->magic != OS_IPC_MAGIC || d->version != OS_IPC_VERSION) {
+        why = "bad magic or version";
+    } else if (d->kind != OS_IPC_MEMFD && d->kind != OS_IPC_SHM) {
+        why = "unknown kind";
+    } else if (d->pid <= 0 || d->pid > (1 << 22)) {
+        why = "producer pid out of range";
+    } else if (d->size == 0 || d->size % page || d->size > OS_IPC_SIZE_MAX) {
+        why = "size not a page multiple in (0, 2^47]";
+    } else if (d->offset % page || d->offset > (uint64_t)INT64_MAX - d->size) {
+        why = "file offset not a page multiple or past the file";
+    } else if (d->kind == OS_IPC_MEMFD && d->fd < 0) {
+        why = "negative fd";
+    } else if (d->kind == OS_IPC_SHM &&
+               !shm_name_ok(d->shm_name, sizeof(d->shm_name))) {
+        why = "shm name empty, unterminated or not [A-Za-z0-9._-]";
+    }
+    if (why) {
+        LOG_ERR("OS provider IPC data rejected: %s", why);
+        return UMF_RESULT_ERROR_INVALID_ARGUMENT;
+    }
+    return UMF_RESULT_SUCCESS;
+}
+
+bool os_ipc_data_matches_chunk(const void *data, uint64_t chunk_size) {
+    os_ipc_data_t d;
+    memcpy(&d, data, sizeof(d));
+    size_t page = os_page_size();
+    return d.magic == OS_IPC_MAGIC && chunk_size <= OS_IPC_SIZE_MAX &&
+           d.size == ((chunk_size + page - 1) & ~(uint64_t)(page - 1));
+}
+
+static umf_result_t ipc_fd_from_producer(const os_ipc_data_t *d, int *out) {
+    int pidfd = os_pidfd_open(d->pid);
+    if (pidfd < 0) {
+        if (pidfd == -ESRCH) {
+            return os_ipc_fail(-pidfd,
+                               "producer process %d does not exist; "
+                               "memfd handles need a live producer",
+                               (int)d->pid);
+        }
+        return os_ipc_fail(-pidfd, "pidfd_open(%d) failed; needs Linux 5.3",
+                           (int)d->pid);
+    }
+    int fd = os_pidfd_getfd(pidfd, d->fd);
+    (void)os_close(pidfd);
+    if (fd == -EPERM) {
+        int scope = os_ptrace_scope();
+        return os_ipc_fail(
+            EPERM,
+            "may not take fd %d of pid %d: needs ptrace rights over it: same "
+            "user, and with yama/ptrace_scope=%d the producer must call "
+            "prctl(PR_SET_PTRACER, consumer pid); or use a shm name",
+            (int)d->fd, (int)d->pid, scope);
+    }
+    if (fd == -ENOSYS) {
+        return os_ipc_fail(ENOSYS, "pidfd_getfd needs Linux 5.6; use a shm "
+                                   "name instead");
+    }
+    if (fd < 0) {
+        return os_ipc_fail(-fd, "pidfd_getfd(pid %d, fd %d)", (int)d->pid,
+                           (int)d->fd);
+    }
+    *out = fd;
+    return UMF_RESULT_SUCCESS;
+}
+
+static umf_result_t ipc_fd_from_name(const os_ipc_data_t *d, int *out) {
+    int fd = os_shm_open(d->shm_name);
+    if (fd == -ENOENT) {
+        return os_ipc_fail(ENOENT,
+                           "no shm object /dev/shm/%s: its provider "
+                           "was destroyed",
+                           d->shm_name);
+    }
+    if (fd == -EACCES) {
+        return os_ipc_fail(EACCES,
+                           "/dev/shm/%s has mode 0600: run the "
+                           "consumer as the producer's user",
+                           d->shm_name);
+    }
+    if (fd < 0) {
+        return os_ipc_fail(-fd, "shm_open(%s)", d->shm_name);
+    }
+    *out = fd;
+    return UMF_RESULT_SUCCESS;
+}
+
+// pre: os->lock held. The consumer's fd of the producer's file, with a
+// reference for one more mapping.
+static umf_result_t ipc_source_get_locked(os_provider_t *os,
+                                          const os_ipc_data_t *d,
+                                          os_ipc_source_t **out) {
+    for (os_ipc_source_t *s = os->ipc_sources; s; s = s->next) {
+        if (s->dev == d->dev && s->ino == d->ino) {
+            s->refs++;
+            *out = s;
+            return UMF_RESULT_SUCCESS;
+        }
+    }
+    int fd = -1;
+    umf_result_t r = d->kind == OS_IPC_MEMFD ? ipc_fd_from_producer(d, &fd)
+                                             : ipc_fd_from_name(d, &fd);
+    if (r != UMF_RESULT_SUCCESS) {
+        return r;
+    }
+    uint64_t dev = 0, ino = 0;
+    int e = os_fd_shmem_identity(fd, &dev, &ino);
+    if ((e == 0 || e == -EBADF) && (dev != d->dev || ino != d->ino)) {
+        LOG_ERR("IPC handle rejected: %s is not the file the handle names "
+                "(stale handle: the producer exited and its pid was reused, "
+                "or the shm object was re-created, e.g. by a consumer "
+                "provider given the same shm name; or forged)",
+                d->kind == OS_IPC_SHM ? d->shm_name : "the producer's fd");
+        (void)os_close(fd);
+        return UMF_RESULT_ERROR_INVALID_ARGUMENT;
+    }
+    if (e) {
+        LOG_PERR(e == -EBADF ? 0 : -e,
+                 "IPC handle rejected: the producer's file is not shared "
+                 "memory (tmpfs, hugetlbfs or memfd_secret)");
+        (void)os_close(fd);
+        return UMF_RESULT_ERROR_INVALID_ARGUMENT;
+    }
+    os_ipc_source_t *s = ba_calloc(1, sizeof(*s));
+    if (!s) {
+        (void)os_close(fd);
+        return UMF_RESULT_ERROR_OUT_OF_HOST_MEMORY;
+    }
+    s->dev = dev;
+    s->ino = ino;
+    s->fd = fd;
+    s->refs = 1;
+    s->next = os->ipc_sources;
+    os->ipc_sources = s;
+    *out = s;
+    return UMF_RESULT_SUCCESS;
+}
+
+// pre: os->lock held.
+static void ipc_source_put_locked(os_provider_t *os, os_ipc_source_t *s) {
+    if (--s->refs > 0) {
+        return;
+    }
+    for (os_ipc_source_t **pp = &os->ipc_sources; *pp; pp = &(*pp)->next) {
+        if (*pp == s) {
+            *pp = s->next;
+            break;
+        }
+    }
+    (void)os_close(s->fd);
+    ba_free(s);
 }
 
 static umf_result_t os_open_ipc_handle(void *priv, void *data, void **ptr) {
-    (void)data, (void)ptr;
-    return ipc_check(priv);
+    os_provider_t *os = priv;
+    umf_result_t r = ipc_check(os);
+    if (r != UMF_RESULT_SUCCESS) {
+        return r;
+    }
+    os_ipc_data_t d; // a copy: data need not be aligned, nor stay put
+    memcpy(&d, data, sizeof(d));
+    r = os_ipc_data_check(&d);
+    if (r != UMF_RESULT_SUCCESS) {
+        return r;
+    }
+    os_ipc_map_t *m = ba_alloc(sizeof(*m));
+    if (!m) {
+        return UMF_RESULT_ERROR_OUT_OF_HOST_MEMORY;
+    }
+    pthread_mutex_lock(&os->lock);
+    os_ipc_source_t *src = NULL;
+    r = ipc_source_get_locked(os, &d, &src);
+    if (r != UMF_RESULT_SUCCESS) {
+        goto err_unlock;
+    }
+    void *addr = NULL;
+    int e = os_mmap_fd(&addr, (size_t)d.size, os->prot, src->fd,
+                       (off_t)d.offset, 0);
+    if (e) {
+        r = os_ipc_fail(-e, "mmap of %llu bytes at file offset %llu",
+                        (unsigned long long)d.size,
+                        (unsigned long long)d.offset);
+        goto err_put_source;
+    }
+    m->src = src;
+    m->len = (size_t)d.size;
+    if (!addr_map_put(&os->ipc_maps, (uintptr_t)addr, (uint64_t)(uintptr_t)m)) {
+        (void)os_munmap(addr, (size_t)d.size);
+        r = UMF_RESULT_ERROR_OUT_OF_HOST_MEMORY;
+        goto err_put_source;
+    }
+    pthread_mutex_unlock(&os->lock);
+    *ptr = addr;
+    return UMF_RESULT_SUCCESS;
+
+err_put_source:
+    ipc_source_put_locked(os, src);
+err_unlock:
+    pthread_mutex_unlock(&os->lock);
+    ba_free(m);
+    return r;
 }
 
 static umf_result_t os_close_ipc_handle(void *priv, void *ptr, size_t size) {
-    (void)ptr, (void)size;
-    return ipc_check(priv);
+    os_provider_t *os = priv;
+    umf_result_t r = ipc_check(os);
+    if (r != UMF_RESULT_SUCCESS) {
+        return r;
+    }
+    (void)size; // the mapping's own length is known
+    uint64_t v;
+    pthread_mutex_lock(&os->lock);
+    if (!addr_map_del(&os->ipc_maps, (uintptr_t)ptr, &v)) {
+        pthread_mutex_unlock(&os->lock);
+        LOG_ERR("close_ipc_handle: %p is not a mapping opened by this "
+                "provider",
+                ptr);
+        return UMF_RESULT_ERROR_INVALID_ARGUMENT;
+    }
+    os_ipc_map_t *m = (os_ipc_map_t *)(uintptr_t)v;
+    int e = os_munmap(ptr, m->len);
+    ipc_source_put_locked(os, m->src);
+    pthread_mutex_unlock(&os->lock);
+    ba_free(m);
+    if (e) {
+        return os_fail(UMF_OS_RESULT_ERROR_FREE_FAILED, -e);
+    }
+    return UMF_RESULT_SUCCESS;
+}
+
+// pre: os->lock held or no other user left. Drops the IPC bookkeeping of a
+// provider going away; its mappings stay (upstream's finalize does not
+// unmap them either; pools close theirs before).
+static void ipc_fini_locked(os_provider_t *os) {
+    for (size_t i = 0; i < os->ipc_maps.cap; i++) {
+        if (os->ipc_maps.keys[i] > 1) {
+            ba_free((void *)(uintptr_t)os->ipc_maps.vals[i]);
+        }
+    }
+    addr_map_fini(&os->ipc_maps);
+    while (os->ipc_sources) {
+        os_ipc_source_t *s = os->ipc_sources;
+        os->ipc_sources = s->next;
+        (void)os_close(s->fd);
+        ba_free(s);
+    }
 }
 
 static umf_memory_provider_ops_t os_ops = {
