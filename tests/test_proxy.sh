@@ -107,6 +107,13 @@ for pool in $pools proxy; do
     done
 done
 
+# --- memspace=: the heap from a predefined memspace ---
+for m in "memspace=host_all" "memspace=highest_capacity;numa.mode=bind" \
+    "memspace=host_all;numa.mode=interleave;numa.part_size=64K"; do
+    out=$(run "pool=disjoint;$m" "$api" 2>&1) || fail "$m: test_proxy_api: $out"
+done
+echo "== memspace=: test_proxy_api passed"
+
 # --- shm objects of dead processes are removed by a shared-shm proxy ---
 sh -c 'exit 0' &
 dead=$!
@@ -192,6 +199,12 @@ expect_error "tier.a.min=1K;tier.b.min=2K;tier.a.max=4K" "overlap"
 expect_error "" "cannot read" UMF_PROXY_CONFIG="$tmp/missing.conf"
 expect_error "stats=1;stats.file=$tmp/no/such/dir/stats" "stats.file"
 expect_error "numa.nodes=1000;numa.mode=bind" "numa.nodes"
+expect_error "memspace=fastest" "host_all, highest_capacity"
+expect_error "memspace=host_all;numa.nodes=0" "numa.nodes: not used with memspace"
+# Without HMAT data (most VMs) the bandwidth/latency memspaces do not exist.
+if "$top_builddir/umfrun" --show | grep -q "lowest_latency .*not available"; then
+    expect_error "memspace=lowest_latency" "memspace=lowest_latency: not available"
+fi
 if ! ldconfig -p 2>/dev/null | grep -q 'libtbbmalloc\.so\.2'; then
     expect_error "pool=scalable" "libtbbmalloc2"
 fi

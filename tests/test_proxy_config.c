@@ -1130,6 +1130,66 @@ START_TEST(test_proxy_config_numa_lists) {
 }
 END_TEST
 
+// memspace=: the four names, each alone or with a policy mode, in tiers
+// too; what it cannot be combined with is refused, naming both keys.
+START_TEST(test_proxy_config_memspace) {
+    static const struct {
+        const char *word;
+        px_memspace_t value;
+    } names[] = {
+        {"host_all", PX_MEMSPACE_HOST_ALL},
+        {"highest_capacity", PX_MEMSPACE_HIGHEST_CAPACITY},
+        {"highest_bandwidth", PX_MEMSPACE_HIGHEST_BANDWIDTH},
+        {"lowest_latency", PX_MEMSPACE_LOWEST_LATENCY},
+    };
+    char env[128];
+    for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+        snprintf(env, sizeof(env), "memspace=%s", names[i].word);
+        ck_load_ok(load_env(env));
+        ck_assert_int_eq(cfg.base.memspace, names[i].value);
+        ck_assert_int_eq(cfg.base.numa_mode, -1); // no policy: its default
+        snprintf(env, sizeof(env), "tier.t.min=1M;tier.t.memspace=%s",
+                 names[i].word);
+        ck_load_ok(load_env(env));
+        ck_assert_int_eq(cfg.tiers[0].pc.memspace, names[i].value);
+        ck_assert_int_eq(cfg.base.memspace, PX_MEMSPACE_UNSET);
+    }
+    ck_load_ok(load_env("memspace=host_all;numa.mode=interleave;"
+                        "numa.part_size=2M"));
+    ck_assert_int_eq(cfg.base.numa_mode, UMF_NUMA_MODE_INTERLEAVE);
+    ck_assert_uint_eq(cfg.base.numa_part_size, 2u << 20);
+    ck_load_ok(load_env("memspace=highest_capacity;numa.mode=split"));
+    ck_load_ok(load_env("memspace=host_all;numa.mode=preferred"));
+
+    ck_load_fails(load_env("memspace=fastest"),
+                  "UMF_PROXY: memspace: bad value 'fastest' (accepted: "
+                  "host_all, highest_capacity, highest_bandwidth, "
+                  "lowest_latency)");
+    ck_load_fails(load_env("memspace=host_all;numa.nodes=0"),
+                  "UMF_PROXY: numa.nodes: not used with memspace=host_all "
+                  "(the memspace chooses the nodes)");
+    ck_load_fails(load_env("numa.mode=local;memspace=host_all"),
+                  "UMF_PROXY: numa.mode: local does not go with "
+                  "memspace=host_all (accepted with a memspace: bind, "
+                  "interleave, preferred, split, or no numa.mode)");
+    ck_load_fails(load_env("memspace=highest_capacity;"
+                           "page.disposition=shared-fd"),
+                  "UMF_PROXY: page.disposition: memory from "
+                  "memspace=highest_capacity is private (accepted with a "
+                  "memspace: private)");
+    ck_load_fails(load_env("memspace=host_all;thp=on"),
+                  "UMF_PROXY: thp: not supported with memspace=host_all");
+    ck_load_fails(load_env("memspace=host_all;numa.part_size=4K"),
+                  "UMF_PROXY: numa.part_size: needs numa.mode=interleave "
+                  "(numa.mode is not set)");
+    ck_load_fails(load_env("tier.t.min=0;tier.t.memspace=host_all;"
+                           "tier.t.numa.nodes=all"),
+                  "UMF_PROXY: tier.t.numa.nodes: not used with "
+                  "tier.t.memspace=host_all (the memspace chooses the "
+                  "nodes)");
+}
+END_TEST
+
 START_TEST(test_proxy_config_numa_rules) {
     // numa.nodes without numa.mode means bind.
     ck_load_ok(load_env("numa.nodes=1"));
@@ -1367,6 +1427,7 @@ static const char default_print[] = "config file: none\n"
                                     "numa.nodes=(default)\n"
                                     "numa.mode=(default)\n"
                                     "numa.part_size=(default)\n"
+                                    "memspace=(default)\n"
                                     "disjoint.slab_min_size=(default)\n"
                                     "disjoint.max_poolable_size=(default)\n"
                                     "disjoint.capacity=(default)\n"
@@ -1421,6 +1482,7 @@ START_TEST(test_proxy_config_print) {
              "numa.nodes=0,2-3,5,7-9\n"
              "numa.mode=interleave\n"
              "numa.part_size=2M\n"
+             "memspace=(default)\n"
              "disjoint.slab_min_size=64K\n"
              "disjoint.max_poolable_size=1G\n"
              "disjoint.capacity=3\n"
@@ -1440,6 +1502,7 @@ START_TEST(test_proxy_config_print) {
              "tier.big.numa.nodes=(default)\n"
              "tier.big.numa.mode=(default)\n"
              "tier.big.numa.part_size=(default)\n"
+             "tier.big.memspace=(default)\n"
              "tier.big.disjoint.slab_min_size=(default)\n"
              "tier.big.disjoint.max_poolable_size=(default)\n"
              "tier.big.disjoint.capacity=(default)\n"
@@ -1455,6 +1518,7 @@ START_TEST(test_proxy_config_print) {
              "tier.small.numa.nodes=all\n"
              "tier.small.numa.mode=bind\n"
              "tier.small.numa.part_size=(default)\n"
+             "tier.small.memspace=(default)\n"
              "tier.small.disjoint.slab_min_size=(default)\n"
              "tier.small.disjoint.max_poolable_size=(default)\n"
              "tier.small.disjoint.capacity=(default)\n"
@@ -1637,7 +1701,7 @@ START_TEST(test_proxy_config_man_page_covers_keys) {
         }
         line = nl + 1;
     }
-    ck_assert_int_eq(nkeys, 18 + 2 + 13);
+    ck_assert_int_eq(nkeys, 19 + 2 + 14);
 
     // Every accepted word.
     static const char *const words[] = {
@@ -1713,6 +1777,7 @@ static Suite *proxy_config_suite(void) {
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_proxy_config_numa_lists);
     tcase_add_test(tc, test_proxy_config_numa_rules);
+    tcase_add_test(tc, test_proxy_config_memspace);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("files");
