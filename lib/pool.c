@@ -265,6 +265,13 @@ umfPoolGetMemoryProvider(umf_memory_pool_handle_t hPool,
 
 // --- Tracker query used by separately built pools (not in any header) ---
 
+// For libumf_proxy.so (in no public header): the tracker's epoch, which
+// lets it cache ownership answers per thread (see tracker_epoch).
+UMF_EXPORT const _Atomic uint64_t *umf_private_tracker_epoch(void) {
+    tracker_t *t = umf_tracker();
+    return t ? tracker_epoch(t) : NULL;
+}
+
 UMF_EXPORT umf_result_t umfMemoryTrackerGetAllocInfo(const void *ptr,
                                                      umf_alloc_info_t *info) {
     CHECK_ARG(ptr != NULL, UMF_RESULT_ERROR_INVALID_ARGUMENT, "ptr is NULL");

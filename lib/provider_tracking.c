@@ -37,6 +37,8 @@
 #include "log.h"
 #include "provider.h"
 
+#include <umf/providers/provider_os_memory.h>
+
 typedef struct tracking_t {
     umf_memory_provider_handle_t upstream;
     umf_memory_pool_handle_t pool;
@@ -240,6 +242,17 @@ static const umf_memory_provider_ops_t tracking_ops = {
     .ipc.open_ipc_handle = trk_open_ipc_handle,
     .ipc.close_ipc_handle = trk_close_ipc_handle,
 };
+
+// For libjemalloc_pool (in no public header): true when every allocation
+// of h (or of the provider h's tracking wrapper forwards to) is fresh,
+// zero-filled memory: the OS provider's always is (mmap, new file offsets).
+// A pool asked for zeroed memory can then skip clearing it.
+UMF_EXPORT bool umf_private_provider_zero_filled(umf_memory_provider_handle_t h) {
+    if (h && h->ops.alloc == tracking_ops.alloc) {
+        h = ((tracking_t *)provider_priv(h))->upstream;
+    }
+    return h && h->ops.alloc == umfOsMemoryProviderOps()->alloc;
+}
 
 umf_result_t tracking_provider_create(umf_memory_provider_handle_t upstream,
                                       umf_memory_pool_handle_t pool,

@@ -10,6 +10,8 @@
 #define UMF_PROVIDER_TRACKING_H
 
 #include <umf/memory_pool.h>
+#include <stdbool.h>
+
 #include <umf/memory_provider.h>
 
 #include "tracker.h"
@@ -18,5 +20,9 @@ umf_result_t tracking_provider_create(umf_memory_provider_handle_t upstream,
                                       umf_memory_pool_handle_t pool,
                                       tracker_t *tracker,
                                       umf_memory_provider_handle_t *out);
+
+// Exported for libjemalloc_pool: h (through its tracking wrapper) always
+// returns zero-filled memory (the OS provider).
+bool umf_private_provider_zero_filled(umf_memory_provider_handle_t h);
 
 #endif /* UMF_PROVIDER_TRACKING_H */

@@ -99,7 +99,20 @@ struct tracker_t {
     tr_arena_t *arenas; // node memory; freed by tracker_destroy only
     _Atomic size_t count;
     _Atomic uint64_t gen __attribute__((aligned(64))); // odd: change applying
+    // Outermost layer: bumped by every change that can take an address
+    // from its owner (a removal, a range nested into another). A reader
+    // that cached an answer may keep it while this stays the same.
+    _Atomic uint64_t epoch __attribute__((aligned(64)));
 };
+
+static inline void epoch_bump(tracker_t *t) {
+    // Pairs with the acquire loads of readers that validate a cache.
+    atomic_fetch_add_explicit(&t->epoch, 1, memory_order_release);
+}
+
+const _Atomic uint64_t *tracker_epoch(const tracker_t *t) {
+    return &t->epoch;
+}
 
 // A range to add or remove, with its level.
 typedef struct tr_range_t {
@@ -633,7 +646,13 @@ umf_result_t tracker_register(tracker_t *t, void *owner, const void *base,
         return UMF_RESULT_ERROR_NOT_SUPPORTED;
     }
     pthread_mutex_lock(&t->lock);
+    tracker_t *in_before = inner_of(t);
+    size_t inner_before = in_before ? tracker_count(in_before) : 0;
     umf_result_t ret = register_locked(t, &r);
+    tracker_t *in = inner_of(t);
+    if (ret == UMF_RESULT_SUCCESS && in && tracker_count(in) != inner_before) {
+        epoch_bump(t); // nested: part of another owner's range changed hands
+    }
     pthread_mutex_unlock(&t->lock);
     return ret;
 }
@@ -648,6 +667,7 @@ umf_result_t tracker_unregister(tracker_t *t, const void *base,
         return UMF_RESULT_ERROR_INVALID_ARGUMENT;
     }
     remove_locked(l, &r);
+    epoch_bump(t);
     pthread_mutex_unlock(&t->lock);
     if (info) {
         info->base = (void *)r.base;
@@ -782,6 +802,7 @@ umf_result_t tracker_remove_range(tracker_t *t, void *owner, const void *base,
     }
     pthread_mutex_lock(&t->lock);
     umf_result_t ret = remove_range_locked(t, owner, lo, hi);
+    epoch_bump(t);
     pthread_mutex_unlock(&t->lock);
     if (ret == UMF_RESULT_ERROR_INVALID_ARGUMENT) {
         LOG_DEBUG("[%p, +%zu) is not all registered to one owner (a gap or "
@@ -873,6 +894,7 @@ size_t tracker_drop_owner(tracker_t *t, void *owner) {
     for (tracker_t *l = t; l; l = inner_of(l)) {
         n += drop_locked(l, owner, 0, 0);
     }
+    epoch_bump(t);
     pthread_mutex_unlock(&t->lock);
     return n;
 }

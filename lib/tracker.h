@@ -11,7 +11,9 @@
 #define UMF_TRACKER_H
 
 #include <stdbool.h>
+#include <stdatomic.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <umf/base.h>
 
@@ -66,6 +68,11 @@ bool tracker_lookup_owner(const tracker_t *t, const void *ptr, void *owner,
                           tracker_info_t *info);
 // Removes every range of owner; returns how many.
 size_t tracker_drop_owner(tracker_t *t, void *owner);
+// A counter that changes whenever an address may have lost its owner or
+// changed owner (removals, nested registrations); never for a new range in
+// free address space. A reader may cache a lookup's answer while it reads
+// the same value (acquire). Outermost tracker only.
+const _Atomic uint64_t *tracker_epoch(const tracker_t *t);
 // Number of registered ranges.
 size_t tracker_count(const tracker_t *t);
 // Bytes of node memory in use (for tests of registration cost).

@@ -48,6 +48,7 @@ umf_result_t umfMemoryTrackerGetAllocInfo(const void *ptr,
 
 #define PX_EXPORT    __attribute__((visibility("default")))
 #define UMF_NOINLINE_PX __attribute__((noinline, cold))
+#define PX_NOINLINE     __attribute__((noinline))
 
 // Exported names glibc's headers do not declare.
 void cfree(void *ptr);
@@ -65,6 +66,7 @@ int __posix_memalign(void **out, size_t align, size_t size);
 
 px_state_t px;
 px_sys_t px_sys;
+const _Atomic uint64_t *px_epoch;
 __thread unsigned px_depth __attribute__((tls_model("initial-exec")));
 
 // --- Bootstrap region ---
@@ -274,6 +276,54 @@ static void px_pool_free(umf_memory_pool_handle_t pool, void *ptr) {
     px_depth--;
 }
 
+// --- Owners ---
+
+// The last two chunks this thread looked up, valid while libumf's tracker
+// epoch stays the same (no address has lost or changed its owner since):
+// a free of a block in a recently seen chunk costs two compares instead of
+// a tracker walk. Negative answers are not cached.
+typedef struct px_owner_t {
+    uintptr_t base;
+    size_t size; // 0: empty
+    umf_memory_pool_handle_t pool;
+    uint64_t epoch;
+} px_owner_t;
+
+static __thread px_owner_t tls_owner[2]
+    __attribute__((tls_model("initial-exec")));
+
+static PX_NOINLINE umf_memory_pool_handle_t px_owner_slow(const void *ptr,
+                                                          uint64_t epoch) {
+    umf_alloc_info_t info;
+    if (umfMemoryTrackerGetAllocInfo(ptr, &info) != UMF_RESULT_SUCCESS ||
+        !info.pool) {
+        return NULL;
+    }
+    tls_owner[1] = tls_owner[0];
+    tls_owner[0] = (px_owner_t){(uintptr_t)info.base, info.baseSize,
+                                info.pool, epoch};
+    return info.pool;
+}
+
+// The pool owning ptr, or NULL.
+static inline umf_memory_pool_handle_t px_owner(const void *ptr) {
+    // Pairs with the release store of px.ready (px_epoch is set before).
+    const _Atomic uint64_t *ep = px_epoch;
+    if (px_unlikely(!ep)) {
+        return umfPoolByPtr(ptr);
+    }
+    // Pairs with the release increments in libumf's tracker.
+    uint64_t e = atomic_load_explicit(ep, memory_order_acquire);
+    uintptr_t a = (uintptr_t)ptr;
+    for (int i = 0; i < 2; i++) {
+        if (a - tls_owner[i].base < tls_owner[i].size &&
+            tls_owner[i].epoch == e) {
+            return tls_owner[i].pool;
+        }
+    }
+    return px_owner_slow(ptr, e);
+}
+
 // --- The malloc family ---
 
 PX_EXPORT void *malloc(size_t size) {
@@ -284,7 +334,7 @@ PX_EXPORT void free(void *ptr) {
     if (!ptr || px_boot_owns(ptr)) {
         return;
     }
-    umf_memory_pool_handle_t pool = umfPoolByPtr(ptr);
+    umf_memory_pool_handle_t pool = px_owner(ptr);
     if (px_likely(pool != NULL)) {
         px_pool_free(pool, ptr);
         return;
@@ -321,7 +371,7 @@ PX_EXPORT size_t malloc_usable_size(void *ptr) {
     if (px_boot_owns(ptr)) {
         return px_boot_size(ptr);
     }
-    umf_memory_pool_handle_t pool = umfPoolByPtr(ptr);
+    umf_memory_pool_handle_t pool = px_owner(ptr);
     if (pool) {
         return px_pool_usable(pool, ptr);
     }
@@ -350,7 +400,7 @@ PX_EXPORT void *realloc(void *ptr, size_t size) {
         }
         return q;
     }
-    umf_memory_pool_handle_t pool = umfPoolByPtr(ptr);
+    umf_memory_pool_handle_t pool = px_owner(ptr);
     if (!pool) {
         px_sys_resolve();
         return px_sys.realloc(ptr, size); // never changes allocator

@@ -63,6 +63,10 @@ typedef struct px_sys_t {
 
 extern px_sys_t px_sys PX_HIDDEN;
 
+// libumf's tracker epoch (umf_private_tracker_epoch), set by px_setup
+// before px.ready; NULL until then.
+extern const _Atomic uint64_t *px_epoch PX_HIDDEN;
+
 // Resolves px_sys once (dlsym; its own allocations come from the bootstrap
 // region). Returns true when px_sys.malloc is usable.
 PX_HIDDEN bool px_sys_resolve(void);

@@ -44,6 +44,7 @@
 
 // Exported by libumf for the proxy (in no public header).
 void umf_private_log_configure(const char *umf_log_string);
+const _Atomic uint64_t *umf_private_tracker_epoch(void);
 umf_result_t
 umf_private_os_provider_private_after_fork(umf_memory_provider_handle_t h);
 
@@ -495,6 +496,7 @@ void px_setup(void) {
         px.nheaps++;
     }
     px.ntiers = px.nheaps - 1;
+    px_epoch = umf_private_tracker_epoch();
     px_depth--;
     atomic_store_explicit(&px.ready, 1, memory_order_release);
 }

@@ -123,6 +123,7 @@ typedef struct jp_pool_t {
     uint32_t slot;   // index in the thread tables, JP_TLS_SLOTS if none
     uint32_t gen;    // the slot's generation when this pool took it
     bool keep_all;
+    bool zero_filled; // the provider returns zero-filled memory (OS)
     // Every allocation the provider made for this pool (see "Regions"),
     // sorted by address, in its own mapping.
     pthread_mutex_t regions_lock;
@@ -476,6 +477,8 @@ static void jp_wait_idle(const jp_thread_t *t) {
 void umf_private_fork_prepare_outer(void);
 void umf_private_fork_parent_outer(void);
 void umf_private_fork_child_outer(void);
+// libumf (provider_tracking.c): the provider always gives zeroed memory.
+bool umf_private_provider_zero_filled(umf_memory_provider_handle_t h);
 
 static void jp_fork_prepare(void) {
     umf_private_fork_prepare_outer();
@@ -683,7 +686,9 @@ static void *jp_extent_alloc(extent_hooks_t *hooks, void *new_addr, size_t size,
         }
         return NULL;
     }
-    if (*zero) {
+    if (pool->zero_filled) {
+        *zero = true; // fresh OS memory: clearing it would only fault it in
+    } else if (*zero) {
         memset(p, 0, size); // host memory: this pool needs it
     }
     *commit = true;
@@ -858,6 +863,7 @@ static umf_result_t jp_initialize(umf_memory_provider_handle_t provider,
     pool->hooks = jp_hooks;
     pool->provider = provider;
     pool->keep_all = p ? p->keep_all_memory : false;
+    pool->zero_filled = umf_private_provider_zero_filled(provider);
     pthread_mutex_init(&pool->regions_lock, NULL);
     pool->regions = NULL;
     pool->nregions = pool->cap_regions = 0;
