@@ -247,6 +247,41 @@ START_TEST(test_tracker_nested) {
 }
 END_TEST
 
+// The epoch moves exactly when an address may lose or change its owner,
+// so a reader's cached answer stays right while it does not move.
+START_TEST(test_tracker_epoch) {
+    tracker_t *t = tracker_create();
+    const _Atomic uint64_t *ep = tracker_epoch(t);
+    uint64_t e = atomic_load(ep);
+    // New ranges in free address space: no change.
+    ck_assert_int_eq(tracker_register(t, OWNER1, P(BASE), 8 * KiB),
+                     UMF_RESULT_SUCCESS);
+    ck_assert_int_eq(tracker_register(t, OWNER1, P(BASE + 64 * KiB), 4 * KiB),
+                     UMF_RESULT_SUCCESS);
+    ck_assert_uint_eq(atomic_load(ep), e);
+    // A refused registration: no change.
+    ck_assert_int_eq(tracker_register(t, OWNER1, P(BASE + 4 * KiB), 8 * KiB),
+                     UMF_RESULT_ERROR_INVALID_ARGUMENT);
+    ck_assert_uint_eq(atomic_load(ep), e);
+    // A range nested in another owner's: part of it changed hands.
+    ck_assert_int_eq(tracker_register(t, OWNER2, P(BASE + 128), 64),
+                     UMF_RESULT_SUCCESS);
+    ck_assert_uint_gt(atomic_load(ep), e);
+    e = atomic_load(ep);
+    ck_assert_int_eq(tracker_remove_range(t, OWNER2, P(BASE + 128), 64),
+                     UMF_RESULT_SUCCESS);
+    ck_assert_uint_gt(atomic_load(ep), e);
+    e = atomic_load(ep);
+    ck_assert_int_eq(tracker_unregister(t, P(BASE + 64 * KiB), NULL),
+                     UMF_RESULT_SUCCESS);
+    ck_assert_uint_gt(atomic_load(ep), e);
+    e = atomic_load(ep);
+    ck_assert_uint_eq(tracker_drop_owner(t, OWNER1), 1);
+    ck_assert_uint_gt(atomic_load(ep), e);
+    tracker_destroy(t);
+}
+END_TEST
+
 // Two ranges of one level sharing every slot boundary they can.
 START_TEST(test_tracker_adjacent_ranges_share_slots) {
     tracker_t *t = tracker_create();
@@ -733,6 +768,7 @@ static Suite *tracker_suite(void) {
     tcase_add_test(tc, test_tracker_zero_size_and_limits);
     tcase_add_test(tc, test_tracker_rejects_overlap);
     tcase_add_test(tc, test_tracker_nested);
+    tcase_add_test(tc, test_tracker_epoch);
     tcase_add_test(tc, test_tracker_adjacent_ranges_share_slots);
     tcase_add_test(tc, test_tracker_split_merge);
     tcase_add_test(tc, test_tracker_remove_range);
