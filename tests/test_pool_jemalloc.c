@@ -194,11 +194,13 @@ static umf_memory_pool_handle_t os_pool(void) {
                          UMF_POOL_CREATE_FLAG_OWN_PROVIDER);
 }
 
-// jemalloc's mallctl, found at run time: the test does not link jemalloc.
+// The mallctl of the jemalloc the pool uses, found at run time: the test
+// does not link jemalloc, and libjemalloc_pool may hold a private copy.
 typedef int (*mallctl_fn)(const char *, void *, size_t *, void *, size_t);
 
 static mallctl_fn jemalloc_mallctl(void) {
-    mallctl_fn f = (mallctl_fn)(uintptr_t)dlsym(RTLD_DEFAULT, "mallctl");
+    mallctl_fn f = (mallctl_fn)(uintptr_t)dlsym(
+        RTLD_DEFAULT, "umf_private_jemalloc_mallctl");
     ck_assert_ptr_nonnull((void *)(uintptr_t)f);
     return f;
 }

@@ -1058,6 +1058,17 @@ static umf_result_t jp_get_last_allocation_error(void *priv) {
     return tls_last_error;
 }
 
+// For tests (in no public header): mallctl of the jemalloc this library
+// uses, which may be a private, hidden copy (linked from the PIC archive).
+UMF_EXPORT int umf_private_jemalloc_mallctl(const char *name, void *oldp,
+                                            size_t *oldlenp, void *newp,
+                                            size_t newlen);
+UMF_EXPORT int umf_private_jemalloc_mallctl(const char *name, void *oldp,
+                                            size_t *oldlenp, void *newp,
+                                            size_t newlen) {
+    return mallctl(name, oldp, oldlenp, newp, newlen);
+}
+
 // --- Ops ---
 
 static umf_memory_pool_ops_t jemalloc_pool_ops = {
