@@ -107,6 +107,45 @@ for pool in $pools proxy; do
     done
 done
 
+# --- LD_PRELOAD chains: another malloc library after the proxy becomes its
+# system allocator (memory from before the pools, below the threshold) ---
+jelib=$(ldconfig -p 2>/dev/null | sed -n 's/.*libjemalloc\.so\.2 .*=> //p' | head -1)
+if [ -n "$jelib" ]; then
+    got=$(LC_ALL=C UMF_PROXY="size.threshold=64" LD_PRELOAD="$proxy $jelib" \
+        sort "$tmp/sort.in" | cksum)
+    [ "$got" = "$ref_sort" ] || fail "LD_PRELOAD='proxy jemalloc': sort"
+    got=$(PYTHONMALLOC=malloc PYTHONHASHSEED=0 UMF_PROXY="size.threshold=64" \
+        LD_PRELOAD="$proxy $jelib" python3 "$tmp/alloc.py" 2>&1)
+    [ "$got" = "$ref_py" ] || fail "LD_PRELOAD='proxy jemalloc': python3: $got"
+    echo "== LD_PRELOAD chain with $jelib: ok"
+fi
+
+# --- valgrind and gdb run programs under the proxy ---
+if command -v valgrind >/dev/null; then
+    # somalloc=nouserintercepts: valgrind keeps the proxy's malloc (by
+    # default it would put its own in front of it).
+    seq 3000 | sort -R > "$tmp/v.in"
+    out=$(valgrind -q --trace-children=yes --error-exitcode=9 \
+        --soname-synonyms=somalloc=nouserintercepts \
+        env LD_PRELOAD="$proxy" UMF_PROXY="stats=1" sort -n "$tmp/v.in" 2>&1)
+    st=$?
+    [ $st -eq 0 ] || fail "valgrind: exit status $st: $(printf '%s' "$out" | tail -5)"
+    case $out in
+    *"3000"*"umf_proxy stats"*) ;;
+    *) fail "valgrind: sort under the proxy did not run: $(printf '%s' "$out" | tail -5)" ;;
+    esac
+    echo "== valgrind: ok"
+fi
+if command -v gdb >/dev/null; then
+    printf '2\n1\n' > "$tmp/g.in"
+    out=$(gdb -q -batch -ex run --args env LD_PRELOAD="$proxy" sort -n "$tmp/g.in" 2>&1)
+    case $out in
+    *"exited normally"*) ;;
+    *) fail "gdb: $(printf '%s' "$out" | tail -3)" ;;
+    esac
+    echo "== gdb: ok"
+fi
+
 # --- memspace=: the heap from a predefined memspace ---
 for m in "memspace=host_all" "memspace=highest_capacity;numa.mode=bind" \
     "memspace=host_all;numa.mode=interleave;numa.part_size=64K"; do
