@@ -9,9 +9,11 @@
 # redis-server answering redis-cli and redis-benchmark (when installed),
 # and the instrumented C suite test_proxy_api (semantics, pool ownership,
 # 8 threads with cross-thread frees, fork from a threaded parent), also
-# with size.threshold and the shared page dispositions. Then the
-# configuration: every error path exits 1 before main with one line,
-# config file sections, the environment overriding the file, stats.
+# with size.threshold and the shared page dispositions; memspace= heaps;
+# an LD_PRELOAD chain with jemalloc after the proxy; valgrind and gdb;
+# stale shm names of dead processes; thp. Then the configuration: every
+# error path exits 1 before main with one line, config file sections, the
+# environment overriding the file, stats.
 set -u
 # Every setting below is this script's own: under `make check-under-proxy`
 # the script itself runs preloaded, but its reference runs must not be.
