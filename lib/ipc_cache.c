@@ -50,6 +50,7 @@
 #include "log.h"
 #include "os_linux.h"
 #include "pool.h"
+#include "providers/provider_file_memory_internal.h"
 #include "providers/provider_os_memory_internal.h"
 
 #define IPC_HANDLER_MAGIC 0x48435049u // "IPCH"
@@ -534,9 +535,13 @@ umf_result_t ipc_consumer_open(ipc_pool_t *ip, const void *handle, void **ptr) {
     // The tracker gets the header's chunk size: for our OS provider, check
     // that its data maps exactly that. (A user-written provider whose open
     // maps less than the chunk must check its own data.)
-    if (strcmp(ip->provider_name, "OS") == 0 &&
-        !os_ipc_data_matches_chunk(h->provider_data, hdr.size)) {
-        LOG_ERR("IPC handle rejected: the OS provider's data does not map "
+    bool file_like = strcmp(ip->provider_name, "FILE") == 0 ||
+                     strcmp(ip->provider_name, "DEVDAX") == 0;
+    if ((strcmp(ip->provider_name, "OS") == 0 &&
+         !os_ipc_data_matches_chunk(h->provider_data, hdr.size)) ||
+        (file_like &&
+         !file_ipc_data_matches_chunk(h->provider_data, hdr.size))) {
+        LOG_ERR("IPC handle rejected: the provider's data does not map "
                 "the %llu-byte chunk the header names",
                 (unsigned long long)hdr.size);
         r = UMF_RESULT_ERROR_INVALID_ARGUMENT;

@@ -58,6 +58,35 @@ int os_mmap_fd(void **inout, size_t size, int prot, int fd, off_t offset,
     return 0;
 }
 
+#ifndef MAP_SYNC
+#define MAP_SYNC 0x80000
+#endif
+#ifndef MAP_SHARED_VALIDATE
+#define MAP_SHARED_VALIDATE 0x03
+#endif
+
+int os_mmap_fd_sync(void *addr, size_t size, int prot, int fd, off_t offset,
+                    void **out) {
+    int flags = MAP_SHARED_VALIDATE | MAP_SYNC | (addr ? MAP_FIXED : 0);
+    void *p = mmap(addr, size, prot, flags, fd, offset);
+    if (p == MAP_FAILED) {
+        return -errno;
+    }
+    *out = p;
+    return 0;
+}
+
+int os_mmap_fd_private(void *addr, size_t size, int prot, int fd,
+                       off_t offset, void **out) {
+    int flags = MAP_PRIVATE | (addr ? MAP_FIXED : 0);
+    void *p = mmap(addr, size, prot, flags, fd, offset);
+    if (p == MAP_FAILED) {
+        return -errno;
+    }
+    *out = p;
+    return 0;
+}
+
 int os_munmap(void *addr, size_t size) {
     return munmap(addr, size) ? -errno : 0;
 }
@@ -163,6 +192,31 @@ int os_fallocate_punch(int fd, off_t offset, off_t len) {
     int r = fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset,
                       len);
     return r ? -errno : 0;
+}
+
+int os_open(const char *path, int flags, unsigned mode) {
+    int fd = open(path, flags | O_CLOEXEC, (mode_t)mode);
+    return fd < 0 ? -errno : fd;
+}
+
+int os_fallocate(int fd, off_t offset, off_t len) {
+    // posix_fallocate returns the error number instead of setting errno.
+    int r = posix_fallocate(fd, offset, len);
+    return -r;
+}
+
+int os_fd_kind(int fd, uint64_t *size) {
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        return -errno;
+    }
+    if (size) {
+        *size = (uint64_t)st.st_size;
+    }
+    if (S_ISCHR(st.st_mode)) {
+        return 1;
+    }
+    return S_ISREG(st.st_mode) ? 2 : 0;
 }
 
 int os_close(int fd) {

@@ -20,6 +20,16 @@ int os_mmap_anon(size_t size, int prot, void **out);
 // else the kernel picks and *inout receives the address.
 int os_mmap_fd(void **inout, size_t size, int prot, int fd, off_t offset,
                int fixed);
+// As os_mmap_fd, with MAP_SHARED_VALIDATE | MAP_SYNC (a DAX file or device:
+// stores reach persistence through CPU cache flushes alone); -EOPNOTSUPP
+// or -EINVAL where the file cannot do it. With addr, exactly there
+// (MAP_FIXED), else where the kernel picks; *out receives the address.
+int os_mmap_fd_sync(void *addr, size_t size, int prot, int fd, off_t offset,
+                    void **out);
+// A private (copy-on-write) mapping of fd at offset, exactly at addr
+// (MAP_FIXED), or anywhere when addr is NULL; *out receives the address.
+int os_mmap_fd_private(void *addr, size_t size, int prot, int fd,
+                       off_t offset, void **out);
 int os_munmap(void *addr, size_t size);
 int os_mprotect(void *addr, size_t size, int prot);
 int os_madvise(void *addr, size_t size, int advice);
@@ -46,6 +56,14 @@ int os_shm_unlink(const char *name);
 int os_ftruncate(int fd, off_t size);
 int os_fallocate_punch(int fd, off_t offset, off_t len);
 int os_close(int fd);
+// open(2) with O_CLOEXEC added; the fd or -errno.
+int os_open(const char *path, int flags, unsigned mode);
+// posix_fallocate(3): the file covers [offset, offset+len) with allocated
+// blocks afterwards.
+int os_fallocate(int fd, off_t offset, off_t len);
+// What fd is: 1 a character device, 2 a regular file, 0 anything else;
+// *size (may be NULL) receives its st_size.
+int os_fd_kind(int fd, uint64_t *size);
 // pipe2(O_CLOEXEC): fds[0] reads, fds[1] writes.
 int os_pipe(int fds[2]);
 // Reads from fd until end of file (or an error other than EINTR).
