@@ -8,7 +8,11 @@
  *       prints the pools this build and machine can run, one per line
  *   ipc_peer run POOL MECH COUNT [exit]
  *       driver: a socketpair, then fork+exec of a consumer and a producer;
- *       succeeds when both do. MECH is memfd or shm.
+ *       succeeds when both do. MECH is memfd or shm (OS provider), file
+ *       (a shared file provider on the file $IPC_PEER_FILE) or devdax (the
+ *       devdax provider on $IPC_PEER_FILE, a regular file standing in for
+ *       the device: UMF_DEVDAX_TEST_STANDIN=1, size $IPC_PEER_DAX_SIZE).
+ *       The consumer uses a provider of the same kind.
  *   ipc_peer produce SOCK POOL MECH COUNT MODE CONSUMER_PID
  *   ipc_peer consume SOCK POOL COUNT MODE PRODUCER_PID
  *   ipc_peer consume-one SOCK
@@ -39,6 +43,8 @@
 #include <umf/pools/pool_disjoint.h>
 #include <umf/pools/pool_proxy.h>
 #include <umf/pools/pool_scalable.h>
+#include <umf/providers/provider_devdax_memory.h>
+#include <umf/providers/provider_file_memory.h>
 #include <umf/providers/provider_os_memory.h>
 #ifdef HAVE_JEMALLOC_POOL
 #include <umf/pools/pool_jemalloc.h>
@@ -57,9 +63,59 @@
 static const char *role = "driver";
 static char shm_name[64];
 
+// The file and devdax mechanisms: the same kind of provider on both sides.
+// The consumer's own provider uses another file ($IPC_PEER_FILE.consumer):
+// a file provider truncates its file at creation, and two devdax
+// providers on one device would both hand out its first bytes. The handle
+// names the producer's file.
+static umf_memory_provider_handle_t make_file_provider(const char *mech,
+                                                       bool consumer) {
+    const char *path = getenv("IPC_PEER_FILE");
+    umf_memory_provider_handle_t prov = NULL;
+    umf_result_t r;
+    char cpath[4096];
+    if (!path) {
+        FAIL("IPC_PEER_FILE is not set");
+    }
+    if (consumer) {
+        snprintf(cpath, sizeof(cpath), "%s.consumer", path);
+        path = cpath;
+    }
+    if (strcmp(mech, "file") == 0) {
+        umf_file_memory_provider_params_handle_t fp;
+        if (umfFileMemoryProviderParamsCreate(&fp, path) ||
+            umfFileMemoryProviderParamsSetVisibility(fp, UMF_MEM_MAP_SHARED)) {
+            FAIL("file provider params");
+        }
+        r = umfMemoryProviderCreate(umfFileMemoryProviderOps(), fp, &prov);
+        umfFileMemoryProviderParamsDestroy(fp);
+    } else {
+        const char *sz = getenv("IPC_PEER_DAX_SIZE");
+        umf_devdax_memory_provider_params_handle_t dp;
+        if (!sz || umfDevDaxMemoryProviderParamsCreate(
+                       &dp, path, (size_t)strtoull(sz, NULL, 0))) {
+            FAIL("devdax provider params (IPC_PEER_DAX_SIZE set?)");
+        }
+        r = umfMemoryProviderCreate(umfDevDaxMemoryProviderOps(), dp, &prov);
+        umfDevDaxMemoryProviderParamsDestroy(dp);
+    }
+    if (r) {
+        FAIL("umfMemoryProviderCreate (%s): %d", mech, (int)r);
+    }
+    return prov;
+}
+
 static umf_memory_provider_handle_t make_provider(const char *mech) {
     umf_os_memory_provider_params_handle_t p;
     umf_memory_provider_handle_t prov = NULL;
+    bool consumer = false;
+    if (strcmp(mech, "none") == 0 && getenv("IPC_PEER_MECH")) {
+        mech = getenv("IPC_PEER_MECH"); // the consumer of run MECH
+        consumer = true;
+    }
+    if (strcmp(mech, "file") == 0 || strcmp(mech, "devdax") == 0) {
+        return make_file_provider(mech, consumer);
+    }
     if (umfOsMemoryProviderParamsCreate(&p) ||
         umfOsMemoryProviderParamsSetVisibility(p, UMF_MEM_MAP_SHARED)) {
         FAIL("OS provider params");
@@ -71,7 +127,7 @@ static umf_memory_provider_handle_t make_provider(const char *mech) {
             FAIL("shm name");
         }
     } else if (strcmp(mech, "memfd") != 0 && strcmp(mech, "none") != 0) {
-        FAIL("unknown mechanism %s (memfd or shm)", mech);
+        FAIL("unknown mechanism %s (memfd, shm, file or devdax)", mech);
     }
     umf_result_t r =
         umfMemoryProviderCreate(umfOsMemoryProviderOps(), p, &prov);
@@ -190,7 +246,7 @@ static int consume(int sock, const char *kind, unsigned count, bool exit_mode,
     }
     char **opened = calloc(count, sizeof(*opened));
     size_t *sizes = calloc(count, sizeof(*sizes));
-    unsigned char hbuf[4096];
+    unsigned char hbuf[8192]; // file handles carry a path of PATH_MAX
     for (unsigned i = 0; i < count; i++) {
         wire_msg_t m;
         if (wire_recv(sock, &m, sizeof(m)) || m.index != i ||
@@ -273,7 +329,7 @@ static int consume_one(int sock) {
         FAIL("consumer pool");
     }
     wire_msg_t m;
-    unsigned char hbuf[4096];
+    unsigned char hbuf[8192]; // file handles carry a path of PATH_MAX
     if (wire_recv(sock, &m, sizeof(m)) || m.handle_size > sizeof(hbuf) ||
         wire_recv(sock, hbuf, m.handle_size)) {
         FAIL("receive");
@@ -313,6 +369,7 @@ static pid_t spawn(const char *self, char *const argv[], int other_end) {
 static int run(const char *self, const char *kind, const char *mech,
                const char *count, bool exit_mode) {
     int sv[2];
+    setenv("IPC_PEER_MECH", mech, 1); // for the consumer
     if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv)) {
         FAIL("socketpair");
     }
@@ -349,6 +406,9 @@ static int run(const char *self, const char *kind, const char *mech,
     waitpid(c, &sc, 0);
     bool ok = WIFEXITED(sp) && WEXITSTATUS(sp) == 0 && WIFEXITED(sc) &&
               WEXITSTATUS(sc) == 0;
+    if (WIFSIGNALED(sp) || WIFSIGNALED(sc)) {
+        printf("note: producer status %#x, consumer status %#x\n", sp, sc);
+    }
     printf("%s: pool=%s mech=%s count=%s mode=%s (producer %s, consumer "
            "%s)\n",
            ok ? "PASS" : "FAIL", kind, mech, count, mode,
@@ -398,7 +458,8 @@ int main(int argc, char **argv) {
     if (argc == 3 && strcmp(argv[1], "consume-one") == 0) {
         return consume_one(atoi(argv[2]));
     }
-    fprintf(stderr, "usage: ipc_peer pools | run POOL memfd|shm COUNT "
+    fprintf(stderr, "usage: ipc_peer pools | run POOL memfd|shm|file|devdax "
+                    "COUNT "
                     "[exit] | consume-one SOCK\n");
     return 2;
 }
