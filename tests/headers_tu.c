@@ -37,8 +37,8 @@
 // --- Every header, then every header twice more ---
 
 #include <umf/base.h>
-#include <umf/memory_provider_ops.h>
 #include <umf/memory_provider.h>
+#include <umf/memory_provider_ops.h>
 // umf_memory_pool_ops_t is typedef'd in memory_pool.h and again in
 // memory_pool_ops.h, as the contract requires. C11 and C++ allow identical
 // re-typedefs; C99 does not (6.7p3) and -pedantic reports it, so under C99
@@ -62,48 +62,60 @@
 #else
 #include <umf/memory_pool_ops.h>
 #endif
-#include <umf/memory_pool.h>
 #include <umf/ipc.h>
+#include <umf/memory_pool.h>
 #include <umf/mempolicy.h>
-#include <umf/memtarget.h>
 #include <umf/memspace.h>
-#include <umf/providers/provider_os_memory.h>
-#include <umf/pools/pool_proxy.h>
+#include <umf/memtarget.h>
 #include <umf/pools/pool_disjoint.h>
 #include <umf/pools/pool_jemalloc.h>
+#include <umf/pools/pool_proxy.h>
 #include <umf/pools/pool_scalable.h>
+#include <umf/providers/provider_coarse.h>
+#include <umf/providers/provider_devdax_memory.h>
+#include <umf/providers/provider_file_memory.h>
+#include <umf/providers/provider_os_memory.h>
+#include <umf/proxy_lib_new_delete.h>
 
 #include <umf.h>
 #include <umf/base.h>
-#include <umf/memory_provider_ops.h>
-#include <umf/memory_provider.h>
-#include <umf/memory_pool_ops.h>
-#include <umf/memory_pool.h>
 #include <umf/ipc.h>
+#include <umf/memory_pool.h>
+#include <umf/memory_pool_ops.h>
+#include <umf/memory_provider.h>
+#include <umf/memory_provider_ops.h>
 #include <umf/mempolicy.h>
-#include <umf/memtarget.h>
 #include <umf/memspace.h>
-#include <umf/providers/provider_os_memory.h>
-#include <umf/pools/pool_proxy.h>
+#include <umf/memtarget.h>
 #include <umf/pools/pool_disjoint.h>
 #include <umf/pools/pool_jemalloc.h>
+#include <umf/pools/pool_proxy.h>
 #include <umf/pools/pool_scalable.h>
+#include <umf/providers/provider_coarse.h>
+#include <umf/providers/provider_devdax_memory.h>
+#include <umf/providers/provider_file_memory.h>
+#include <umf/providers/provider_os_memory.h>
+#include <umf/proxy_lib_new_delete.h>
 
 #include <umf.h>
 #include <umf/base.h>
-#include <umf/memory_provider_ops.h>
-#include <umf/memory_provider.h>
-#include <umf/memory_pool_ops.h>
-#include <umf/memory_pool.h>
 #include <umf/ipc.h>
+#include <umf/memory_pool.h>
+#include <umf/memory_pool_ops.h>
+#include <umf/memory_provider.h>
+#include <umf/memory_provider_ops.h>
 #include <umf/mempolicy.h>
-#include <umf/memtarget.h>
 #include <umf/memspace.h>
-#include <umf/providers/provider_os_memory.h>
-#include <umf/pools/pool_proxy.h>
+#include <umf/memtarget.h>
 #include <umf/pools/pool_disjoint.h>
 #include <umf/pools/pool_jemalloc.h>
+#include <umf/pools/pool_proxy.h>
 #include <umf/pools/pool_scalable.h>
+#include <umf/providers/provider_coarse.h>
+#include <umf/providers/provider_devdax_memory.h>
+#include <umf/providers/provider_file_memory.h>
+#include <umf/providers/provider_os_memory.h>
+#include <umf/proxy_lib_new_delete.h>
 
 #include <stddef.h>
 #include <stdint.h>
@@ -116,7 +128,7 @@
     UMF_MEMORY_PROVIDER_OPS_H != 1 || UMF_MEMORY_PROVIDER_H != 1 ||            \
     UMF_MEMORY_POOL_OPS_H != 1 || UMF_MEMORY_POOL_H != 1 ||                    \
     UMF_MEMPOLICY_H != 1 || UMF_MEMTARGET_H != 1 || UMF_MEMSPACE_H != 1 ||     \
-    UMF_PROXY_MEMORY_POOL_H != 1 || UMF_JEMALLOC_MEMORY_POOL_H != 1 ||        \
+    UMF_PROXY_MEMORY_POOL_H != 1 || UMF_JEMALLOC_MEMORY_POOL_H != 1 ||         \
     UMF_SCALABLE_MEMORY_POOL_H != 1 || UMF_IPC_H != 1
 #error "an include guard macro is not defined to 1"
 #endif
@@ -130,6 +142,18 @@
 #if ~(~UMF_OS_MEMORY_PROVIDER_H + 0) != 0 ||                                   \
     ~(~UMF_OS_MEMORY_PROVIDER_H + 1) != 1
 #error "UMF_OS_MEMORY_PROVIDER_H is not defined empty"
+#endif
+
+// The providers' guards are defined empty too.
+#if !defined(UMF_COARSE_PROVIDER_H) || !defined(UMF_FILE_MEMORY_PROVIDER_H) || \
+    !defined(UMF_DEVDAX_MEMORY_PROVIDER_H) ||                                  \
+    !defined(UMF_PROXY_LIB_NEW_DELETE_H)
+#error "a provider header's guard is not defined"
+#endif
+#if ~(~UMF_COARSE_PROVIDER_H + 0) != 0 ||                                      \
+    ~(~UMF_FILE_MEMORY_PROVIDER_H + 0) != 0 ||                                 \
+    ~(~UMF_DEVDAX_MEMORY_PROVIDER_H + 0) != 0
+#error "a provider header's guard is not defined empty"
 #endif
 
 // --- Preprocessor-visible values ---
@@ -148,6 +172,9 @@
 #endif
 #if UMF_OS_RESULTS_START_FROM != 1000
 #error "UMF_OS_RESULTS_START_FROM is not 1000"
+#endif
+#if UMF_FILE_RESULTS_START_FROM != 3000 || UMF_DEVDAX_RESULTS_START_FROM != 2000
+#error "UMF_FILE_RESULTS_START_FROM / UMF_DEVDAX_RESULTS_START_FROM"
 #endif
 // No 1.0 ops-version macros in 0.10.
 #if defined(UMF_POOL_OPS_VERSION_CURRENT) ||                                   \
@@ -216,6 +243,46 @@ HT_ASSERT(UMF_OS_RESULT_ERROR_FREE_FAILED == 1004, os_free_failed);
 HT_ASSERT(UMF_OS_RESULT_ERROR_PURGE_LAZY_FAILED == 1005, os_purge_lazy);
 HT_ASSERT(UMF_OS_RESULT_ERROR_PURGE_FORCE_FAILED == 1006, os_purge_force);
 HT_ASSERT(UMF_OS_RESULT_ERROR_TOPO_DISCOVERY_FAILED == 1007, os_topo);
+
+// File, devdax and coarse providers
+HT_ASSERT(UMF_FILE_RESULT_SUCCESS == 3000, file_success);
+HT_ASSERT(UMF_FILE_RESULT_ERROR_ALLOC_FAILED == 3001, file_alloc);
+HT_ASSERT(UMF_FILE_RESULT_ERROR_FREE_FAILED == 3002, file_free);
+HT_ASSERT(UMF_FILE_RESULT_ERROR_PURGE_FORCE_FAILED == 3003, file_purge);
+HT_ASSERT(UMF_DEVDAX_RESULT_SUCCESS == 2000, dax_success);
+HT_ASSERT(UMF_DEVDAX_RESULT_ERROR_ALLOC_FAILED == 2001, dax_alloc);
+HT_ASSERT(UMF_DEVDAX_RESULT_ERROR_ADDRESS_NOT_ALIGNED == 2002, dax_align);
+HT_ASSERT(UMF_DEVDAX_RESULT_ERROR_FREE_FAILED == 2003, dax_free);
+HT_ASSERT(UMF_DEVDAX_RESULT_ERROR_PURGE_FORCE_FAILED == 2004, dax_purge);
+HT_ASSERT(UMF_COARSE_MEMORY_STRATEGY_FASTEST == 0, coarse_fastest);
+HT_ASSERT(UMF_COARSE_MEMORY_STRATEGY_FASTEST_BUT_ONE == 1, coarse_fbo);
+HT_ASSERT(UMF_COARSE_MEMORY_STRATEGY_CHECK_ALL_SIZE == 2, coarse_cas);
+HT_ASSERT(UMF_COARSE_MEMORY_STRATEGY_MAX == 3, coarse_max);
+HT_ASSERT(offsetof(coarse_memory_provider_params_t, upstream_memory_provider) ==
+              0,
+          coarse_params_0);
+HT_ASSERT(offsetof(coarse_memory_provider_params_t, allocation_strategy) <
+                  offsetof(coarse_memory_provider_params_t, init_buffer) &&
+              offsetof(coarse_memory_provider_params_t, init_buffer) <
+                  offsetof(coarse_memory_provider_params_t, init_buffer_size) &&
+              offsetof(coarse_memory_provider_params_t, init_buffer_size) <
+                  offsetof(coarse_memory_provider_params_t,
+                           immediate_init_from_upstream) &&
+              offsetof(coarse_memory_provider_params_t,
+                       immediate_init_from_upstream) <
+                  offsetof(coarse_memory_provider_params_t,
+                           destroy_upstream_memory_provider),
+          coarse_params_order);
+HT_ASSERT(offsetof(coarse_memory_provider_stats_t, alloc_size) == 0 &&
+              offsetof(coarse_memory_provider_stats_t, used_size) ==
+                  sizeof(size_t) &&
+              offsetof(coarse_memory_provider_stats_t, num_upstream_blocks) ==
+                  2 * sizeof(size_t) &&
+              offsetof(coarse_memory_provider_stats_t, num_all_blocks) ==
+                  3 * sizeof(size_t) &&
+              offsetof(coarse_memory_provider_stats_t, num_free_blocks) ==
+                  4 * sizeof(size_t),
+          coarse_stats_layout);
 
 // umf_mempolicy_membind_t
 HT_ASSERT(UMF_MEMPOLICY_INTERLEAVE == 0, policy_interleave);
@@ -480,6 +547,35 @@ umf_result_t umfOsMemoryProviderParamsSetPartitions(
     umf_numa_split_partition_t *partitions, unsigned partitions_len);
 umf_memory_provider_ops_t *umfOsMemoryProviderOps(void);
 
+umf_result_t umfFileMemoryProviderParamsCreate(
+    umf_file_memory_provider_params_handle_t *hParams, const char *path);
+umf_result_t umfFileMemoryProviderParamsDestroy(
+    umf_file_memory_provider_params_handle_t hParams);
+umf_result_t umfFileMemoryProviderParamsSetPath(
+    umf_file_memory_provider_params_handle_t hParams, const char *path);
+umf_result_t umfFileMemoryProviderParamsSetProtection(
+    umf_file_memory_provider_params_handle_t hParams, unsigned protection);
+umf_result_t umfFileMemoryProviderParamsSetVisibility(
+    umf_file_memory_provider_params_handle_t hParams,
+    umf_memory_visibility_t visibility);
+umf_memory_provider_ops_t *umfFileMemoryProviderOps(void);
+
+umf_result_t umfDevDaxMemoryProviderParamsCreate(
+    umf_devdax_memory_provider_params_handle_t *hParams, const char *path,
+    size_t size);
+umf_result_t umfDevDaxMemoryProviderParamsDestroy(
+    umf_devdax_memory_provider_params_handle_t hParams);
+umf_result_t umfDevDaxMemoryProviderParamsSetDeviceDax(
+    umf_devdax_memory_provider_params_handle_t hParams, const char *path,
+    size_t size);
+umf_result_t umfDevDaxMemoryProviderParamsSetProtection(
+    umf_devdax_memory_provider_params_handle_t hParams, unsigned protection);
+umf_memory_provider_ops_t *umfDevDaxMemoryProviderOps(void);
+
+umf_memory_provider_ops_t *umfCoarseMemoryProviderOps(void);
+coarse_memory_provider_stats_t
+umfCoarseMemoryProviderGetStats(umf_memory_provider_handle_t provider);
+
 umf_memory_pool_ops_t *umfProxyPoolOps(void);
 
 #ifdef __cplusplus
@@ -738,6 +834,22 @@ static void check_values(void) {
           UMF_OS_RESULT_ERROR_PURGE_LAZY_FAILED == 1005 &&
           UMF_OS_RESULT_ERROR_PURGE_FORCE_FAILED == 1006 &&
           UMF_OS_RESULT_ERROR_TOPO_DISCOVERY_FAILED == 1007);
+    CHECK(UMF_FILE_RESULTS_START_FROM == 3000 &&
+          UMF_FILE_RESULT_ERROR_PURGE_FORCE_FAILED == 3003);
+    CHECK(UMF_DEVDAX_RESULTS_START_FROM == 2000 &&
+          UMF_DEVDAX_RESULT_ERROR_PURGE_FORCE_FAILED == 2004);
+    CHECK(strcmp(STR(UMF_FILE_RESULTS_START_FROM), "3000") == 0);
+    CHECK(strcmp(STR(UMF_DEVDAX_RESULTS_START_FROM), "2000") == 0);
+    {
+        // The inline default of the coarse provider's params: all zero.
+        coarse_memory_provider_params_t cp =
+            umfCoarseMemoryProviderParamsDefault();
+        CHECK(cp.upstream_memory_provider == NULL && cp.init_buffer == NULL &&
+              cp.init_buffer_size == 0 &&
+              cp.allocation_strategy == UMF_COARSE_MEMORY_STRATEGY_FASTEST &&
+              !cp.immediate_init_from_upstream &&
+              !cp.destroy_upstream_memory_provider);
+    }
     CHECK(UMF_MEMPOLICY_INTERLEAVE == 0 && UMF_MEMPOLICY_BIND == 1 &&
           UMF_MEMPOLICY_PREFERRED == 2 && UMF_MEMPOLICY_SPLIT == 3);
     CHECK(UMF_MEMTARGET_TYPE_UNKNOWN == 0 && UMF_MEMTARGET_TYPE_NUMA == 1);

@@ -20,6 +20,9 @@
 #include <umf/memspace.h>
 #include <umf/memtarget.h>
 #include <umf/pools/pool_proxy.h>
+#include <umf/providers/provider_coarse.h>
+#include <umf/providers/provider_devdax_memory.h>
+#include <umf/providers/provider_file_memory.h>
 #include <umf/providers/provider_os_memory.h>
 
 #include <stddef.h>
@@ -240,6 +243,30 @@ START_TEST(test_headers_library_ops_tables) {
     ck_assert_ptr_nonnull(os->ipc.open_ipc_handle);
     ck_assert_ptr_nonnull(os->ipc.close_ipc_handle);
     ck_assert_ptr_eq(umfOsMemoryProviderOps(), os); // a static object
+
+    // File and devdax: no free, no purge_lazy; the rest (section 26).
+    const umf_memory_provider_ops_t *fd[2] = {umfFileMemoryProviderOps(),
+                                              umfDevDaxMemoryProviderOps()};
+    for (int i = 0; i < 2; i++) {
+        ck_assert_ptr_nonnull(fd[i]);
+        ck_assert_uint_eq(fd[i]->version, UMF_VERSION_CURRENT);
+        ck_assert_ptr_null(fd[i]->ext.free);
+        ck_assert_ptr_null(fd[i]->ext.purge_lazy);
+        ck_assert_ptr_nonnull(fd[i]->ext.purge_force);
+        ck_assert_ptr_nonnull(fd[i]->ext.allocation_merge);
+        ck_assert_ptr_nonnull(fd[i]->ext.allocation_split);
+        ck_assert_ptr_nonnull(fd[i]->ipc.get_ipc_handle_size);
+        ck_assert_ptr_nonnull(fd[i]->ipc.close_ipc_handle);
+    }
+    // Coarse: free, purges, split/merge; no IPC.
+    const umf_memory_provider_ops_t *co = umfCoarseMemoryProviderOps();
+    ck_assert_ptr_nonnull(co);
+    ck_assert_uint_eq(co->version, UMF_VERSION_CURRENT);
+    ck_assert_ptr_nonnull(co->ext.free);
+    ck_assert_ptr_nonnull(co->ext.purge_lazy);
+    ck_assert_ptr_nonnull(co->ext.allocation_split);
+    ck_assert_ptr_null(co->ipc.get_ipc_handle_size);
+    ck_assert_ptr_null(co->ipc.open_ipc_handle);
 
     const umf_memory_pool_ops_t *proxy = umfProxyPoolOps();
     ck_assert_ptr_nonnull(proxy);

@@ -28,16 +28,24 @@ static inline void *internal_aligned_alloc(size_t alignment, size_t size) {
 #endif
 }
 
-#if defined(_MSC_VER) && defined(_Ret_notnull_) &&                            \
+// [[nodiscard]] is C++17; older standards get no attribute (it only adds
+// a warning for ignored results).
+#if __cplusplus >= 201703L || (defined(_MSVC_LANG) && _MSVC_LANG >= 201703L)
+#define UMF_PROXY_NODISCARD [[nodiscard]]
+#else
+#define UMF_PROXY_NODISCARD
+#endif
+
+#if defined(_MSC_VER) && defined(_Ret_notnull_) &&                             \
     defined(_Post_writable_byte_size_)
 #define decl_new(n)                                                            \
-    [[nodiscard]] _Ret_notnull_ _Post_writable_byte_size_(n)
+    UMF_PROXY_NODISCARD _Ret_notnull_ _Post_writable_byte_size_(n)
 #define decl_new_nothrow(n)                                                    \
-    [[nodiscard]] _Ret_maybenull_ _Success_(return != NULL)                    \
+    UMF_PROXY_NODISCARD _Ret_maybenull_ _Success_(return != NULL)              \
         _Post_writable_byte_size_(n)
 #else
-#define decl_new(n) [[nodiscard]]
-#define decl_new_nothrow(n) [[nodiscard]]
+#define decl_new(n)         UMF_PROXY_NODISCARD
+#define decl_new_nothrow(n) UMF_PROXY_NODISCARD
 #endif
 
 #if defined(_MSC_VER)
@@ -45,11 +53,19 @@ static inline void *internal_aligned_alloc(size_t alignment, size_t size) {
 #pragma warning(disable : 28251)
 #endif
 
-void operator delete(void *p) noexcept { free(p); }
-void operator delete[](void *p) noexcept { free(p); }
+void operator delete(void *p) noexcept {
+    free(p);
+}
+void operator delete[](void *p) noexcept {
+    free(p);
+}
 
-void operator delete(void *p, const std::nothrow_t &) noexcept { free(p); }
-void operator delete[](void *p, const std::nothrow_t &) noexcept { free(p); }
+void operator delete(void *p, const std::nothrow_t &) noexcept {
+    free(p);
+}
+void operator delete[](void *p, const std::nothrow_t &) noexcept {
+    free(p);
+}
 
 decl_new(n) void *operator new(std::size_t n) noexcept(false) {
     void *p = malloc(n);
@@ -78,13 +94,21 @@ decl_new_nothrow(n) void *operator new[](std::size_t n,
 }
 
 #if (__cplusplus >= 201402L || (defined(_MSC_VER) && _MSC_VER >= 1916))
-void operator delete(void *p, std::size_t) noexcept { free(p); }
-void operator delete[](void *p, std::size_t) noexcept { free(p); }
+void operator delete(void *p, std::size_t) noexcept {
+    free(p);
+}
+void operator delete[](void *p, std::size_t) noexcept {
+    free(p);
+}
 #endif
 
 #if (__cplusplus > 201402L || defined(__cpp_aligned_new))
-void operator delete(void *p, std::align_val_t) noexcept { free(p); }
-void operator delete[](void *p, std::align_val_t) noexcept { free(p); }
+void operator delete(void *p, std::align_val_t) noexcept {
+    free(p);
+}
+void operator delete[](void *p, std::align_val_t) noexcept {
+    free(p);
+}
 void operator delete(void *p, std::size_t, std::align_val_t) noexcept {
     free(p);
 }
