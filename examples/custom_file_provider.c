@@ -17,7 +17,9 @@
  * Usage: custom_file_provider [FILE]   (default: a temporary file)
  */
 
-#define _GNU_SOURCE
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE // memmem
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
