@@ -221,6 +221,8 @@ START_TEST(test_coarse_no_ipc_purge_and_pages) {
         make_buffer(buf, sizeof(buf), UMF_COARSE_MEMORY_STRATEGY_FASTEST);
     size_t sz = 0;
     ck_assert_int_eq(umfMemoryProviderGetIPCHandleSize(h, &sz), R_NOTSUP);
+    ck_assert_int_eq(umfMemoryProviderPurgeLazy(h, NULL, 4096), R_INVAL);
+    ck_assert_int_eq(umfMemoryProviderPurgeForce(h, NULL, 4096), R_INVAL);
     ck_assert_int_eq(umfMemoryProviderPurgeLazy(h, buf, 4096), R_NOTSUP);
     ck_assert_int_eq(umfMemoryProviderPurgeForce(h, buf, 4096), R_NOTSUP);
     size_t ps = 0;

@@ -733,6 +733,10 @@ static const char *coarse_get_name(void *priv) {
 
 static umf_result_t coarse_purge_lazy(void *priv, void *ptr, size_t size) {
     coarse_t *c = priv;
+    if (!ptr) {
+        LOG_ERR("purge: ptr is NULL");
+        return UMF_RESULT_ERROR_INVALID_ARGUMENT;
+    }
     if (!c->upstream) {
         return UMF_RESULT_ERROR_NOT_SUPPORTED;
     }
@@ -741,6 +745,10 @@ static umf_result_t coarse_purge_lazy(void *priv, void *ptr, size_t size) {
 
 static umf_result_t coarse_purge_force(void *priv, void *ptr, size_t size) {
     coarse_t *c = priv;
+    if (!ptr) {
+        LOG_ERR("purge: ptr is NULL");
+        return UMF_RESULT_ERROR_INVALID_ARGUMENT;
+    }
     if (!c->upstream) {
         return UMF_RESULT_ERROR_NOT_SUPPORTED;
     }
