@@ -611,6 +611,61 @@ START_TEST(test_coarse_random_against_model) {
 }
 END_TEST
 
+// Upstream mode under a random workload: upstream chunks arrive at
+// whatever addresses the OS picks (inserted before and after the others),
+// and at the end every upstream block is one free block again.
+START_TEST(test_coarse_random_upstream) {
+    umf_memory_provider_handle_t os = make_os();
+    coarse_memory_provider_params_t cp = umfCoarseMemoryProviderParamsDefault();
+    cp.upstream_memory_provider = os;
+    cp.destroy_upstream_memory_provider = true;
+    cp.allocation_strategy = (coarse_memory_provider_strategy_t)_i;
+    umf_memory_provider_handle_t h;
+    ck_assert_int_eq(
+        umfMemoryProviderCreate(umfCoarseMemoryProviderOps(), &cp, &h), R_OK_);
+    enum { N = 256 };
+    struct {
+        unsigned char *p;
+        size_t n;
+    } live[N] = {{0}};
+    unsigned seed = 777 + (unsigned)_i;
+    size_t used = 0;
+    for (int it = 0; it < 6000 / test_slow_factor(); it++) {
+        int k = rand_r(&seed) % N;
+        if (live[k].p) {
+            FAST_EQ(live[k].p[0], (unsigned char)k);
+            FAST_EQ(live[k].p[live[k].n - 1], (unsigned char)k);
+            FAST_EQ(umfMemoryProviderFree(h, live[k].p, live[k].n), R_OK_);
+            used -= live[k].n;
+            live[k].p = NULL;
+            continue;
+        }
+        size_t n = 1 + (size_t)rand_r(&seed) % 200000;
+        size_t align = rand_r(&seed) % 2 ? 4096 : 0;
+        void *p = NULL;
+        FAST_EQ(umfMemoryProviderAlloc(h, n, align, &p), R_OK_);
+        FAST_ASSERT(align == 0 || (uintptr_t)p % align == 0);
+        memset(p, k, n);
+        live[k].p = p;
+        live[k].n = n;
+        used += n;
+    }
+    coarse_memory_provider_stats_t s = stats(h);
+    FAST_EQ(s.used_size, used);
+    for (int k = 0; k < N; k++) {
+        if (live[k].p) {
+            FAST_EQ(umfMemoryProviderFree(h, live[k].p, 0), R_OK_);
+        }
+    }
+    s = stats(h);
+    ck_assert_uint_eq(s.used_size, 0);
+    ck_assert_uint_eq(s.num_free_blocks, s.num_upstream_blocks);
+    ck_assert_uint_eq(s.num_all_blocks, s.num_upstream_blocks);
+    ck_assert_uint_gt(s.alloc_size, 0);
+    umfMemoryProviderDestroy(h);
+}
+END_TEST
+
 // 100,000 free blocks: the smallest fitting one is found among them.
 START_TEST(test_coarse_many_free_blocks) {
     enum { NB = 100000 };
@@ -673,6 +728,8 @@ static Suite *coarse_suite(void) {
     tcase_add_loop_test(tc, test_coarse_strategy_aligned_reuse, 0,
                         UMF_COARSE_MEMORY_STRATEGY_MAX);
     tcase_add_loop_test(tc, test_coarse_random_against_model, 0,
+                        UMF_COARSE_MEMORY_STRATEGY_MAX);
+    tcase_add_loop_test(tc, test_coarse_random_upstream, 0,
                         UMF_COARSE_MEMORY_STRATEGY_MAX);
     tcase_add_test(tc, test_coarse_many_free_blocks);
     suite_add_tcase(s, tc);

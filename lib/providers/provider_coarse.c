@@ -73,6 +73,7 @@ typedef struct coarse_t {
     bool upstream_has_free;
     coarse_memory_provider_strategy_t strategy;
     cb_block_t *head; // lowest block
+    cb_block_t *tail; // highest block
     cb_block_t *free_root;
     addr_map_t by_addr; // block start -> cb_block_t *
     cb_upstream_t *ubs; // sorted by addr
@@ -248,6 +249,8 @@ static void list_insert_after(coarse_t *c, cb_block_t *pos, cb_block_t *b) {
     b->next = pos ? pos->next : c->head;
     if (b->next) {
         b->next->prev = b;
+    } else {
+        c->tail = b;
     }
     if (pos) {
         pos->next = b;
@@ -265,6 +268,8 @@ static void block_drop(coarse_t *c, cb_block_t *b) {
     }
     if (b->next) {
         b->next->prev = b->prev;
+    } else {
+        c->tail = b->prev;
     }
     addr_map_del(&c->by_addr, b->addr, NULL);
     c->nblocks--;
@@ -318,11 +323,7 @@ static cb_block_t *ub_last_block(coarse_t *c, size_t i) {
     if (i + 1 < c->nubs) {
         return block_at(c, (void *)c->ubs[i + 1].addr)->prev;
     }
-    cb_block_t *b = block_at(c, (void *)c->ubs[i].addr);
-    while (b->next) {
-        b = b->next;
-    }
-    return b;
+    return c->tail;
 }
 
 // Adds [addr, addr+size) as a new upstream block made of one block (used
@@ -515,9 +516,7 @@ static umf_result_t coarse_initialize(void *params, void **priv) {
 
 static void coarse_finalize(void *priv) {
     coarse_t *c = priv;
-    if (c->reg_next || registry == c) {
-        registry_remove(c);
-    }
+    registry_remove(c); // not there when initialize failed: a no-op
     for (cb_block_t *b = c->head, *n; b; b = n) {
         n = b->next;
         ba_free(b);
