@@ -36,6 +36,7 @@
  */
 
 #include "ipc_cache.h"
+#include "fork.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -129,7 +130,10 @@ static int self_pid(void) {
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static ipc_pool_t *registry;
 
+static const fork_handler_t ipc_fork_handler;
+
 static void registry_add(ipc_pool_t *ip) {
+    (void)fork_register(&ipc_fork_handler);
     pthread_mutex_lock(&registry_lock);
     ip->reg_prev = NULL;
     ip->reg_next = registry;
@@ -708,7 +712,7 @@ void ipc_pool_destroy(umf_memory_pool_handle_t pool) {
 
 // --- fork ---
 
-void ipc_fork_prepare(void) {
+static void ipc_fork_prepare(void) {
     pthread_mutex_lock(&registry_lock);
     for (ipc_pool_t *ip = registry; ip; ip = ip->reg_next) {
         pthread_mutex_lock(&ip->prod_lock);
@@ -716,7 +720,7 @@ void ipc_fork_prepare(void) {
     }
 }
 
-void ipc_fork_parent(void) {
+static void ipc_fork_parent(void) {
     for (ipc_pool_t *ip = registry; ip; ip = ip->reg_next) {
         pthread_mutex_unlock(&ip->cons_lock);
         pthread_mutex_unlock(&ip->prod_lock);
@@ -728,14 +732,20 @@ void ipc_fork_parent(void) {
 // descriptors) must never go into the child's handles. They are dropped
 // without the provider's put, which belongs to the parent. Mappings opened
 // by the parent are inherited and stay valid in the child.
-void ipc_fork_child(void) {
+static void ipc_fork_child(void) {
     atomic_store_explicit(&cached_pid, 0, memory_order_relaxed);
     for (ipc_pool_t *ip = registry; ip; ip = ip->reg_next) {
-        pthread_mutex_init(&ip->prod_lock, NULL);
-        pthread_mutex_init(&ip->cons_lock, NULL);
         while (ip->prod_list) {
             prod_entry_put_locked(ip, ip->prod_list, false);
         }
     }
-    pthread_mutex_init(&registry_lock, NULL);
+    ipc_fork_parent(); // the child's only thread holds every lock
 }
+
+static const fork_handler_t ipc_fork_handler = {
+    .name = "IPC caches",
+    .rank = FORK_RANK_IPC,
+    .prepare = ipc_fork_prepare,
+    .parent = ipc_fork_parent,
+    .child = ipc_fork_child,
+};

@@ -28,6 +28,7 @@
  */
 
 #include "provider_tracking.h"
+#include "umf_private.h"
 
 #include <stdatomic.h>
 

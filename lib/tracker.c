@@ -968,5 +968,5 @@ void tracker_fork_parent(tracker_t *t) {
 }
 
 void tracker_fork_child(tracker_t *t) {
-    pthread_mutex_init(&t->lock, NULL);
+    pthread_mutex_unlock(&t->lock); // held by the child's thread
 }

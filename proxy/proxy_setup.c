@@ -41,12 +41,7 @@
 #endif
 
 #include "proxy_internal.h"
-
-// Exported by libumf for the proxy (in no public header).
-void umf_private_log_configure(const char *umf_log_string);
-const _Atomic uint64_t *umf_private_tracker_epoch(void);
-umf_result_t
-umf_private_os_provider_private_after_fork(umf_memory_provider_handle_t h);
+#include "umf_private.h"
 
 static px_config_t px_cfg; // static: the parser must not allocate
 
@@ -497,6 +492,9 @@ void px_setup(void) {
     }
     px.ntiers = px.nheaps - 1;
     px_epoch = umf_private_tracker_epoch();
+    // From here on, pool memory may be freed at any moment of exit: libumf
+    // keeps its tracker published for good.
+    umf_private_proxy_present();
     px_depth--;
     atomic_store_explicit(&px.ready, 1, memory_order_release);
 }

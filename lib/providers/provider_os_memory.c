@@ -60,7 +60,9 @@
 #include "log.h"
 #include "os_linux.h"
 #include "provider.h"
+#include "fork.h"
 #include "providers/provider_os_memory_internal.h"
+#include "umf_private.h"
 #include "topology.h"
 
 // mbind(2) modes, from <linux/mempolicy.h> (kept here: glibc has no header).
@@ -302,7 +304,10 @@ typedef struct os_provider_t {
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static os_provider_t *registry;
 
+static const fork_handler_t os_fork_handler;
+
 static void registry_add(os_provider_t *os) {
+    (void)fork_register(&os_fork_handler);
     pthread_mutex_lock(&registry_lock);
     os->reg_prev = NULL;
     os->reg_next = registry;
@@ -334,7 +339,7 @@ static void registry_remove(os_provider_t *os) {
 // not stopped (see DESIGN-NOTES). -1 when no provider needs it.
 static int fork_wait_pipe[2] = {-1, -1};
 
-void os_provider_fork_prepare(void) {
+static void os_provider_fork_prepare(void) {
     pthread_mutex_lock(&registry_lock);
     bool copies = false;
     for (os_provider_t *os = registry; os; os = os->reg_next) {
@@ -347,7 +352,7 @@ void os_provider_fork_prepare(void) {
     }
 }
 
-void os_provider_fork_parent(void) {
+static void os_provider_fork_parent(void) {
     if (fork_wait_pipe[0] >= 0) {
         (void)os_close(fork_wait_pipe[1]);
         os_read_until_eof(fork_wait_pipe[0]); // the child has copied
@@ -389,12 +394,12 @@ static void child_go_private(os_provider_t *os) {
     os->next_offset = 0;
 }
 
-void os_provider_fork_child(void) {
+static void os_provider_fork_child(void) {
     for (os_provider_t *os = registry; os; os = os->reg_next) {
-        pthread_mutex_init(&os->lock, NULL);
         if (os->private_after_fork && os->fd >= 0) {
             child_go_private(os);
         }
+        pthread_mutex_unlock(&os->lock); // the child's thread holds it
     }
     if (fork_wait_pipe[0] >= 0) {
         // Copies done: let the parent go on.
@@ -402,8 +407,16 @@ void os_provider_fork_child(void) {
         (void)os_close(fork_wait_pipe[1]);
         fork_wait_pipe[0] = fork_wait_pipe[1] = -1;
     }
-    pthread_mutex_init(&registry_lock, NULL);
+    pthread_mutex_unlock(&registry_lock);
 }
+
+static const fork_handler_t os_fork_handler = {
+    .name = "OS memory providers",
+    .rank = FORK_RANK_OS_PROVIDER,
+    .prepare = os_provider_fork_prepare,
+    .parent = os_provider_fork_parent,
+    .child = os_provider_fork_child,
+};
 
 // For libumf_proxy.so (a heap must stay private across fork even when it
 // is mapped shared for IPC); in no public header.
