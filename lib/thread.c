@@ -38,6 +38,16 @@ UMF_EXPORT ut_thread_t *umf_private_thread_self(void) {
     return &ut_tls;
 }
 
+UMF_EXPORT unsigned umf_private_thread_live_count(void) {
+    unsigned n = 0;
+    pthread_mutex_lock(&list_lock);
+    for (ut_thread_t *t = live; t; t = t->next) {
+        n++;
+    }
+    pthread_mutex_unlock(&list_lock);
+    return n;
+}
+
 UMF_EXPORT ut_gate_t *umf_private_thread_gate(void) {
     return &gate;
 }

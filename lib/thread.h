@@ -99,6 +99,9 @@ ut_gate_t *umf_private_thread_gate(void);
 ut_thread_t *umf_private_thread_gate_enter_slow(ut_gate_t *g,
                                                 ut_thread_t *t);
 
+// Live records (tests: after threads exit only the callers' stay).
+unsigned umf_private_thread_live_count(void);
+
 // libumf's own code reads the record directly (no call); other libraries
 // call umf_private_thread_self.
 extern _Thread_local ut_thread_t umf_ut_tls __attribute__((visibility("hidden")));
