@@ -36,7 +36,6 @@
  */
 
 #include "ipc_cache.h"
-#include "fork.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -47,11 +46,12 @@
 #include "addr_map.h"
 #include "base_alloc.h"
 #include "common.h"
+#include "fork.h"
 #include "init.h"
 #include "log.h"
 #include "os_linux.h"
 #include "pool.h"
-#include "providers/provider_os_memory_internal.h"
+#include "provider.h"
 
 #define IPC_HANDLER_MAGIC 0x48435049u // "IPCH"
 #define IPC_BOX_MAGIC     0x5542434950464d55ull
@@ -535,14 +535,15 @@ umf_result_t ipc_consumer_open(ipc_pool_t *ip, const void *handle, void **ptr) {
     }
     memcpy(&hdr, buf, sizeof(hdr));
     struct umf_ipc_data_t *h = (struct umf_ipc_data_t *)buf;
-    // The tracker gets the header's chunk size: for our OS provider, check
-    // that its data maps exactly that. (A user-written provider whose open
-    // maps less than the chunk must check its own data.)
-    if (strcmp(ip->provider_name, "OS") == 0 &&
-        !os_ipc_data_matches_chunk(h->provider_data, hdr.size)) {
-        LOG_ERR("IPC handle rejected: the OS provider's data does not map "
+    // The tracker gets the header's chunk size: where the provider says
+    // how (its traits), check that its data maps exactly that. (A provider
+    // without that trait must check its own data.)
+    const provider_traits_t *traits = provider_traits(ip->provider);
+    if (traits && traits->ipc_data_matches_chunk &&
+        !traits->ipc_data_matches_chunk(h->provider_data, hdr.size)) {
+        LOG_ERR("IPC handle rejected: the %s provider's data does not map "
                 "the %llu-byte chunk the header names",
-                (unsigned long long)hdr.size);
+                ip->provider_name, (unsigned long long)hdr.size);
         r = UMF_RESULT_ERROR_INVALID_ARGUMENT;
         goto out;
     }

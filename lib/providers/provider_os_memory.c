@@ -306,8 +306,11 @@ static os_provider_t *registry;
 
 static const fork_handler_t os_fork_handler;
 
+static const provider_traits_t os_traits;
+
 static void registry_add(os_provider_t *os) {
     (void)fork_register(&os_fork_handler);
+    provider_traits_register(umfOsMemoryProviderOps(), &os_traits);
     pthread_mutex_lock(&registry_lock);
     os->reg_prev = NULL;
     os->reg_next = registry;
@@ -1245,6 +1248,13 @@ bool os_ipc_data_matches_chunk(const void *data, uint64_t chunk_size) {
     return d.magic == OS_IPC_MAGIC && chunk_size <= OS_IPC_SIZE_MAX &&
            d.size == ((chunk_size + page - 1) & ~(uint64_t)(page - 1));
 }
+
+// What lib/ may know of this provider (provider.h): mmap and new file
+// offsets give zero-filled memory; IPC handle data is checked above.
+static const provider_traits_t os_traits = {
+    .zero_filled = true,
+    .ipc_data_matches_chunk = os_ipc_data_matches_chunk,
+};
 
 static umf_result_t ipc_fd_from_producer(const os_ipc_data_t *d, int *out) {
     int pidfd = os_pidfd_open(d->pid);
