@@ -32,6 +32,7 @@ esac
 jobs=$(nproc 2>/dev/null || echo 2)
 dir="build-$kind"
 rm -rf "$dir"
+mkdir -p "$dir"
 make distdir distdir="$dir/src" >/dev/null
 cd "$dir/src"
 ./configure -q $flags
