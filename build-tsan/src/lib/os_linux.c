@@ -151,6 +151,13 @@ int os_shm_open(const char *name) {
     return fd < 0 ? -errno : fd;
 }
 
+int os_open_proc_fd(int pid, int fd) {
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
+    int r = open(path, O_RDWR | O_CLOEXEC);
+    return r < 0 ? -errno : r;
+}
+
 int os_shm_unlink(const char *name) {
     return shm_unlink(name) ? -errno : 0;
 }

@@ -436,6 +436,31 @@ umf_private_os_provider_private_after_fork(umf_memory_provider_handle_t h) {
     return UMF_RESULT_SUCCESS;
 }
 
+// For libumf_proxy.so: removes the provider's shm name now (the object
+// lives on while it is mapped or open), so that no name outlives the
+// process whatever kills it; IPC handles then carry the producer's pid
+// and fd instead of the name. In no public header.
+UMF_EXPORT umf_result_t
+umf_private_os_provider_unlink_name(umf_memory_provider_handle_t h) {
+    CHECK_ARG(h != NULL, UMF_RESULT_ERROR_INVALID_ARGUMENT, "provider is NULL");
+    if (h->ops.alloc != umfOsMemoryProviderOps()->alloc) {
+        return UMF_RESULT_ERROR_INVALID_ARGUMENT;
+    }
+    os_provider_t *os = provider_priv(h);
+    if (os->fd < 0) {
+        return UMF_RESULT_SUCCESS; // private memory: no name, no lock
+    }
+    pthread_mutex_lock(&os->lock);
+    if (os->shm_name[0]) {
+        if (os_shm_is_fd(os->shm_name, os->fd)) {
+            (void)os_shm_unlink(os->shm_name);
+        }
+        os->shm_name[0] = '\0';
+    }
+    pthread_mutex_unlock(&os->lock);
+    return UMF_RESULT_SUCCESS;
+}
+
 static void mask_set(unsigned long *mask, unsigned node) {
     mask[node / (8 * sizeof(unsigned long))] |=
         1UL << (node % (8 * sizeof(unsigned long)));
@@ -1270,6 +1295,16 @@ static umf_result_t ipc_fd_from_producer(const os_ipc_data_t *d, int *out) {
     }
     int fd = os_pidfd_getfd(pidfd, d->fd);
     (void)os_close(pidfd);
+    if (fd == -EPERM || fd == -ENOSYS) {
+        // /proc/<pid>/fd needs ptrace read access only, which Yama does
+        // not restrict: a consumer of the same user gets the file there.
+        // (The caller checks that it is the handle's file.)
+        int pfd = os_open_proc_fd(d->pid, d->fd);
+        if (pfd >= 0) {
+            *out = pfd;
+            return UMF_RESULT_SUCCESS;
+        }
+    }
     if (fd == -EPERM) {
         int scope = os_ptrace_scope();
         return os_ipc_fail(
