@@ -11,7 +11,9 @@
  * bench/coarse_bench).
  */
 
+#include <pthread.h>
 #include <stdint.h>
+#include <sys/wait.h>
 
 #include <umf/memory_provider.h>
 #include <umf/providers/provider_coarse.h>
@@ -666,6 +668,56 @@ START_TEST(test_coarse_random_upstream) {
 }
 END_TEST
 
+// fork while another thread allocates and frees: the child can use the
+// provider at once (fork.c takes the provider's lock around fork).
+static _Atomic int fork_stop;
+
+static void *fork_hammer(void *arg) {
+    umf_memory_provider_handle_t h = arg;
+    while (!atomic_load(&fork_stop)) {
+        void *p;
+        if (umfMemoryProviderAlloc(h, 4096, 0, &p) == R_OK_) {
+            memset(p, 1, 4096);
+            umfMemoryProviderFree(h, p, 4096);
+        }
+    }
+    return NULL;
+}
+
+START_TEST(test_coarse_fork_while_allocating) {
+    umf_memory_provider_handle_t os = make_os();
+    coarse_memory_provider_params_t cp = umfCoarseMemoryProviderParamsDefault();
+    cp.upstream_memory_provider = os;
+    cp.destroy_upstream_memory_provider = true;
+    cp.immediate_init_from_upstream = true;
+    cp.init_buffer_size = 1 * MiB;
+    umf_memory_provider_handle_t h;
+    ck_assert_int_eq(
+        umfMemoryProviderCreate(umfCoarseMemoryProviderOps(), &cp, &h), R_OK_);
+    atomic_store(&fork_stop, 0);
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, fork_hammer, h), 0);
+    for (int i = 0; i < 20; i++) {
+        pid_t pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+            void *p;
+            int ok = umfMemoryProviderAlloc(h, 8192, 0, &p) == R_OK_ &&
+                     umfMemoryProviderFree(h, p, 8192) == R_OK_ &&
+                     umfCoarseMemoryProviderGetStats(h).used_size <= 4096;
+            _exit(ok ? 0 : 1);
+        }
+        int st;
+        ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+        ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    }
+    atomic_store(&fork_stop, 1);
+    pthread_join(t, NULL);
+    ck_assert_uint_eq(stats(h).used_size, 0);
+    umfMemoryProviderDestroy(h);
+}
+END_TEST
+
 // 100,000 free blocks: the smallest fitting one is found among them.
 START_TEST(test_coarse_many_free_blocks) {
     enum { NB = 100000 };
@@ -721,6 +773,10 @@ static Suite *coarse_suite(void) {
     tcase_add_test(tc, test_coarse_upstream_immediate_and_exact);
     tcase_add_test(tc, test_coarse_upstream_failure);
     tcase_add_test(tc, test_coarse_upstream_blocks_merge);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("fork");
+    tcase_add_test(tc, test_coarse_fork_while_allocating);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("strategies");

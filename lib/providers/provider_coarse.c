@@ -23,13 +23,10 @@
  * - upstream blocks are a sorted array (binary search on insertion; they
  *   are few, and only change when memory comes from the upstream).
  *
- * Locks: one mutex per provider around everything. It is taken below the
- * pools' locks (a pool calls alloc while holding its own lock), so it
- * cannot be taken in a prepare-to-fork handler registered after libumf's;
- * instead a fork child re-initialises the mutexes of all coarse providers
- * (a registry), which is safe when no thread of the parent was inside a
- * coarse provider at the fork - the pools' fork gates see to that for
- * memory obtained through a pool.
+ * Locks: one mutex per provider around everything, held across calls to
+ * the upstream provider. fork.c takes them all before fork (rank
+ * FORK_RANK_COARSE: below the pools, which call the provider with their
+ * own locks held, above the providers a coarse provider calls).
  */
 
 #include <errno.h>
@@ -42,6 +39,7 @@
 #include "addr_map.h"
 #include "base_alloc.h"
 #include "common.h"
+#include "fork.h"
 #include "log.h"
 #include "os_linux.h"
 #include "provider.h"
@@ -392,23 +390,35 @@ static umf_result_t ub_add(coarse_t *c, uintptr_t addr, size_t size, bool used,
 
 // --- Registry (fork) ---
 
+// Every live coarse provider, for fork.c: its lock is taken before fork
+// (rank FORK_RANK_COARSE, below the pools, above the providers it calls).
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static coarse_t *registry;
-static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
-static void coarse_fork_child(void) {
-    pthread_mutex_init(&registry_lock, NULL);
+static void coarse_fork_prepare(void) {
+    pthread_mutex_lock(&registry_lock);
     for (coarse_t *c = registry; c; c = c->reg_next) {
-        pthread_mutex_init(&c->lock, NULL);
+        pthread_mutex_lock(&c->lock);
     }
 }
 
-static void coarse_atfork_install(void) {
-    (void)pthread_atfork(NULL, NULL, coarse_fork_child);
+static void coarse_fork_release(void) {
+    for (coarse_t *c = registry; c; c = c->reg_next) {
+        pthread_mutex_unlock(&c->lock);
+    }
+    pthread_mutex_unlock(&registry_lock);
 }
 
+static const fork_handler_t coarse_fork_handler = {
+    .name = "coarse providers",
+    .rank = FORK_RANK_COARSE,
+    .prepare = coarse_fork_prepare,
+    .parent = coarse_fork_release,
+    .child = coarse_fork_release, // the child's thread holds them
+};
+
 static void registry_add(coarse_t *c) {
-    pthread_once(&atfork_once, coarse_atfork_install);
+    (void)fork_register(&coarse_fork_handler);
     pthread_mutex_lock(&registry_lock);
     c->reg_next = registry;
     registry = c;

@@ -19,7 +19,8 @@
  * of the real device aside - runs the same code as with a device.
  *
  * Locks: the bump pointer is one atomic; one mutex guards the map of
- * mappings opened from IPC handles.
+ * mappings opened from IPC handles (taken by fork.c before fork, rank
+ * FORK_RANK_FILE_DAX).
  */
 
 #include <errno.h>
@@ -36,8 +37,10 @@
 #include "addr_map.h"
 #include "base_alloc.h"
 #include "common.h"
+#include "fork.h"
 #include "log.h"
 #include "os_linux.h"
+#include "provider.h"
 #include "providers/provider_file_memory_internal.h"
 
 #undef LOG_PREFIX
@@ -178,7 +181,40 @@ typedef struct dax_provider_t {
     _Atomic size_t used;  // bump offset
     pthread_mutex_t lock; // opened
     addr_map_t opened;    // IPC: address handed out -> mapping
+    struct dax_provider_t *reg_next;
 } dax_provider_t;
+
+// Every live devdax provider, for fork.c: its lock is taken before fork
+// (rank FORK_RANK_FILE_DAX).
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static dax_provider_t *registry;
+
+static void dax_fork_prepare(void) {
+    pthread_mutex_lock(&registry_lock);
+    for (dax_provider_t *d = registry; d; d = d->reg_next) {
+        pthread_mutex_lock(&d->lock);
+    }
+}
+
+static void dax_fork_release(void) {
+    for (dax_provider_t *d = registry; d; d = d->reg_next) {
+        pthread_mutex_unlock(&d->lock);
+    }
+    pthread_mutex_unlock(&registry_lock);
+}
+
+static const fork_handler_t dax_fork_handler = {
+    .name = "devdax providers",
+    .rank = FORK_RANK_FILE_DAX,
+    .prepare = dax_fork_prepare,
+    .parent = dax_fork_release,
+    .child = dax_fork_release, // the child's thread holds them
+};
+
+static const provider_traits_t dax_traits = {
+    .zero_filled = false, // a device keeps its contents
+    .ipc_data_matches_chunk = file_ipc_data_matches_chunk,
+};
 
 static bool standin_enabled(void) {
     const char *v = os_getenv("UMF_DEVDAX_TEST_STANDIN");
@@ -252,12 +288,26 @@ static umf_result_t dax_initialize(void *params, void **priv) {
     d->umf_prot = p->protection;
     d->sync = sync;
     pthread_mutex_init(&d->lock, NULL);
+    (void)fork_register(&dax_fork_handler);
+    provider_traits_register(umfDevDaxMemoryProviderOps(), &dax_traits);
+    pthread_mutex_lock(&registry_lock);
+    d->reg_next = registry;
+    registry = d;
+    pthread_mutex_unlock(&registry_lock);
     *priv = d;
     return UMF_RESULT_SUCCESS;
 }
 
 static void dax_finalize(void *priv) {
     dax_provider_t *d = priv;
+    pthread_mutex_lock(&registry_lock);
+    for (dax_provider_t **pp = &registry; *pp; pp = &(*pp)->reg_next) {
+        if (*pp == d) {
+            *pp = d->reg_next;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&registry_lock);
     os_munmap(d->base, align_up(d->size, os_page_size()));
     addr_map_fini(&d->opened);
     pthread_mutex_destroy(&d->lock);

@@ -27,8 +27,8 @@
  * Native errors are per thread (code and message).
  *
  * Locks: one mutex per provider around the bump state, the window list and
- * the map of opened IPC mappings. A fork child re-initialises the mutexes
- * of all file providers (a registry), as the coarse provider does.
+ * the map of opened IPC mappings; fork.c takes them all before fork (rank
+ * FORK_RANK_FILE_DAX).
  */
 
 #include <errno.h>
@@ -44,8 +44,10 @@
 #include "addr_map.h"
 #include "base_alloc.h"
 #include "common.h"
+#include "fork.h"
 #include "log.h"
 #include "os_linux.h"
+#include "provider.h"
 #include "providers/provider_file_memory_internal.h"
 
 #undef LOG_PREFIX
@@ -249,20 +251,37 @@ typedef struct file_provider_t {
     struct file_provider_t *reg_next;
 } file_provider_t;
 
+// Every live file provider, for fork.c: its lock is taken before fork
+// (rank FORK_RANK_FILE_DAX).
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static file_provider_t *registry;
-static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
-static void file_fork_child(void) {
-    pthread_mutex_init(&registry_lock, NULL);
+static void file_fork_prepare(void) {
+    pthread_mutex_lock(&registry_lock);
     for (file_provider_t *f = registry; f; f = f->reg_next) {
-        pthread_mutex_init(&f->lock, NULL);
+        pthread_mutex_lock(&f->lock);
     }
 }
 
-static void file_atfork_install(void) {
-    (void)pthread_atfork(NULL, NULL, file_fork_child);
+static void file_fork_release(void) {
+    for (file_provider_t *f = registry; f; f = f->reg_next) {
+        pthread_mutex_unlock(&f->lock);
+    }
+    pthread_mutex_unlock(&registry_lock);
 }
+
+static const fork_handler_t file_fork_handler = {
+    .name = "file providers",
+    .rank = FORK_RANK_FILE_DAX,
+    .prepare = file_fork_prepare,
+    .parent = file_fork_release,
+    .child = file_fork_release, // the child's thread holds them
+};
+
+static const provider_traits_t file_traits = {
+    .zero_filled = false, // the first 2 MiB may hold an old file's data
+    .ipc_data_matches_chunk = file_ipc_data_matches_chunk,
+};
 
 static file_map_mode_t map_mode(const file_provider_t *f) {
     if (f->visibility == UMF_MEM_MAP_PRIVATE) {
@@ -336,7 +355,8 @@ static umf_result_t file_initialize(void *params, void **priv) {
         }
     }
     pthread_mutex_init(&f->lock, NULL);
-    pthread_once(&atfork_once, file_atfork_install);
+    (void)fork_register(&file_fork_handler);
+    provider_traits_register(umfFileMemoryProviderOps(), &file_traits);
     pthread_mutex_lock(&registry_lock);
     f->reg_next = registry;
     registry = f;
