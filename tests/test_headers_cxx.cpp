@@ -20,6 +20,8 @@
 #include <umf/memspace.h>
 #include <umf/memtarget.h>
 #include <umf/pools/pool_proxy.h>
+#include <umf/providers/provider_cuda.h>
+#include <umf/providers/provider_level_zero.h>
 #include <umf/providers/provider_os_memory.h>
 
 #include <umf.h>
@@ -33,6 +35,8 @@
 #include <umf/memspace.h>
 #include <umf/memtarget.h>
 #include <umf/pools/pool_proxy.h>
+#include <umf/providers/provider_cuda.h>
+#include <umf/providers/provider_level_zero.h>
 #include <umf/providers/provider_os_memory.h>
 
 #include <cstddef>
