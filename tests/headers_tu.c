@@ -37,8 +37,8 @@
 // --- Every header, then every header twice more ---
 
 #include <umf/base.h>
-#include <umf/memory_provider.h>
 #include <umf/memory_provider_ops.h>
+#include <umf/memory_provider.h>
 // umf_memory_pool_ops_t is typedef'd in memory_pool.h and again in
 // memory_pool_ops.h, as the contract requires. C11 and C++ allow identical
 // re-typedefs; C99 does not (6.7p3) and -pedantic reports it, so under C99
@@ -62,57 +62,57 @@
 #else
 #include <umf/memory_pool_ops.h>
 #endif
-#include <umf/ipc.h>
 #include <umf/memory_pool.h>
-#include <umf/memory_provider_gpu.h>
+#include <umf/ipc.h>
 #include <umf/mempolicy.h>
-#include <umf/memspace.h>
 #include <umf/memtarget.h>
-#include <umf/pools/pool_disjoint.h>
-#include <umf/pools/pool_jemalloc.h>
-#include <umf/pools/pool_proxy.h>
-#include <umf/pools/pool_scalable.h>
+#include <umf/memspace.h>
+#include <umf/providers/provider_os_memory.h>
+#include <umf/memory_provider_gpu.h>
 #include <umf/providers/provider_cuda.h>
 #include <umf/providers/provider_level_zero.h>
-#include <umf/providers/provider_os_memory.h>
+#include <umf/pools/pool_proxy.h>
+#include <umf/pools/pool_disjoint.h>
+#include <umf/pools/pool_jemalloc.h>
+#include <umf/pools/pool_scalable.h>
 
 #include <umf.h>
 #include <umf/base.h>
-#include <umf/ipc.h>
-#include <umf/memory_pool.h>
-#include <umf/memory_pool_ops.h>
-#include <umf/memory_provider.h>
-#include <umf/memory_provider_gpu.h>
 #include <umf/memory_provider_ops.h>
+#include <umf/memory_provider.h>
+#include <umf/memory_pool_ops.h>
+#include <umf/memory_pool.h>
+#include <umf/ipc.h>
 #include <umf/mempolicy.h>
-#include <umf/memspace.h>
 #include <umf/memtarget.h>
-#include <umf/pools/pool_disjoint.h>
-#include <umf/pools/pool_jemalloc.h>
-#include <umf/pools/pool_proxy.h>
-#include <umf/pools/pool_scalable.h>
+#include <umf/memspace.h>
+#include <umf/providers/provider_os_memory.h>
+#include <umf/memory_provider_gpu.h>
 #include <umf/providers/provider_cuda.h>
 #include <umf/providers/provider_level_zero.h>
-#include <umf/providers/provider_os_memory.h>
+#include <umf/pools/pool_proxy.h>
+#include <umf/pools/pool_disjoint.h>
+#include <umf/pools/pool_jemalloc.h>
+#include <umf/pools/pool_scalable.h>
 
 #include <umf.h>
 #include <umf/base.h>
-#include <umf/ipc.h>
-#include <umf/memory_pool.h>
-#include <umf/memory_pool_ops.h>
-#include <umf/memory_provider.h>
-#include <umf/memory_provider_gpu.h>
 #include <umf/memory_provider_ops.h>
+#include <umf/memory_provider.h>
+#include <umf/memory_pool_ops.h>
+#include <umf/memory_pool.h>
+#include <umf/ipc.h>
 #include <umf/mempolicy.h>
-#include <umf/memspace.h>
 #include <umf/memtarget.h>
-#include <umf/pools/pool_disjoint.h>
-#include <umf/pools/pool_jemalloc.h>
-#include <umf/pools/pool_proxy.h>
-#include <umf/pools/pool_scalable.h>
+#include <umf/memspace.h>
+#include <umf/providers/provider_os_memory.h>
+#include <umf/memory_provider_gpu.h>
 #include <umf/providers/provider_cuda.h>
 #include <umf/providers/provider_level_zero.h>
-#include <umf/providers/provider_os_memory.h>
+#include <umf/pools/pool_proxy.h>
+#include <umf/pools/pool_disjoint.h>
+#include <umf/pools/pool_jemalloc.h>
+#include <umf/pools/pool_scalable.h>
 
 #include <stddef.h>
 #include <stdint.h>
@@ -125,7 +125,7 @@
     UMF_MEMORY_PROVIDER_OPS_H != 1 || UMF_MEMORY_PROVIDER_H != 1 ||            \
     UMF_MEMORY_POOL_OPS_H != 1 || UMF_MEMORY_POOL_H != 1 ||                    \
     UMF_MEMPOLICY_H != 1 || UMF_MEMTARGET_H != 1 || UMF_MEMSPACE_H != 1 ||     \
-    UMF_PROXY_MEMORY_POOL_H != 1 || UMF_JEMALLOC_MEMORY_POOL_H != 1 ||         \
+    UMF_PROXY_MEMORY_POOL_H != 1 || UMF_JEMALLOC_MEMORY_POOL_H != 1 ||        \
     UMF_SCALABLE_MEMORY_POOL_H != 1 || UMF_IPC_H != 1
 #error "an include guard macro is not defined to 1"
 #endif

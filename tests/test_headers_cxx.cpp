@@ -20,9 +20,9 @@
 #include <umf/memspace.h>
 #include <umf/memtarget.h>
 #include <umf/pools/pool_proxy.h>
+#include <umf/providers/provider_os_memory.h>
 #include <umf/providers/provider_cuda.h>
 #include <umf/providers/provider_level_zero.h>
-#include <umf/providers/provider_os_memory.h>
 
 #include <umf.h>
 #include <umf/base.h>
@@ -35,9 +35,9 @@
 #include <umf/memspace.h>
 #include <umf/memtarget.h>
 #include <umf/pools/pool_proxy.h>
+#include <umf/providers/provider_os_memory.h>
 #include <umf/providers/provider_cuda.h>
 #include <umf/providers/provider_level_zero.h>
-#include <umf/providers/provider_os_memory.h>
 
 #include <cstddef>
 #include <cstdint>
