@@ -337,6 +337,56 @@ ze_result_t_ zeMemCloseIpcHandle(ze_context_handle_t ctx, const void *ptr) {
                                 : ZE_RESULT_SUCCESS;
 }
 
+struct _ze_command_list_handle_t {
+    ze_context_handle_t ctx;
+};
+
+ze_result_t_ zeCommandListCreateImmediate(ze_context_handle_t ctx,
+                                          ze_device_handle_t dev,
+                                          const void *queue_desc,
+                                          ze_command_list_handle_t *list) {
+    ENTER("zeCommandListCreateImmediate");
+    if (!ctx || !device_ok(dev)) {
+        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    }
+    if (!queue_desc || !list) {
+        return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
+    }
+    ze_command_list_handle_t l = calloc(1, sizeof(*l));
+    if (!l) {
+        return ZE_RESULT_ERROR_OUT_OF_HOST_MEMORY;
+    }
+    l->ctx = ctx;
+    *list = l;
+    return ZE_RESULT_SUCCESS;
+}
+
+ze_result_t_ zeCommandListAppendMemoryCopy(ze_command_list_handle_t list,
+                                           void *dst, const void *src,
+                                           size_t size, void *signal_event,
+                                           uint32_t num_wait_events,
+                                           void **wait_events) {
+    ENTER("zeCommandListAppendMemoryCopy");
+    (void)signal_event, (void)wait_events;
+    if (!list) {
+        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    }
+    if (!dst || !src || num_wait_events) {
+        return ZE_RESULT_ERROR_INVALID_ARGUMENT;
+    }
+    memcpy(fk_device_view(dst, size), fk_device_view(src, size), size);
+    return ZE_RESULT_SUCCESS;
+}
+
+ze_result_t_ zeCommandListDestroy(ze_command_list_handle_t list) {
+    ENTER("zeCommandListDestroy");
+    if (!list) {
+        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    }
+    free(list);
+    return ZE_RESULT_SUCCESS;
+}
+
 // --- Control ---
 
 void fake_ze_memcpy(void *dst, const void *src, size_t n) {

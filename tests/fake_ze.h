@@ -51,6 +51,20 @@ ze_result_t_ zeMemOpenIpcHandle(ze_context_handle_t ctx, ze_device_handle_t dev,
                                 void **pptr);
 ze_result_t_ zeMemCloseIpcHandle(ze_context_handle_t ctx, const void *ptr);
 
+typedef struct _ze_command_list_handle_t *ze_command_list_handle_t;
+// Immediate command lists copy synchronously (the queue descriptor is
+// accepted as it is).
+ze_result_t_ zeCommandListCreateImmediate(ze_context_handle_t ctx,
+                                          ze_device_handle_t dev,
+                                          const void *queue_desc,
+                                          ze_command_list_handle_t *list);
+ze_result_t_ zeCommandListAppendMemoryCopy(ze_command_list_handle_t list,
+                                           void *dst, const void *src,
+                                           size_t size, void *signal_event,
+                                           uint32_t num_wait_events,
+                                           void **wait_events);
+ze_result_t_ zeCommandListDestroy(ze_command_list_handle_t list);
+
 // --- Control (tests only) ---
 // Copies n bytes as the device would (device memory included).
 void fake_ze_memcpy(void *dst, const void *src, size_t n);
