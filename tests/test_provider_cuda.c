@@ -11,6 +11,8 @@
  * fork mode), so each loads the driver afresh.
  */
 
+#include <pthread.h>
+
 #include <umf/ipc.h>
 #include <umf/memory_pool.h>
 #include <umf/pools/pool_disjoint.h>
@@ -377,6 +379,80 @@ START_TEST(test_cuda_disjoint_pool_device) {
 }
 END_TEST
 
+// --- Threads ---
+//
+// Eight threads create their providers at once (whichever comes first
+// loads the driver, once) and each runs a pool on device memory; a thread
+// finds its own current context (none, later its own) after every call.
+// No ck_assert off the main thread: each thread reports a step number.
+
+typedef struct thread_arg_t {
+    cu_context_t ctx;
+    int failed_at; // 0: all went well
+} thread_arg_t;
+
+static void *cuda_thread(void *p) {
+    thread_arg_t *a = p;
+    umf_cuda_memory_provider_params_handle_t params = NULL;
+    umf_memory_provider_handle_t prov = NULL;
+    umf_memory_pool_handle_t pool = NULL;
+    umf_disjoint_pool_params_handle_t dp = NULL;
+    cu_context_t mine = NULL;
+    a->failed_at = 1;
+    if (umfCUDAMemoryProviderParamsCreate(&params) ||
+        umfCUDAMemoryProviderParamsSetContext(params, a->ctx) ||
+        umfCUDAMemoryProviderParamsSetDevice(params, 0) ||
+        umfCUDAMemoryProviderParamsSetMemoryType(params,
+                                                 UMF_MEMORY_TYPE_DEVICE) ||
+        umfMemoryProviderCreate(umfCUDAMemoryProviderOps(), params, &prov)) {
+        return NULL;
+    }
+    umfCUDAMemoryProviderParamsDestroy(params);
+    a->failed_at = 2;
+    if (umfDisjointPoolParamsCreate(&dp) ||
+        umfPoolCreate(umfDisjointPoolOps(), prov, dp,
+                      UMF_POOL_CREATE_FLAG_OWN_PROVIDER, &pool)) {
+        return NULL;
+    }
+    umfDisjointPoolParamsDestroy(dp);
+    for (int i = 0; i < 500; i++) {
+        a->failed_at = 3;
+        if (i == 250 && FK(cuCtxCreate_v2)(&mine, 0, 1) != CUDA_SUCCESS) {
+            return NULL;
+        }
+        a->failed_at = 4;
+        void *m = umfPoolMalloc(pool, (size_t)32 << (i % 12));
+        cu_context_t cur = (cu_context_t)0x1;
+        if (!m || FK(cuCtxGetCurrent)(&cur) != CUDA_SUCCESS || cur != mine ||
+            umfPoolFree(pool, m) != UMF_RESULT_SUCCESS) {
+            return NULL;
+        }
+    }
+    umfPoolDestroy(pool);
+    a->failed_at = 0;
+    return NULL;
+}
+
+START_TEST(test_cuda_threads) {
+    cu_context_t ctx = make_ctx();
+    ck_assert_int_eq(FK(cuCtxSetCurrent)(NULL), CUDA_SUCCESS);
+    enum { T = 8 };
+    pthread_t th[T];
+    thread_arg_t args[T];
+    for (int i = 0; i < T; i++) {
+        args[i].ctx = ctx;
+        ck_assert_int_eq(pthread_create(&th[i], NULL, cuda_thread, &args[i]),
+                         0);
+    }
+    for (int i = 0; i < T; i++) {
+        ck_assert_int_eq(pthread_join(th[i], NULL), 0);
+        ck_assert_msg(args[i].failed_at == 0, "thread %d failed at step %d", i,
+                      args[i].failed_at);
+    }
+    ck_assert_int_eq(FK(fake_cu_live)(), 0);
+}
+END_TEST
+
 // --- IPC between two processes ---
 //
 // The child produces: its own context, provider and pool, an allocation
@@ -481,6 +557,7 @@ static Suite *cuda_suite(void) {
     suite_add_tcase(s, tc);
     tc = tcase_create("pools_ipc");
     tcase_add_test(tc, test_cuda_disjoint_pool_device);
+    tcase_add_test(tc, test_cuda_threads);
     tcase_add_test(tc, test_cuda_ipc_two_processes);
     suite_add_tcase(s, tc);
     return s;
