@@ -491,6 +491,9 @@ static void cuda_ipc_child(int to_parent, int from_parent) {
 }
 
 START_TEST(test_cuda_ipc_two_processes) {
+    if (!gpu_pidfd_works("test_cuda_ipc_two_processes")) {
+        return;
+    }
     int up[2], down[2];
     ck_assert_int_eq(pipe(up), 0);
     ck_assert_int_eq(pipe(down), 0);
