@@ -462,10 +462,16 @@ static umf_result_t ze_ipc_fd_fail(int err, int pid) {
     int scope = os_ptrace_scope();
     char ebuf[96];
     tls_ze_native.code = -err;
+    char yama[48];
+    if (scope < 0) {
+        snprintf(yama, sizeof(yama), "no Yama");
+    } else {
+        snprintf(yama, sizeof(yama), "Yama ptrace_scope %d", scope);
+    }
     snprintf(tls_ze_native.msg, sizeof(tls_ze_native.msg),
              "cannot copy the IPC descriptor of process %d: %s (needs the "
-             "same user and ptrace permission; Yama ptrace_scope %d)",
-             pid, strerror_r(err, ebuf, sizeof(ebuf)), scope);
+             "same user and ptrace permission; %s)",
+             pid, strerror_r(err, ebuf, sizeof(ebuf)), yama);
     LOG_ERR("Level Zero provider: %s", tls_ze_native.msg);
     return UMF_RESULT_ERROR_MEMORY_PROVIDER_SPECIFIC;
 }
