@@ -101,6 +101,11 @@ END_TEST
 
 // Without a driver: UNKNOWN and exactly one log line naming the library.
 START_TEST(test_cuda_no_driver) {
+    const char *fork_mode = getenv("CK_FORK");
+    if (fork_mode && strcmp(fork_mode, "no") == 0) {
+        skip_binary("needs Check's fork mode (CK_FORK=no is set): each test "
+                    "loads the driver afresh in its own process");
+    }
     setenv("UMF_CUDA_LIB", "/nonexistent/libcuda.so.1", 1);
     char path[64];
     gpu_log_capture(path);
