@@ -101,11 +101,6 @@ END_TEST
 
 // Without a driver: UNKNOWN and exactly one log line naming the library.
 START_TEST(test_cuda_no_driver) {
-    const char *fork_mode = getenv("CK_FORK");
-    if (fork_mode && strcmp(fork_mode, "no") == 0) {
-        skip_binary("needs Check's fork mode (CK_FORK=no is set): each test "
-                    "loads the driver afresh in its own process");
-    }
     setenv("UMF_CUDA_LIB", "/nonexistent/libcuda.so.1", 1);
     char path[64];
     gpu_log_capture(path);
@@ -575,6 +570,11 @@ int main(void) {
     // Every test runs in a child of this process: nothing here may load
     // the driver through libumf. The test double is loaded for its control
     // functions; libumf gets the same library through UMF_CUDA_LIB.
+    const char *fork_mode = getenv("CK_FORK");
+    if (fork_mode && strcmp(fork_mode, "no") == 0) {
+        skip_binary("needs Check's fork mode (CK_FORK=no is set): each test "
+                    "loads the driver afresh in its own process");
+    }
     setenv("UMF_CUDA_LIB", FAKE_CUDA_LIB, 1);
     fake = gpu_fake_open(FAKE_CUDA_LIB);
     return run_suite(cuda_suite());

@@ -153,11 +153,6 @@ START_TEST(test_ze_create_rejects) {
 END_TEST
 
 START_TEST(test_ze_no_loader) {
-    const char *fork_mode = getenv("CK_FORK");
-    if (fork_mode && strcmp(fork_mode, "no") == 0) {
-        skip_binary("needs Check's fork mode (CK_FORK=no is set): each test "
-                    "loads the driver afresh in its own process");
-    }
     setenv("UMF_ZE_LOADER_LIB", "/nonexistent/libze_loader.so.1", 1);
     char path[64];
     gpu_log_capture(path);
@@ -512,6 +507,11 @@ static Suite *ze_suite(void) {
 
 int main(void) {
     // See test_provider_cuda.c: every test runs in a child process.
+    const char *fork_mode = getenv("CK_FORK");
+    if (fork_mode && strcmp(fork_mode, "no") == 0) {
+        skip_binary("needs Check's fork mode (CK_FORK=no is set): each test "
+                    "loads the driver afresh in its own process");
+    }
     setenv("UMF_ZE_LOADER_LIB", FAKE_ZE_LIB, 1);
     fake = gpu_fake_open(FAKE_ZE_LIB);
     return run_suite(ze_suite());
