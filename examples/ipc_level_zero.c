@@ -61,6 +61,8 @@ static struct {
     uint32_t (*copy)(ze_command_list_handle_t list, void *dst, const void *src,
                      size_t size, void *signal_event, uint32_t num_wait_events,
                      void **wait_events);
+    uint32_t (*list_destroy)(ze_command_list_handle_t list);
+    uint32_t (*context_destroy)(ze_context_handle_t ctx);
 } ze;
 
 // ze_context_desc_t and ze_command_queue_desc_t (stype 0xd and 0xe; mode
@@ -100,8 +102,11 @@ static int load(void) {
     *(void **)&ze.context_create = dlsym(h, "zeContextCreate");
     *(void **)&ze.list_create = dlsym(h, "zeCommandListCreateImmediate");
     *(void **)&ze.copy = dlsym(h, "zeCommandListAppendMemoryCopy");
+    *(void **)&ze.list_destroy = dlsym(h, "zeCommandListDestroy");
+    *(void **)&ze.context_destroy = dlsym(h, "zeContextDestroy");
     if (!ze.init || !ze.driver_get || !ze.device_get || !ze.context_create ||
-        !ze.list_create || !ze.copy) {
+        !ze.list_create || !ze.copy || !ze.list_destroy ||
+        !ze.context_destroy) {
         fprintf(stderr, "ipc_level_zero: the loader lacks a zeX call\n");
         return 1;
     }
@@ -147,6 +152,13 @@ static int gpu_open(gpu_t *g) {
     return res == UMF_RESULT_SUCCESS ? 0 : -1;
 }
 
+// Destroys the pool (and its provider), the copy list and the context.
+static void gpu_close(gpu_t *g) {
+    umfPoolDestroy(g->pool);
+    ze.list_destroy(g->list);
+    ze.context_destroy(g->context);
+}
+
 static int producer(int to_consumer, int from_consumer) {
     gpu_t g;
     int r = gpu_open(&g);
@@ -179,7 +191,7 @@ static int producer(int to_consumer, int from_consumer) {
     }
     umfPutIPCHandle(handle);
     umfPoolFree(g.pool, p);
-    umfPoolDestroy(g.pool);
+    gpu_close(&g);
     return 0;
 }
 
@@ -213,7 +225,7 @@ static int consumer(int from_producer, int to_producer) {
     if (write(to_producer, "x", 1) != 1) {
         ok = 0;
     }
-    umfPoolDestroy(g.pool);
+    gpu_close(&g);
     return ok ? 0 : 1;
 }
 

@@ -257,6 +257,8 @@ START_TEST(test_cuda_context_switch_restore) {
     ck_assert_int_eq(umfMemoryProviderFree(prov, p, 4096), UMF_RESULT_SUCCESS);
     ck_assert_int_eq(FK(fake_cu_calls)("cuCtxSetCurrent"), sets + 1);
     umfMemoryProviderDestroy(prov);
+    ck_assert_int_eq(FK(cuCtxDestroy_v2)(mine), CUDA_SUCCESS);
+    ck_assert_int_eq(FK(cuCtxDestroy_v2)(theirs), CUDA_SUCCESS);
 }
 END_TEST
 
@@ -429,6 +431,10 @@ static void *cuda_thread(void *p) {
         }
     }
     umfPoolDestroy(pool);
+    a->failed_at = 5;
+    if (FK(cuCtxDestroy_v2)(mine) != CUDA_SUCCESS) {
+        return NULL;
+    }
     a->failed_at = 0;
     return NULL;
 }
