@@ -9,8 +9,9 @@
  *
  * The table is static (no allocation) and guarded by reg_lock, which the
  * runner holds from prepare to parent/child, so no registration changes it
- * during a fork. A fork handler of a component may itself call fork_register
- * only outside a fork.
+ * during a fork. So a component registers only while it holds no lock of
+ * the registry (its first use, or libumf's set-up before init_lock):
+ * otherwise a fork in between would wait for that lock under reg_lock.
  *
  * Several pthread_atfork registrations of the runner may exist (see
  * umf_private_fork_install_again): `depth` counts the prepare calls of the

@@ -106,19 +106,28 @@ static const fork_handler_t core_fork_handlers[] = {
      .child = tracker_fork_child_cur},
 };
 
+// The fork registry's runner and the core's handlers, once, before
+// init_lock is taken: the registry's lock is held across a whole fork,
+// while init_lock is taken inside it (rank FORK_RANK_INIT), so no
+// registration may happen under init_lock.
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+static int fork_install_err;
+
+static void fork_setup(void) {
+    fork_install_err = fork_hooks_install();
+    for (size_t i = 0; i < ARRAY_SIZE(core_fork_handlers); i++) {
+        (void)fork_register(&core_fork_handlers[i]);
+    }
+    ba_fork_register();
+    thread_fork_register();
+}
+
 // pre: init_lock held.
 static int setup_locked(void) {
     log_init();
-    if (!fork_hooks_installed) {
-        if (fork_hooks_install() != 0) {
-            LOG_ERR("pthread_atfork failed; fork() in a threaded program may "
-                    "deadlock in the child");
-        }
-        for (size_t i = 0; i < ARRAY_SIZE(core_fork_handlers); i++) {
-            (void)fork_register(&core_fork_handlers[i]);
-        }
-        ba_fork_register();
-        thread_fork_register();
+    if (fork_install_err && !fork_hooks_installed) {
+        LOG_ERR("pthread_atfork failed; fork() in a threaded program may "
+                "deadlock in the child");
         fork_hooks_installed = true;
     }
     if (!tracker_obj) {
@@ -158,6 +167,7 @@ static void teardown_locked(void) {
 
 UMF_EXPORT int umfInit(void) {
     int ret = 0;
+    pthread_once(&fork_once, fork_setup);
     pthread_mutex_lock(&init_lock);
     if (init_users++ == 0 &&
         atomic_load_explicit(&init_state, memory_order_relaxed) != ST_UP) {
@@ -191,6 +201,7 @@ int umf_init_ensure(void) {
         return 0;
     }
     int ret;
+    pthread_once(&fork_once, fork_setup);
     pthread_mutex_lock(&init_lock);
     st = atomic_load_explicit(&init_state, memory_order_relaxed);
     if (st == ST_NEVER) {

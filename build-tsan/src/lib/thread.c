@@ -32,7 +32,8 @@ static pthread_key_t key;
 static bool key_ok;
 
 static ut_gate_t gate;
-static ut_thread_t *gate_closer; // the forking thread, while closed
+// The forking thread, while the gate is closed (read by threads waiting).
+static _Atomic(ut_thread_t *) gate_closer;
 
 UMF_EXPORT ut_thread_t *umf_private_thread_self(void) {
     return &ut_tls;
@@ -162,7 +163,7 @@ UMF_EXPORT ut_thread_t *umf_private_thread_gate_enter_slow(ut_gate_t *g,
                 atomic_load_explicit(&t->gate_depth, memory_order_relaxed);
             (void)atomic_exchange_explicit(&t->gate_depth, n + 1,
                                            memory_order_seq_cst);
-            if (n != 0 || gate_closer == t ||
+            if (n != 0 || atomic_load(&gate_closer) == t ||
                 !atomic_load_explicit(&g->closed, memory_order_seq_cst)) {
                 return t;
             }
@@ -175,7 +176,7 @@ UMF_EXPORT ut_thread_t *umf_private_thread_gate_enter_slow(ut_gate_t *g,
     // DEAD (or no key): the shared counter.
     for (;;) {
         atomic_fetch_add_explicit(&g->shared, 1, memory_order_seq_cst);
-        if (gate_closer == t ||
+        if (atomic_load(&gate_closer) == t ||
             !atomic_load_explicit(&g->closed, memory_order_seq_cst)) {
             return NULL;
         }
@@ -189,7 +190,7 @@ UMF_EXPORT ut_thread_t *umf_private_thread_gate_enter_slow(ut_gate_t *g,
 static void gate_prepare(void) {
     ut_thread_t *self = &ut_tls;
     pthread_mutex_lock(&list_lock);
-    gate_closer = self;
+    atomic_store(&gate_closer, self);
     atomic_store_explicit(&gate.closed, 1, memory_order_seq_cst);
     if (gate.membarrier) {
         int err = os_membarrier();
@@ -219,12 +220,12 @@ static void gate_prepare(void) {
 }
 
 static void gate_parent(void) {
-    gate_closer = NULL;
+    atomic_store(&gate_closer, NULL);
     atomic_store_explicit(&gate.closed, 0, memory_order_release);
 }
 
 static void gate_child(void) {
-    gate_closer = NULL;
+    atomic_store(&gate_closer, NULL);
     // membarrier registration belongs to the address space: the child
     // has a new one.
     if (gate.membarrier && os_membarrier_register() != 0) {
