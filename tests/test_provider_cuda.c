@@ -124,6 +124,24 @@ START_TEST(test_cuda_no_driver) {
 }
 END_TEST
 
+// A library that is not the driver (the Level Zero double): UNKNOWN and
+// one line naming the missing entry point.
+START_TEST(test_cuda_driver_lacks_symbol) {
+    setenv("UMF_CUDA_LIB", FAKE_ZE_LIB, 1);
+    char path[64];
+    gpu_log_capture(path);
+    umf_memory_provider_handle_t prov = NULL;
+    int fake_ctx;
+    ck_assert_int_eq(
+        try_create((cu_context_t)&fake_ctx, 0, UMF_MEMORY_TYPE_DEVICE, &prov),
+        UMF_RESULT_ERROR_UNKNOWN);
+    ck_assert_ptr_null(prov);
+    int named = 0;
+    ck_assert_int_eq(gpu_log_lines(path, "lacks cuCtxGetCurrent", &named), 1);
+    ck_assert_int_eq(named, 1);
+}
+END_TEST
+
 // Without UMF_CUDA_LIB a driver in the global namespace is used.
 START_TEST(test_cuda_global_namespace) {
     unsetenv("UMF_CUDA_LIB");
@@ -555,6 +573,7 @@ static Suite *cuda_suite(void) {
     suite_add_tcase(s, tc);
     tc = tcase_create("loading");
     tcase_add_test(tc, test_cuda_no_driver);
+    tcase_add_test(tc, test_cuda_driver_lacks_symbol);
     tcase_add_test(tc, test_cuda_global_namespace);
     suite_add_tcase(s, tc);
     tc = tcase_create("memory");
