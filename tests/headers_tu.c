@@ -37,8 +37,8 @@
 // --- Every header, then every header twice more ---
 
 #include <umf/base.h>
-#include <umf/memory_provider.h>
 #include <umf/memory_provider_ops.h>
+#include <umf/memory_provider.h>
 // umf_memory_pool_ops_t is typedef'd in memory_pool.h and again in
 // memory_pool_ops.h, as the contract requires. C11 and C++ allow identical
 // re-typedefs; C99 does not (6.7p3) and -pedantic reports it, so under C99
@@ -62,60 +62,69 @@
 #else
 #include <umf/memory_pool_ops.h>
 #endif
-#include <umf/ipc.h>
 #include <umf/memory_pool.h>
+#include <umf/ipc.h>
 #include <umf/mempolicy.h>
-#include <umf/memspace.h>
 #include <umf/memtarget.h>
+#include <umf/memspace.h>
+#include <umf/providers/provider_os_memory.h>
+#include <umf/memory_provider_gpu.h>
+#include <umf/providers/provider_cuda.h>
+#include <umf/providers/provider_level_zero.h>
+#include <umf/providers/provider_coarse.h>
+#include <umf/providers/provider_file_memory.h>
+#include <umf/providers/provider_devdax_memory.h>
+#include <umf/proxy_lib_new_delete.h>
+#include <umf/pools/pool_proxy.h>
 #include <umf/pools/pool_disjoint.h>
 #include <umf/pools/pool_jemalloc.h>
-#include <umf/pools/pool_proxy.h>
 #include <umf/pools/pool_scalable.h>
-#include <umf/providers/provider_coarse.h>
-#include <umf/providers/provider_devdax_memory.h>
-#include <umf/providers/provider_file_memory.h>
-#include <umf/providers/provider_os_memory.h>
-#include <umf/proxy_lib_new_delete.h>
 
 #include <umf.h>
 #include <umf/base.h>
-#include <umf/ipc.h>
-#include <umf/memory_pool.h>
-#include <umf/memory_pool_ops.h>
-#include <umf/memory_provider.h>
 #include <umf/memory_provider_ops.h>
+#include <umf/memory_provider.h>
+#include <umf/memory_pool_ops.h>
+#include <umf/memory_pool.h>
+#include <umf/ipc.h>
 #include <umf/mempolicy.h>
-#include <umf/memspace.h>
 #include <umf/memtarget.h>
+#include <umf/memspace.h>
+#include <umf/providers/provider_os_memory.h>
+#include <umf/memory_provider_gpu.h>
+#include <umf/providers/provider_cuda.h>
+#include <umf/providers/provider_level_zero.h>
+#include <umf/providers/provider_coarse.h>
+#include <umf/providers/provider_file_memory.h>
+#include <umf/providers/provider_devdax_memory.h>
+#include <umf/proxy_lib_new_delete.h>
+#include <umf/pools/pool_proxy.h>
 #include <umf/pools/pool_disjoint.h>
 #include <umf/pools/pool_jemalloc.h>
-#include <umf/pools/pool_proxy.h>
 #include <umf/pools/pool_scalable.h>
-#include <umf/providers/provider_coarse.h>
-#include <umf/providers/provider_devdax_memory.h>
-#include <umf/providers/provider_file_memory.h>
-#include <umf/providers/provider_os_memory.h>
-#include <umf/proxy_lib_new_delete.h>
 
 #include <umf.h>
 #include <umf/base.h>
-#include <umf/ipc.h>
-#include <umf/memory_pool.h>
-#include <umf/memory_pool_ops.h>
-#include <umf/memory_provider.h>
 #include <umf/memory_provider_ops.h>
+#include <umf/memory_provider.h>
+#include <umf/memory_pool_ops.h>
+#include <umf/memory_pool.h>
+#include <umf/ipc.h>
 #include <umf/mempolicy.h>
-#include <umf/memspace.h>
 #include <umf/memtarget.h>
+#include <umf/memspace.h>
+#include <umf/providers/provider_os_memory.h>
+#include <umf/memory_provider_gpu.h>
+#include <umf/providers/provider_cuda.h>
+#include <umf/providers/provider_level_zero.h>
+#include <umf/providers/provider_coarse.h>
+#include <umf/providers/provider_file_memory.h>
+#include <umf/providers/provider_devdax_memory.h>
+#include <umf/proxy_lib_new_delete.h>
+#include <umf/pools/pool_proxy.h>
 #include <umf/pools/pool_disjoint.h>
 #include <umf/pools/pool_jemalloc.h>
-#include <umf/pools/pool_proxy.h>
 #include <umf/pools/pool_scalable.h>
-#include <umf/providers/provider_coarse.h>
-#include <umf/providers/provider_devdax_memory.h>
-#include <umf/providers/provider_file_memory.h>
-#include <umf/providers/provider_os_memory.h>
-#include <umf/proxy_lib_new_delete.h>
 
 #include <stddef.h>
 #include <stdint.h>
@@ -128,7 +137,7 @@
     UMF_MEMORY_PROVIDER_OPS_H != 1 || UMF_MEMORY_PROVIDER_H != 1 ||            \
     UMF_MEMORY_POOL_OPS_H != 1 || UMF_MEMORY_POOL_H != 1 ||                    \
     UMF_MEMPOLICY_H != 1 || UMF_MEMTARGET_H != 1 || UMF_MEMSPACE_H != 1 ||     \
-    UMF_PROXY_MEMORY_POOL_H != 1 || UMF_JEMALLOC_MEMORY_POOL_H != 1 ||         \
+    UMF_PROXY_MEMORY_POOL_H != 1 || UMF_JEMALLOC_MEMORY_POOL_H != 1 ||        \
     UMF_SCALABLE_MEMORY_POOL_H != 1 || UMF_IPC_H != 1
 #error "an include guard macro is not defined to 1"
 #endif
@@ -144,7 +153,19 @@
 #error "UMF_OS_MEMORY_PROVIDER_H is not defined empty"
 #endif
 
-// The providers' guards are defined empty too.
+#if UMF_MEMORY_PROVIDER_GPU_H != 1
+#error "UMF_MEMORY_PROVIDER_GPU_H is not defined to 1"
+#endif
+#if !defined(UMF_PROVIDER_CUDA_H) || !defined(UMF_PROVIDER_LEVEL_ZERO_H)
+#error "a GPU provider header guard is not defined"
+#endif
+#if ~(~UMF_PROVIDER_CUDA_H + 0) != 0 || ~(~UMF_PROVIDER_CUDA_H + 1) != 1 ||    \
+    ~(~UMF_PROVIDER_LEVEL_ZERO_H + 0) != 0 ||                                  \
+    ~(~UMF_PROVIDER_LEVEL_ZERO_H + 1) != 1
+#error "a GPU provider header guard is not defined empty"
+#endif
+
+// The other providers' guards are defined empty too.
 #if !defined(UMF_COARSE_PROVIDER_H) || !defined(UMF_FILE_MEMORY_PROVIDER_H) || \
     !defined(UMF_DEVDAX_MEMORY_PROVIDER_H) ||                                  \
     !defined(UMF_PROXY_LIB_NEW_DELETE_H)
@@ -207,6 +228,12 @@ HT_ASSERT(UMF_RESULT_ERROR_NOT_SUPPORTED == 5, result_not_supported);
 HT_ASSERT(UMF_RESULT_ERROR_USER_SPECIFIC == 6, result_user_specific);
 HT_ASSERT(UMF_RESULT_ERROR_UNKNOWN == 0x7ffffffe, result_unknown);
 
+// umf_usm_memory_type_t
+HT_ASSERT(UMF_MEMORY_TYPE_UNKNOWN == 0, usm_unknown);
+HT_ASSERT(UMF_MEMORY_TYPE_HOST == 1, usm_host);
+HT_ASSERT(UMF_MEMORY_TYPE_DEVICE == 2, usm_device);
+HT_ASSERT(UMF_MEMORY_TYPE_SHARED == 3, usm_shared);
+
 // umf_memory_visibility_t
 HT_ASSERT(UMF_MEM_MAP_PRIVATE == 1, vis_private);
 HT_ASSERT(UMF_MEM_MAP_SHARED == 2, vis_shared);
@@ -258,13 +285,14 @@ HT_ASSERT(UMF_COARSE_MEMORY_STRATEGY_FASTEST == 0, coarse_fastest);
 HT_ASSERT(UMF_COARSE_MEMORY_STRATEGY_FASTEST_BUT_ONE == 1, coarse_fbo);
 HT_ASSERT(UMF_COARSE_MEMORY_STRATEGY_CHECK_ALL_SIZE == 2, coarse_cas);
 HT_ASSERT(UMF_COARSE_MEMORY_STRATEGY_MAX == 3, coarse_max);
-HT_ASSERT(offsetof(coarse_memory_provider_params_t, upstream_memory_provider) ==
-              0,
+HT_ASSERT(offsetof(coarse_memory_provider_params_t,
+                   upstream_memory_provider) == 0,
           coarse_params_0);
 HT_ASSERT(offsetof(coarse_memory_provider_params_t, allocation_strategy) <
                   offsetof(coarse_memory_provider_params_t, init_buffer) &&
               offsetof(coarse_memory_provider_params_t, init_buffer) <
-                  offsetof(coarse_memory_provider_params_t, init_buffer_size) &&
+                  offsetof(coarse_memory_provider_params_t,
+                           init_buffer_size) &&
               offsetof(coarse_memory_provider_params_t, init_buffer_size) <
                   offsetof(coarse_memory_provider_params_t,
                            immediate_init_from_upstream) &&
@@ -578,6 +606,37 @@ umfCoarseMemoryProviderGetStats(umf_memory_provider_handle_t provider);
 
 umf_memory_pool_ops_t *umfProxyPoolOps(void);
 
+umf_result_t umfCUDAMemoryProviderParamsCreate(
+    umf_cuda_memory_provider_params_handle_t *hParams);
+umf_result_t umfCUDAMemoryProviderParamsDestroy(
+    umf_cuda_memory_provider_params_handle_t hParams);
+umf_result_t umfCUDAMemoryProviderParamsSetContext(
+    umf_cuda_memory_provider_params_handle_t hParams, void *hContext);
+umf_result_t umfCUDAMemoryProviderParamsSetDevice(
+    umf_cuda_memory_provider_params_handle_t hParams, int hDevice);
+umf_result_t umfCUDAMemoryProviderParamsSetMemoryType(
+    umf_cuda_memory_provider_params_handle_t hParams,
+    umf_usm_memory_type_t memoryType);
+umf_memory_provider_ops_t *umfCUDAMemoryProviderOps(void);
+
+umf_result_t umfLevelZeroMemoryProviderParamsCreate(
+    umf_level_zero_memory_provider_params_handle_t *hParams);
+umf_result_t umfLevelZeroMemoryProviderParamsDestroy(
+    umf_level_zero_memory_provider_params_handle_t hParams);
+umf_result_t umfLevelZeroMemoryProviderParamsSetContext(
+    umf_level_zero_memory_provider_params_handle_t hParams,
+    ze_context_handle_t hContext);
+umf_result_t umfLevelZeroMemoryProviderParamsSetDevice(
+    umf_level_zero_memory_provider_params_handle_t hParams,
+    ze_device_handle_t hDevice);
+umf_result_t umfLevelZeroMemoryProviderParamsSetMemoryType(
+    umf_level_zero_memory_provider_params_handle_t hParams,
+    umf_usm_memory_type_t memoryType);
+umf_result_t umfLevelZeroMemoryProviderParamsSetResidentDevices(
+    umf_level_zero_memory_provider_params_handle_t hParams,
+    ze_device_handle_t *hDevices, uint32_t deviceCount);
+umf_memory_provider_ops_t *umfLevelZeroMemoryProviderOps(void);
+
 #ifdef __cplusplus
 }
 #endif
@@ -598,6 +657,13 @@ static const struct umf_memspace_t *const ht_h_cspace =
     (umf_const_memspace_handle_t)0;
 static struct umf_os_memory_provider_params_t *const ht_h_osparams =
     (umf_os_memory_provider_params_handle_t)0;
+static struct umf_cuda_memory_provider_params_t *const ht_h_cuparams =
+    (umf_cuda_memory_provider_params_handle_t)0;
+static struct umf_level_zero_memory_provider_params_t *const ht_h_zeparams =
+    (umf_level_zero_memory_provider_params_handle_t)0;
+// Level Zero's handle types, spelled as ze_api.h spells them.
+static struct _ze_device_handle_t *const ht_h_zedev = (ze_device_handle_t)0;
+static struct _ze_context_handle_t *const ht_h_zectx = (ze_context_handle_t)0;
 
 // --- A user-written provider and pool ---
 
@@ -844,8 +910,8 @@ static void check_values(void) {
         // The inline default of the coarse provider's params: all zero.
         coarse_memory_provider_params_t cp =
             umfCoarseMemoryProviderParamsDefault();
-        CHECK(cp.upstream_memory_provider == NULL && cp.init_buffer == NULL &&
-              cp.init_buffer_size == 0 &&
+        CHECK(cp.upstream_memory_provider == NULL &&
+              cp.init_buffer == NULL && cp.init_buffer_size == 0 &&
               cp.allocation_strategy == UMF_COARSE_MEMORY_STRATEGY_FASTEST &&
               !cp.immediate_init_from_upstream &&
               !cp.destroy_upstream_memory_provider);
@@ -973,6 +1039,10 @@ int main(void) {
     CHECK(ht_filter_fn(ht_h_cspace, ht_h_ctarget, NULL) == 1);
     CHECK(ht_h_pool == NULL && ht_h_policy == NULL && ht_h_cpolicy == NULL &&
           ht_h_target == NULL && ht_h_space == NULL && ht_h_osparams == NULL);
+    CHECK(ht_h_cuparams == NULL && ht_h_zeparams == NULL &&
+          ht_h_zedev == NULL && ht_h_zectx == NULL);
+    CHECK(UMF_MEMORY_TYPE_UNKNOWN == 0 && UMF_MEMORY_TYPE_HOST == 1 &&
+          UMF_MEMORY_TYPE_DEVICE == 2 && UMF_MEMORY_TYPE_SHARED == 3);
     if (failures) {
         fprintf(stderr, "headers_tu: %d check(s) failed\n", failures);
         return 1;
