@@ -626,7 +626,7 @@ static dp_pool_t *registry; // every live pool, for fork
 // (thread.h): made on first use, released at thread exit (or, in a fork
 // child, for the threads that are gone), never re-made after that.
 static pthread_once_t ut_once = PTHREAD_ONCE_INIT;
-static int ut_slot = -1;
+static _Atomic int ut_slot = -1; // read by threads that never ran the once
 
 static void tcache_flush(dp_tcache_t *tc);
 
