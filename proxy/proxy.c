@@ -308,6 +308,20 @@ static void px_pool_free(umf_memory_pool_handle_t pool, void *ptr) {
     px_depth--;
 }
 
+// realloc of a pointer the disjoint pool says is no live block's start (it
+// knows the size of every live block): freed already, or inside a block.
+// Its free reports that (by default one line and abort, as glibc's realloc
+// does); with the pool's checks set to error the call fails with EINVAL
+// and nothing changes.
+static UMF_NOINLINE_PX void *px_realloc_not_block(umf_memory_pool_handle_t pool,
+                                                  void *ptr) {
+    px_depth++;
+    umf_result_t r = umfPoolFree(pool, ptr);
+    px_depth--;
+    errno = r == UMF_RESULT_SUCCESS ? ENOMEM : EINVAL;
+    return NULL;
+}
+
 // --- Owners ---
 
 // The last two chunks this thread looked up, valid while libumf's tracker
@@ -486,6 +500,9 @@ PX_EXPORT void *realloc(void *ptr, size_t size) {
     // pointer that is not a live block's start, which the pool's free then
     // reports.
     size_t old = px_pool_usable(pool, ptr);
+    if (old == 0 && heap && heap->kind == PX_POOL_DISJOINT) {
+        return px_realloc_not_block(pool, ptr);
+    }
     if (old != 0 && size <= old && size >= old / 2) {
         return ptr;
     }
