@@ -5,7 +5,8 @@
 # 40 B and 200,000 B, free(p + 64) of a live 256 B block, realloc of a
 # freed block), each in its own process, judged by outcome. The disjoint
 # pool must stop the program (SIGABRT) with one line naming the pointer and
-# the pool, through the UMF API and as the proxy's pool. The other pools
+# the pool, through the UMF API and as the proxy's pool, and with
+# disjoint.checks=error be refused with no overlap. The other pools
 # (jemalloc, scalable, proxy) are run too and must end (no hang); what they
 # do is documented, not asserted: see scripts/misuse_table.sh and README.md.
 set -u
@@ -72,6 +73,14 @@ for p in $probes; do
     done
 done
 echo "== disjoint: every probe stopped with one line"
+
+# disjoint.checks=error: refused, nothing handed out twice.
+for p in $probes; do
+    run_probe "proxy disjoint.checks=error" "disjoint.checks=error" malloc "$p"
+    [ $st -eq 0 ] ||
+        fail "proxy disjoint.checks=error $p: status $st: $out $err"
+done
+echo "== disjoint.checks=error: every probe refused, no overlap"
 
 # The others: must end; the outcome is printed for the log.
 for p in $probes; do
