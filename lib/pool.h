@@ -38,9 +38,6 @@ typedef struct umf_alloc_info_t {
 umf_result_t umfMemoryTrackerGetAllocInfo(const void *ptr,
                                           umf_alloc_info_t *pAllocInfo);
 
-// Exported for libumf_proxy.so (in no public header): the tracker's
-// epoch (tracker_epoch), NULL before the library is set up.
-const _Atomic uint64_t *umf_private_tracker_epoch(void);
 
 // Exported for libumf_proxy.so: umfMemoryTrackerGetAllocInfo, and whether
 // the answer holds for every address of the chunk (no other pool's range
