@@ -121,7 +121,7 @@
 #define JP_BASE_ALIGN  ((size_t)2 << 20)
 // Largest region extent growth asks for (retain_grow_limit): larger
 // requests get a region of their own size.
-#define JP_GROW_LIMIT  ((size_t)4 << 20)
+#define JP_GROW_LIMIT  ((size_t)8 << 20)
 
 struct umf_jemalloc_pool_params_t {
     bool keep_all_memory;
@@ -156,6 +156,7 @@ typedef struct jp_pool_t {
     bool zero_filled;     // the provider returns zero-filled memory (OS)
     bool creating;        // inside arenas.create (hooks: metadata only)
     _Atomic bool no_free; // the provider refused a free: keep everything
+    _Atomic unsigned oom_purges; // purges for a failed allocation running
     jp_ranges_t regions;  // provider allocations (see "Regions")
     jp_ranges_t host;     // host blocks of jemalloc's metadata
     // Guarded by jp_lock: every tcache made for this pool, still alive.
@@ -720,9 +721,11 @@ typedef enum jp_piece_t {
     JP_PIECE_LAST,    // counted; the region is no longer jemalloc's: *whole
 } jp_piece_t;
 
-// jemalloc lets go of [addr, +size) of a region.
+// jemalloc lets go of [addr, +size) of a region. A piece that is not the
+// last is counted only if `partial_ok`; otherwise UNKNOWN (jemalloc keeps
+// it).
 static jp_piece_t jp_region_release(jp_pool_t *pool, void *addr, size_t size,
-                                    jp_region_t *whole) {
+                                    bool partial_ok, jp_region_t *whole) {
     jp_ranges_t *r = &pool->regions;
     uintptr_t a = (uintptr_t)addr;
     jp_piece_t ret = JP_PIECE_UNKNOWN;
@@ -730,12 +733,13 @@ static jp_piece_t jp_region_release(jp_pool_t *pool, void *addr, size_t size,
     size_t i = jp_ranges_find_locked(r, a);
     if (i < r->n && a + size - r->v[i].base <= r->v[i].size &&
         r->v[i].released + size <= r->v[i].size) {
-        r->v[i].released += size;
-        ret = JP_PIECE_KEPT;
-        if (r->v[i].released == r->v[i].size) {
+        if (r->v[i].released + size == r->v[i].size) {
             *whole = r->v[i];
             jp_ranges_remove_locked(r, i);
             ret = JP_PIECE_LAST;
+        } else if (partial_ok) {
+            r->v[i].released += size;
+            ret = JP_PIECE_KEPT;
         }
     }
     pthread_mutex_unlock(&r->lock);
@@ -835,6 +839,48 @@ static jp_pool_t *jp_pool_of(extent_hooks_t *hooks) {
     return (jp_pool_t *)hooks; // hooks is the pool's first member
 }
 
+// Provider memory for an extent: `size` bytes aligned to `alignment` (a
+// page or more, jemalloc's requirement). A provider that ignores the
+// alignment (malloc-backed) is asked once more for `alignment` bytes more;
+// *reg receives what the provider gave.
+static void *jp_provider_alloc(jp_pool_t *pool, size_t size, size_t alignment,
+                               jp_region_t *reg) {
+    void *p = NULL;
+    tls_in_hook++;
+    umf_result_t ret =
+        umfMemoryProviderAlloc(pool->provider, size, alignment, &p);
+    tls_in_hook--;
+    if (ret == UMF_RESULT_SUCCESS && p &&
+        ((uintptr_t)p & (alignment - 1)) != 0) {
+        reg->base = (uintptr_t)p;
+        reg->size = size;
+        if (!jp_keeps_all(pool)) {
+            (void)jp_region_free(pool, reg);
+        }
+        p = NULL;
+        ret = UMF_RESULT_ERROR_OUT_OF_HOST_MEMORY;
+        if (size <= SIZE_MAX - alignment) {
+            size += alignment;
+            tls_in_hook++;
+            ret = umfMemoryProviderAlloc(pool->provider, size, alignment, &p);
+            tls_in_hook--;
+        }
+        if (ret == UMF_RESULT_SUCCESS && p) {
+            reg->base = (uintptr_t)p;
+            reg->size = size;
+            return (void *)(((uintptr_t)p + alignment - 1) & ~(alignment - 1));
+        }
+    }
+    if (ret != UMF_RESULT_SUCCESS || !p) {
+        LOG_DEBUG("provider alloc of %zu bytes (alignment %zu) failed: %d",
+                  size, alignment, (int)ret);
+        return NULL;
+    }
+    reg->base = (uintptr_t)p;
+    reg->size = size;
+    return p;
+}
+
 static void *jp_extent_alloc(extent_hooks_t *hooks, void *new_addr, size_t size,
                              size_t alignment, bool *zero, bool *commit,
                              unsigned arena_ind) {
@@ -848,19 +894,15 @@ static void *jp_extent_alloc(extent_hooks_t *hooks, void *new_addr, size_t size,
         }
         return p;
     }
-    void *p = NULL;
-    tls_in_hook++;
-    umf_result_t ret =
-        umfMemoryProviderAlloc(pool->provider, size, alignment, &p);
-    tls_in_hook--;
-    if (ret != UMF_RESULT_SUCCESS || !p) {
-        LOG_DEBUG("provider alloc of %zu bytes (alignment %zu) failed: %d",
-                  size, alignment, (int)ret);
+    jp_region_t reg;
+    void *p = jp_provider_alloc(pool, size, alignment, &reg);
+    if (!p) {
         return NULL;
     }
-    jp_region_t reg = {(uintptr_t)p, size, size};
+    // jemalloc never holds the slack of an over-allocated region.
+    size_t slack = reg.size - size;
     if ((new_addr && p != new_addr) ||
-        !jp_ranges_add(&pool->regions, p, size, 0)) {
+        !jp_ranges_add(&pool->regions, (void *)reg.base, reg.size, slack)) {
         LOG_DEBUG("provider gave %p, jemalloc needed %p (or no record)", p,
                   new_addr);
         if (!jp_keeps_all(pool)) {
@@ -878,10 +920,15 @@ static void *jp_extent_alloc(extent_hooks_t *hooks, void *new_addr, size_t size,
 }
 
 // jemalloc lets go of a piece; the region goes back when it was the last.
-// False when the piece is not ours to count (jemalloc should keep it).
+// False when jemalloc should keep the piece: not ours to count, or not the
+// last of its region while the pool purges for an allocation that failed
+// (a piece let go of is not reused until its whole region is, and that
+// allocation is to be retried now).
 static bool jp_piece_back(jp_pool_t *pool, void *addr, size_t size) {
     jp_region_t whole;
-    switch (jp_region_release(pool, addr, size, &whole)) {
+    bool partial_ok =
+        atomic_load_explicit(&pool->oom_purges, memory_order_relaxed) == 0;
+    switch (jp_region_release(pool, addr, size, partial_ok, &whole)) {
     case JP_PIECE_KEPT:
         return true;
     case JP_PIECE_LAST:
@@ -921,7 +968,10 @@ static void jp_extent_destroy(extent_hooks_t *hooks, void *addr, size_t size,
     }
     // A piece the provider would not take back stays recorded; the pool's
     // finalize gives it another try.
-    (void)jp_piece_back(pool, addr, size);
+    jp_region_t whole;
+    if (jp_region_release(pool, addr, size, true, &whole) == JP_PIECE_LAST) {
+        (void)jp_region_free(pool, &whole);
+    }
 }
 
 static bool jp_extent_commit(extent_hooks_t *hooks, void *addr, size_t size,
@@ -1081,6 +1131,7 @@ static umf_result_t jp_initialize(umf_memory_provider_handle_t provider,
     jp_ranges_init(&pool->regions);
     jp_ranges_init(&pool->host);
     atomic_init(&pool->no_free, false);
+    atomic_init(&pool->oom_purges, 0);
 
     // jemalloc keeps this pointer for the arena's lifetime: it is the pool.
     // The hooks run now already (the arena's metadata), under jp_lock as
@@ -1177,6 +1228,7 @@ static UMF_NOINLINE UMF_COLD void jp_purge(jp_pool_t *pool) {
     if (!jp_purge_mib_ok) {
         return;
     }
+    atomic_fetch_add_explicit(&pool->oom_purges, 1, memory_order_relaxed);
     for (unsigned i = 0; i < pool->narenas; i++) {
         size_t mib[ARRAY_SIZE(jp_purge_mib)];
         memcpy(mib, jp_purge_mib, sizeof(mib));
@@ -1186,6 +1238,7 @@ static UMF_NOINLINE UMF_COLD void jp_purge(jp_pool_t *pool) {
             LOG_PDEBUG(err, "arena.%u.purge failed", pool->arenas[i]);
         }
     }
+    atomic_fetch_sub_explicit(&pool->oom_purges, 1, memory_order_relaxed);
 }
 
 static UMF_NOINLINE UMF_COLD void *jp_mallocx_retry(jp_pool_t *pool,
