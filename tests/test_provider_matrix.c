@@ -688,6 +688,66 @@ START_TEST(test_matrix_flaky_two_threads) {
 }
 END_TEST
 
+// --- Disjoint pool accounting on a malloc-backed provider --------------------
+
+static size_t books_count(mp_t *m, bool frees) {
+    pthread_mutex_lock(&m->lock);
+    size_t n = frees ? m->frees : m->allocs;
+    pthread_mutex_unlock(&m->lock);
+    return n;
+}
+
+// Two pools sharing a 4 KiB limit with 1 KiB slabs (below a page): the
+// limit holds exactly 4 free slabs (as upstream's disjointPool.sharedLimits
+// expects). On a provider that honours alignment the counts are exact; one
+// that ignores it costs each pool one allocation, freed at once, before the
+// pool switches to over-allocating.
+START_TEST(test_matrix_disjoint_shared_limit_counts_configured_slabs) {
+    enum { SLAB = 1024, LIMIT = 4 * SLAB, PER_POOL = LIMIT / SLAB };
+    prov_kind_t kind = _i == 0 ? MP_NO_SPLIT : MP_UNALIGNED;
+    size_t probes = kind == MP_UNALIGNED ? 2 : 0;
+    mp_t *m;
+    umf_memory_provider_handle_t prov = prov_make(kind, &m);
+    umf_disjoint_pool_params_handle_t params;
+    ck_assert_int_eq(umfDisjointPoolParamsCreate(&params), UMF_RESULT_SUCCESS);
+    ck_assert_int_eq(umfDisjointPoolParamsSetSlabMinSize(params, SLAB), 0);
+    ck_assert_int_eq(umfDisjointPoolParamsSetMaxPoolableSize(params, 4096), 0);
+    ck_assert_int_eq(umfDisjointPoolParamsSetCapacity(params, 4), 0);
+    ck_assert_int_eq(umfDisjointPoolParamsSetMinBucketSize(params, 64), 0);
+    umf_disjoint_pool_shared_limits_handle_t limits =
+        umfDisjointPoolSharedLimitsCreate(LIMIT);
+    ck_assert_ptr_nonnull(limits);
+    ck_assert_int_eq(umfDisjointPoolParamsSetSharedLimits(params, limits), 0);
+    umf_memory_pool_handle_t pools[2];
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_eq(
+            umfPoolCreate(umfDisjointPoolOps(), prov, params, 0, &pools[i]),
+            UMF_RESULT_SUCCESS);
+    }
+    umfDisjointPoolParamsDestroy(params);
+    ck_assert_uint_eq(books_count(m, false), 0);
+    void *p[2 * PER_POOL];
+    for (int i = 0; i < 2 * PER_POOL; i++) {
+        p[i] = umfPoolMalloc(pools[i % 2], SLAB);
+        ck_assert_ptr_nonnull(p[i]);
+        ck_assert_ptr_eq(umfPoolByPtr(p[i]), pools[i % 2]);
+    }
+    ck_assert_uint_eq(books_count(m, false), 2 * PER_POOL + probes);
+    ck_assert_uint_eq(books_count(m, true), probes);
+    for (int i = 0; i < 2 * PER_POOL; i++) {
+        ck_assert_int_eq(umfPoolFree(pools[i % 2], p[i]), UMF_RESULT_SUCCESS);
+    }
+    // The limit keeps PER_POOL slabs of SLAB bytes; the rest went back.
+    ck_assert_uint_eq(books_count(m, true), PER_POOL + probes);
+    umfPoolDestroy(pools[0]);
+    umfPoolDestroy(pools[1]);
+    ck_assert_uint_eq(books_count(m, true), 2 * PER_POOL + probes);
+    ck_assert_uint_eq(m->live, 0);
+    umfDisjointPoolSharedLimitsDestroy(limits);
+    umfMemoryProviderDestroy(prov);
+}
+END_TEST
+
 // --- main ------------------------------------------------------------------
 
 static umf_memory_pool_ops_t *proxy_ops(void) {
@@ -737,6 +797,10 @@ static Suite *matrix_suite(void) {
                         combos);
     tcase_add_loop_test(tc, test_matrix_budget_rounds, 0, npools);
     tcase_add_loop_test(tc, test_matrix_flaky_two_threads, 0, npools);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("disjoint_accounting");
+    tcase_add_loop_test(
+        tc, test_matrix_disjoint_shared_limit_counts_configured_slabs, 0, 2);
     suite_add_tcase(s, tc);
     return s;
 }

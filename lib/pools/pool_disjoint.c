@@ -453,14 +453,14 @@ static void list_remove(dp_bucket_t *b, dp_slab_t *s) {
 
 // Slab memory. The slab map is by page, so a slab must own every page it
 // covers: s->base starts a page and [base, base + size rounded up to a
-// page) lies inside the provider's allocation. The pool asks for that
-// many bytes with the provider's natural alignment (0, as upstream), then,
-// if the answer was not page aligned, with page alignment, and if the
-// provider ignores that too (a malloc-backed provider), for one page more,
-// starting the slab at the first page boundary inside. The mode only goes
-// up, once per pool, with one log line. Limits and chunk counts use the
-// configured slab size, whatever was asked for.
-enum { DP_ALIGN_NATURAL, DP_ALIGN_ASK, DP_ALIGN_OVER };
+// page) lies inside the provider's allocation. The pool asks for that many
+// bytes aligned to the provider's page (the contract allows it); if the
+// provider ignores the alignment (a malloc-backed provider) or refuses it,
+// the pool asks from then on for one page more with alignment 0 and starts
+// the slab at the first page boundary inside. The switch happens once per
+// pool, with one log line (and one allocation freed at once). Limits and
+// chunk counts use the configured slab size, whatever was asked for.
+enum { DP_ALIGN_ASK, DP_ALIGN_OVER };
 
 static umf_result_t slab_mem_alloc(dp_pool_t *p, size_t size, dp_slab_t *s) {
     size_t span = align_up(size, p->page);
@@ -470,31 +470,34 @@ static umf_result_t slab_mem_alloc(dp_pool_t *p, size_t size, dp_slab_t *s) {
         size_t align = mode == DP_ALIGN_ASK ? p->page : 0;
         void *mem = NULL;
         umf_result_t r = umfMemoryProviderAlloc(p->provider, req, align, &mem);
-        if (r != UMF_RESULT_SUCCESS || !mem) {
+        bool refused = r == UMF_RESULT_ERROR_INVALID_ALIGNMENT ||
+                       r == UMF_RESULT_ERROR_NOT_SUPPORTED;
+        if ((r != UMF_RESULT_SUCCESS && !(refused && mode == DP_ALIGN_ASK)) ||
+            (r == UMF_RESULT_SUCCESS && !mem)) {
             return r != UMF_RESULT_SUCCESS
                        ? r
                        : UMF_RESULT_ERROR_OUT_OF_HOST_MEMORY;
         }
         uintptr_t base = align_up((uintptr_t)mem, p->page);
-        if (base == (uintptr_t)mem || mode == DP_ALIGN_OVER) {
+        if (r == UMF_RESULT_SUCCESS &&
+            (base == (uintptr_t)mem || mode == DP_ALIGN_OVER)) {
             s->mem = mem;
             s->mem_size = req;
             s->base = (char *)base;
             return UMF_RESULT_SUCCESS;
         }
-        (void)umfMemoryProviderFree(p->provider, mem, req);
-        int next = mode + 1;
-        if (atomic_compare_exchange_strong_explicit(&p->align_mode, &mode, next,
-                                                    memory_order_relaxed,
-                                                    memory_order_relaxed)) {
-            LOG_INFO("%s: provider %s returned %p, not aligned to its page "
-                     "size %zu: slabs %s",
-                     p->name, umfMemoryProviderGetName(p->provider), mem,
-                     p->page,
-                     next == DP_ALIGN_ASK ? "now ask for page alignment"
-                                          : "now take one page more");
-            mode = next;
-        } // else another thread raised it: mode holds its value
+        if (r == UMF_RESULT_SUCCESS) {
+            (void)umfMemoryProviderFree(p->provider, mem, req);
+        }
+        if (atomic_compare_exchange_strong_explicit(
+                &p->align_mode, &mode, DP_ALIGN_OVER, memory_order_relaxed,
+                memory_order_relaxed)) {
+            LOG_INFO("%s: provider %s %s page alignment (%zu): slabs now "
+                     "take one page more",
+                     p->name, umfMemoryProviderGetName(p->provider),
+                     refused ? "refuses" : "ignores", p->page);
+        }
+        mode = DP_ALIGN_OVER;
     }
 }
 
