@@ -748,6 +748,44 @@ START_TEST(test_matrix_disjoint_shared_limit_counts_configured_slabs) {
 }
 END_TEST
 
+// --- jemalloc: metadata growth stays in host memory ----------------------
+
+#ifdef HAVE_JEMALLOC_POOL
+// 40,000 live 20 KiB extents need about 5 MiB of jemalloc metadata, more
+// than an arena's first base block: the base grows while the pool runs. On
+// device-like memory (PROT_NONE) a base block taken from the provider would
+// crash at once; the provider's books hold only what the blocks need.
+START_TEST(test_matrix_jemalloc_metadata_growth_in_host_memory) {
+    enum { N = 40000 };
+    const size_t size = 20 * KiB;
+    mp_t *m;
+    umf_memory_provider_handle_t prov = prov_make(MP_COUNTING, &m);
+    umf_memory_pool_handle_t pool;
+    ck_assert_int_eq(umfPoolCreate(umfJemallocPoolOps(), prov, NULL, 0, &pool),
+                     UMF_RESULT_SUCCESS);
+    ck_assert_uint_eq(books_count(m, false), 0);
+    void **p = malloc(N * sizeof(*p));
+    for (int i = 0; i < N; i++) {
+        p[i] = umfPoolMalloc(pool, size);
+        ck_assert_ptr_nonnull(p[i]);
+    }
+    pthread_mutex_lock(&m->lock);
+    size_t out = m->outstanding;
+    pthread_mutex_unlock(&m->lock);
+    ck_assert_msg(out >= N * size && out <= N * size + N * size / 4,
+                  "provider holds %zu bytes for %zu bytes of blocks", out,
+                  N * size);
+    for (int i = 0; i < N; i++) {
+        ck_assert_int_eq(umfPoolFree(pool, p[i]), UMF_RESULT_SUCCESS);
+    }
+    free(p);
+    umfPoolDestroy(pool);
+    ck_assert_uint_eq(m->live, 0);
+    umfMemoryProviderDestroy(prov);
+}
+END_TEST
+#endif
+
 // --- main ------------------------------------------------------------------
 
 static umf_memory_pool_ops_t *proxy_ops(void) {
@@ -798,6 +836,12 @@ static Suite *matrix_suite(void) {
     tcase_add_loop_test(tc, test_matrix_budget_rounds, 0, npools);
     tcase_add_loop_test(tc, test_matrix_flaky_two_threads, 0, npools);
     suite_add_tcase(s, tc);
+#ifdef HAVE_JEMALLOC_POOL
+    tc = tcase_create("jemalloc_metadata");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_matrix_jemalloc_metadata_growth_in_host_memory);
+    suite_add_tcase(s, tc);
+#endif
     tc = tcase_create("disjoint_accounting");
     tcase_add_loop_test(
         tc, test_matrix_disjoint_shared_limit_counts_configured_slabs, 0, 2);
