@@ -784,6 +784,22 @@ START_TEST(test_matrix_jemalloc_metadata_growth_in_host_memory) {
     umfMemoryProviderDestroy(prov);
 }
 END_TEST
+
+// Without keepAllMemory on a provider that has no free: the first free the
+// provider refuses switches the pool to keeping everything; nothing breaks.
+START_TEST(test_matrix_jemalloc_no_free_without_keep_all) {
+    mp_t *m;
+    umf_memory_provider_handle_t prov = prov_make(MP_NO_FREE, &m);
+    umf_memory_pool_handle_t pool;
+    ck_assert_int_eq(umfPoolCreate(umfJemallocPoolOps(), prov, NULL, 0, &pool),
+                     UMF_RESULT_SUCCESS);
+    churn(pool, MP_NO_FREE, 99, 4000);
+    churn(pool, MP_NO_FREE, 7, 4000);
+    umfPoolDestroy(pool);
+    ck_assert_uint_eq(books_count(m, true), 0);
+    umfMemoryProviderDestroy(prov);
+}
+END_TEST
 #endif
 
 // --- main ------------------------------------------------------------------
@@ -840,6 +856,7 @@ static Suite *matrix_suite(void) {
     tc = tcase_create("jemalloc_metadata");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_matrix_jemalloc_metadata_growth_in_host_memory);
+    tcase_add_test(tc, test_matrix_jemalloc_no_free_without_keep_all);
     suite_add_tcase(s, tc);
 #endif
     tc = tcase_create("disjoint_accounting");

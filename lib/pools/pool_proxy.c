@@ -46,7 +46,7 @@ static void *pp_aligned_malloc(void *priv, size_t size, size_t alignment) {
     void *p = NULL;
     umf_result_t r = umfMemoryProviderAlloc(pp->provider, size, alignment, &p);
     if (r == UMF_RESULT_SUCCESS && alignment > 1 &&
-        ((uintptr_t)p & (alignment - 1)) != 0) {
+        (uintptr_t)p % alignment != 0) { // (any alignment the provider takes)
         // The provider ignores alignment: the proxy pool only forwards, so
         // it refuses rather than hand out a misaligned block.
         (void)umfMemoryProviderFree(pp->provider, p, size);
