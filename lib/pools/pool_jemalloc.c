@@ -159,12 +159,12 @@ typedef struct jp_pool_t {
     uint32_t slot; // index in the thread tables, JP_TLS_SLOTS if none
     uint32_t gen;  // the slot's generation when this pool took it
     bool keep_all;
-    bool zero_filled;     // the provider returns zero-filled memory (OS)
-    bool creating;        // inside arenas.create (hooks: metadata only)
-    _Atomic bool no_free; // the provider refused a free: keep everything
+    bool zero_filled;            // the provider returns zero-filled memory (OS)
+    bool creating;               // inside arenas.create (hooks: metadata only)
+    _Atomic bool no_free;        // the provider refused a free: keep everything
     _Atomic unsigned oom_purges; // purges for a failed allocation running
-    jp_ranges_t regions;  // provider allocations (see "Regions")
-    jp_ranges_t host;     // host blocks of jemalloc's metadata
+    jp_ranges_t regions;         // provider allocations (see "Regions")
+    jp_ranges_t host;            // host blocks of jemalloc's metadata
     // Guarded by jp_lock: every tcache made for this pool, still alive.
     unsigned *tcaches;
     size_t ntcaches, cap_tcaches;
