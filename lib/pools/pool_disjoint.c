@@ -237,12 +237,14 @@ struct dp_bucket_t;
 // base and bucket while other threads change the rest under the bucket
 // lock.
 typedef struct dp_slab_t {
-    char *base;
-    size_t size;
+    char *base;  // page aligned, in [mem, mem + mem_size)
+    size_t size; // the configured slab size: chunks and limits count it
     struct dp_bucket_t *bucket;
     // Chunked slabs: 1 = chunk handed to the program (checks on). Atomic,
     // written by malloc and free without the lock; after `bitmap`.
     _Atomic uint64_t *used;
+    void *mem; // what the provider gave (see slab_mem_alloc)
+    size_t mem_size;
     // Mutable, under the bucket lock, from the next cache line on.
     struct dp_slab_t *prev __attribute__((aligned(64)));
     struct dp_slab_t *next; // in the bucket's avail or empty list
@@ -296,9 +298,16 @@ typedef struct dp_pool_t {
     _Atomic(void *) *map_root;
     pthread_mutex_t map_lock; // writers only
 
+    // How slabs are asked for (DP_ALIGN_*), raised when the provider
+    // ignores alignment; never lowered.
+    _Atomic int align_mode;
+
     // Mutable (slow paths), away from the read-only fields above.
     pthread_mutex_t large_lock __attribute__((aligned(64)));
     addr_map_t large; // address -> size of allocations above max_poolable
+    // Aligned large allocations over-allocated on a provider that ignores
+    // alignment: aligned address -> what the provider gave.
+    addr_map_t large_raw;
     size_t large_bytes, n_large;
     addr_map_t aligned; // aligned pointer inside a chunk -> the chunk
 
@@ -477,6 +486,56 @@ static void list_remove(dp_bucket_t *b, dp_slab_t *s) {
     s->list = DP_LIST_NONE;
 }
 
+// Slab memory. The slab map is by page, so a slab must own every page it
+// covers: s->base starts a page and [base, base + size rounded up to a
+// page) lies inside the provider's allocation. The pool asks for that many
+// bytes aligned to the provider's page (the contract allows it); if the
+// provider ignores the alignment (a malloc-backed provider) or refuses it,
+// the pool asks from then on for one page more with alignment 0 and starts
+// the slab at the first page boundary inside. The switch happens once per
+// pool, with one log line (and one allocation freed at once). Limits and
+// chunk counts use the configured slab size, whatever was asked for.
+enum { DP_ALIGN_ASK, DP_ALIGN_OVER };
+
+static umf_result_t slab_mem_alloc(dp_pool_t *p, size_t size, dp_slab_t *s) {
+    size_t span = align_up(size, p->page);
+    int mode = atomic_load_explicit(&p->align_mode, memory_order_relaxed);
+    for (;;) {
+        size_t req = mode == DP_ALIGN_OVER ? span + p->page : span;
+        size_t align = mode == DP_ALIGN_ASK ? p->page : 0;
+        void *mem = NULL;
+        umf_result_t r = umfMemoryProviderAlloc(p->provider, req, align, &mem);
+        bool refused = r == UMF_RESULT_ERROR_INVALID_ALIGNMENT ||
+                       r == UMF_RESULT_ERROR_NOT_SUPPORTED;
+        if ((r != UMF_RESULT_SUCCESS && !(refused && mode == DP_ALIGN_ASK)) ||
+            (r == UMF_RESULT_SUCCESS && !mem)) {
+            return r != UMF_RESULT_SUCCESS
+                       ? r
+                       : UMF_RESULT_ERROR_OUT_OF_HOST_MEMORY;
+        }
+        uintptr_t base = align_up((uintptr_t)mem, p->page);
+        if (r == UMF_RESULT_SUCCESS &&
+            (base == (uintptr_t)mem || mode == DP_ALIGN_OVER)) {
+            s->mem = mem;
+            s->mem_size = req;
+            s->base = (char *)base;
+            return UMF_RESULT_SUCCESS;
+        }
+        if (r == UMF_RESULT_SUCCESS) {
+            (void)umfMemoryProviderFree(p->provider, mem, req);
+        }
+        if (atomic_compare_exchange_strong_explicit(
+                &p->align_mode, &mode, DP_ALIGN_OVER, memory_order_relaxed,
+                memory_order_relaxed)) {
+            LOG_INFO("%s: provider %s %s page alignment (%zu): slabs now "
+                     "take one page more",
+                     p->name, umfMemoryProviderGetName(p->provider),
+                     refused ? "refuses" : "ignores", p->page);
+        }
+        mode = DP_ALIGN_OVER;
+    }
+}
+
 // A new slab from the provider, registered in the map, all chunks free.
 // pre: b->lock held. NULL with tls_last_error set on failure.
 static dp_slab_t *slab_create(dp_pool_t *p, dp_bucket_t *b) {
@@ -485,27 +544,12 @@ static dp_slab_t *slab_create(dp_pool_t *p, dp_bucket_t *b) {
         tls_last_error = UMF_RESULT_ERROR_OUT_OF_HOST_MEMORY;
         return NULL;
     }
-    // Slabs must start on a page: the map is by page, and aligned
-    // allocations rely on it.
-    void *mem = NULL;
-    umf_result_t r =
-        umfMemoryProviderAlloc(p->provider, b->slab_size, p->page, &mem);
-    if (r != UMF_RESULT_SUCCESS || !mem) {
+    umf_result_t r = slab_mem_alloc(p, b->slab_size, s);
+    if (r != UMF_RESULT_SUCCESS) {
         ba_free_cacheline(s);
-        tls_last_error =
-            r != UMF_RESULT_SUCCESS ? r : UMF_RESULT_ERROR_OUT_OF_HOST_MEMORY;
+        tls_last_error = r;
         return NULL;
     }
-    if ((uintptr_t)mem & (p->page - 1)) {
-        LOG_ERR("%s: provider %s returned %p for an allocation aligned to "
-                "its page size %zu",
-                p->name, umfMemoryProviderGetName(p->provider), mem, p->page);
-        (void)umfMemoryProviderFree(p->provider, mem, b->slab_size);
-        ba_free_cacheline(s);
-        tls_last_error = UMF_RESULT_ERROR_INVALID_ALIGNMENT;
-        return NULL;
-    }
-    s->base = mem;
     s->size = b->slab_size;
     s->bucket = b;
     s->nchunks = b->chunked ? b->chunks_per_slab : 1;
@@ -522,7 +566,7 @@ static dp_slab_t *slab_create(dp_pool_t *p, dp_bucket_t *b) {
         s->used = (_Atomic uint64_t *)(void *)&s->bitmap[words];
     }
     if (!map_set(p, s, s)) {
-        (void)umfMemoryProviderFree(p->provider, mem, b->slab_size);
+        (void)umfMemoryProviderFree(p->provider, s->mem, s->mem_size);
         ba_free_cacheline(s);
         tls_last_error = UMF_RESULT_ERROR_OUT_OF_HOST_MEMORY;
         return NULL;
@@ -537,10 +581,10 @@ static dp_slab_t *slab_create(dp_pool_t *p, dp_bucket_t *b) {
 // Gives a slab back to the provider. pre: b->lock held, s on no list.
 static void slab_release(dp_pool_t *p, dp_bucket_t *b, dp_slab_t *s) {
     (void)map_set(p, s, NULL);
-    umf_result_t r = umfMemoryProviderFree(p->provider, s->base, s->size);
+    umf_result_t r = umfMemoryProviderFree(p->provider, s->mem, s->mem_size);
     if (r != UMF_RESULT_SUCCESS) {
         LOG_ERR("%s: provider free of slab [%p, +%zu) failed: %d", p->name,
-                (void *)s->base, s->size, (int)r);
+                s->mem, s->mem_size, (int)r);
     }
     b->n_slabs_freed++;
     b->n_slabs--;
@@ -926,6 +970,52 @@ static void *mag_refill(dp_pool_t *p, dp_bucket_t *b, dp_mag_t *m) {
     return m->count ? m->items[--m->count] : NULL;
 }
 
+// An aligned large allocation on a provider that ignored the alignment:
+// over-allocate and align up, remembering what the provider gave.
+static void *large_alloc_over(dp_pool_t *p, size_t size, size_t alignment) {
+    if (size > SIZE_MAX - alignment) {
+        tls_last_error = UMF_RESULT_ERROR_OUT_OF_HOST_MEMORY;
+        return NULL;
+    }
+    size_t total = size + alignment - 1;
+    void *raw = NULL;
+    umf_result_t r = umfMemoryProviderAlloc(p->provider, total, 0, &raw);
+    if (r != UMF_RESULT_SUCCESS || !raw) {
+        tls_last_error =
+            r != UMF_RESULT_SUCCESS ? r : UMF_RESULT_ERROR_OUT_OF_HOST_MEMORY;
+        return NULL;
+    }
+    void *ptr = (void *)align_up((uintptr_t)raw, alignment);
+    pthread_mutex_lock(&p->large_lock);
+    bool ok = addr_map_put(&p->large_raw, (uintptr_t)ptr, (uintptr_t)raw);
+    if (ok && !addr_map_put(&p->large, (uintptr_t)ptr, total)) {
+        (void)addr_map_del(&p->large_raw, (uintptr_t)ptr, NULL);
+        ok = false;
+    }
+    if (ok) {
+        p->large_bytes += total;
+        p->n_large++;
+    }
+    pthread_mutex_unlock(&p->large_lock);
+    if (!ok) {
+        (void)umfMemoryProviderFree(p->provider, raw, total);
+        tls_last_error = UMF_RESULT_ERROR_OUT_OF_HOST_MEMORY;
+        return NULL;
+    }
+    return ptr;
+}
+
+// What the provider gave for a large allocation at ptr (ptr itself unless
+// it was over-allocated). pre: p->large_lock held.
+static void *large_raw_take_locked(dp_pool_t *p, void *ptr) {
+    uint64_t raw;
+    if (p->large_raw.live &&
+        addr_map_del(&p->large_raw, (uintptr_t)ptr, &raw)) {
+        return (void *)(uintptr_t)raw;
+    }
+    return ptr;
+}
+
 static void *large_alloc(dp_pool_t *p, size_t size, size_t alignment) {
     void *ptr = NULL;
     umf_result_t r = umfMemoryProviderAlloc(p->provider, size, alignment, &ptr);
@@ -933,6 +1023,10 @@ static void *large_alloc(dp_pool_t *p, size_t size, size_t alignment) {
         tls_last_error =
             r != UMF_RESULT_SUCCESS ? r : UMF_RESULT_ERROR_OUT_OF_HOST_MEMORY;
         return NULL;
+    }
+    if (alignment > 1 && ((uintptr_t)ptr & (alignment - 1))) {
+        (void)umfMemoryProviderFree(p->provider, ptr, size);
+        return large_alloc_over(p, size, alignment);
     }
     pthread_mutex_lock(&p->large_lock);
     bool ok = addr_map_put(&p->large, (uintptr_t)ptr, size);
@@ -1013,11 +1107,13 @@ static umf_result_t dp_free_slow(dp_pool_t *p, void *ptr, dp_slab_t *s) {
     }
     // Not in a slab: a large allocation, or memory we never handed out.
     uint64_t size = 0;
+    void *raw = ptr;
     pthread_mutex_lock(&p->large_lock);
     bool found = addr_map_del(&p->large, (uintptr_t)ptr, &size);
     if (found) {
         p->large_bytes -= size;
         p->n_large--;
+        raw = large_raw_take_locked(p, ptr);
     }
     pthread_mutex_unlock(&p->large_lock);
     if (!found && checks_on(p)) {
@@ -1025,10 +1121,14 @@ static umf_result_t dp_free_slow(dp_pool_t *p, void *ptr, dp_slab_t *s) {
         return dp_misuse(p, DP_WHY_FOREIGN, ptr);
     }
     // Checks off: unknown pointers go to the provider with size 0; the
-    // tracking wrapper supplies the size it registered.
-    umf_result_t r = umfMemoryProviderFree(p->provider, ptr, (size_t)size);
+    // tracking wrapper supplies the size it registered (the contract's
+    // rule).
+    umf_result_t r = umfMemoryProviderFree(p->provider, raw, (size_t)size);
     if (r != UMF_RESULT_SUCCESS && found) {
         pthread_mutex_lock(&p->large_lock);
+        if (raw != ptr) {
+            (void)addr_map_put(&p->large_raw, (uintptr_t)ptr, (uintptr_t)raw);
+        }
         if (addr_map_put(&p->large, (uintptr_t)ptr, size)) {
             p->large_bytes += size;
             p->n_large++;
@@ -1248,17 +1348,17 @@ static bool setup_buckets(dp_pool_t *p) {
                          : (i % 2 ? base + base / 2 : p->min_bucket << ((i + 1) / 2));
         b->shift = is_pow2(b->size) ? __builtin_ctzll(b->size) : -1;
         b->div_magic = b->shift >= 0 ? 0 : UINT64_MAX / b->size + 1;
-        b->chunked = p->slab_min_size >= p->page && b->size <= p->slab_min_size / 2;
+        b->chunked = b->size <= p->slab_min_size / 2;
         if (b->chunked) {
-            b->slab_size = align_up(p->slab_min_size, p->page);
+            b->slab_size = p->slab_min_size;
             b->chunks_per_slab = (uint32_t)(b->slab_size / b->size);
             size_t cap = DP_MAG_BYTES / b->size;
             b->mag_cap = (uint32_t)(cap < 4 ? 4 : cap > DP_MAG_MAX ? DP_MAG_MAX : cap);
             p->max_chunked = b->size < p->max_poolable ? b->size
                                                        : p->max_poolable;
         } else {
-            size_t ss = b->size > p->slab_min_size ? b->size : p->slab_min_size;
-            b->slab_size = align_up(ss, p->page);
+            b->slab_size = b->size > p->slab_min_size ? b->size
+                                                      : p->slab_min_size;
             b->chunks_per_slab = 1;
         }
         pthread_mutex_init(&b->lock, NULL);
@@ -1442,13 +1542,15 @@ static void dp_finalize(void *priv) {
     // Large allocations still outstanding.
     for (size_t i = 0; i < p->large.cap; i++) {
         if (p->large.keys[i] > 1) {
+            void *ptr = (void *)(uintptr_t)(p->large.keys[i] - 2);
             (void)umfMemoryProviderFree(p->provider,
-                                        (void *)(uintptr_t)(p->large.keys[i] - 2),
+                                        large_raw_take_locked(p, ptr),
                                         (size_t)p->large.vals[i]);
         }
     }
     addr_map_fini(&p->large);
     addr_map_fini(&p->aligned);
+    addr_map_fini(&p->large_raw);
     map_free(p);
     for (size_t i = 0; p->buckets && i < p->nbuckets; i++) {
         pthread_mutex_destroy(&p->buckets[i].lock);
