@@ -589,22 +589,28 @@ START_TEST(test_pool_jemalloc_provider_out_of_memory) {
 }
 END_TEST
 
-START_TEST(test_pool_jemalloc_create_fails_without_memory) {
-    // The arena's own metadata needs 2 MiB from the provider.
+START_TEST(test_pool_jemalloc_create_takes_nothing_from_provider) {
+    // The arenas' own metadata lives in host memory: creating a pool on a
+    // provider with only 1 MiB takes nothing from it, and allocations that
+    // do not fit fail cleanly while small ones work.
     test_prov_t *t;
     umf_memory_provider_handle_t prov = test_provider(1 << 20, true, &t);
-    umf_memory_pool_handle_t pool = (umf_memory_pool_handle_t)(uintptr_t)1;
+    umf_memory_pool_handle_t pool = NULL;
     ck_assert_int_eq(umfPoolCreate(umfJemallocPoolOps(), prov, NULL, 0, &pool),
-                     UMF_RESULT_ERROR_MEMORY_PROVIDER_SPECIFIC);
-    ck_assert_ptr_eq(pool, (umf_memory_pool_handle_t)(uintptr_t)1);
+                     UMF_RESULT_SUCCESS);
+    ck_assert_uint_eq(t->allocs, 0);
     ck_assert_uint_eq(t->allocated, 0);
-    umfMemoryProviderDestroy(prov);
-    // The next pool on a provider with memory works (index not burnt).
-    pool = os_pool();
+    ck_assert_ptr_null(umfPoolMalloc(pool, 2 << 20));
+    ck_assert_int_eq(umfPoolGetLastAllocationError(pool),
+                     UMF_RESULT_ERROR_OUT_OF_HOST_MEMORY);
     void *p = umfPoolMalloc(pool, 64);
     ck_assert_ptr_nonnull(p);
-    umfFree(p);
+    ck_assert_ptr_eq(umfPoolByPtr(p), pool);
+    ck_assert_int_eq(umfPoolFree(pool, p), UMF_RESULT_SUCCESS);
     umfPoolDestroy(pool);
+    ck_assert_uint_eq(t->allocated, 0);
+    ck_assert_uint_eq(t->allocs, t->frees);
+    umfMemoryProviderDestroy(prov);
 }
 END_TEST
 
@@ -1255,7 +1261,7 @@ static Suite *pool_jemalloc_suite(void) {
     tc = tcase_create("provider");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_pool_jemalloc_provider_out_of_memory);
-    tcase_add_test(tc, test_pool_jemalloc_create_fails_without_memory);
+    tcase_add_test(tc, test_pool_jemalloc_create_takes_nothing_from_provider);
     tcase_add_test(tc, test_pool_jemalloc_keep_all_never_frees);
     tcase_add_test(tc, test_pool_jemalloc_keep_all_provider_without_free);
     tcase_add_test(tc, test_pool_jemalloc_destroy_returns_memory);

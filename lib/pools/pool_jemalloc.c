@@ -28,14 +28,29 @@
  * extent of every block its hooks allocate as a "head" and never coalesces
  * an extent with a lower neighbour across a head; it does not check that
  * the neighbour belongs to the same arena, because with retain no address
- * range is ever given back piecemeal. A dalloc hook that freed part of a
- * block would break that: another arena (of this pool, of another pool, or
- * jemalloc's own) could get the freed range from the OS, and the remaining,
- * non-head part would then coalesce into that arena's extent. So the dalloc
- * hook frees only whole provider allocations, which the pool records; for
- * any other range it opts out and jemalloc purges the pages instead (the
- * provider's purge), keeping the address range until the pool is
- * destroyed.
+ * range is ever given back piecemeal. So the provider only ever gets whole
+ * allocations back. The pool records each provider allocation (a region)
+ * and how many of its bytes jemalloc has let go of: split and merge are
+ * bookkeeping inside a region (the provider is never asked, so providers
+ * without split/merge work and nothing is abandoned when a split fails),
+ * the dalloc and destroy hooks accept any piece and count it, and a region
+ * goes back to the provider when jemalloc holds none of it. Pieces are
+ * let go of after decay (dirty_decay_ms), on an allocation failure (the
+ * pool purges its arenas and retries once) and at destroy; regions still
+ * recorded after the arenas are destroyed go back then. Growth is capped
+ * (retain_grow_limit, JP_GROW_LIMIT) so that a region is small enough to
+ * empty out; larger requests get a region of their own size class.
+ *
+ * Metadata. jemalloc 5.3 takes an arena's own metadata ("base" blocks)
+ * through the arena's extent hooks, from arenas.create on. Base requests
+ * are recognised (during arenas.create, every request; later, a request
+ * for zeroed, committed, huge-page aligned memory at no fixed address,
+ * which jemalloc's extent growth never makes with retain: it asks for page
+ * alignment and neither zero nor commit) and served from anonymous host
+ * memory, recorded apart and unmapped when jemalloc gives them back at
+ * arena destroy. So no byte of jemalloc's own lies in provider memory
+ * (PROT_NONE and device memory work) and creating a pool takes nothing
+ * from the provider.
  *
  * Hooks find their pool through the extent_hooks_t pointer jemalloc passes
  * back to them: each pool embeds its own copy of the hook table. (jemalloc
@@ -108,15 +123,30 @@
 #define JP_META_FLAGS  MALLOCX_TCACHE_NONE
 // Arenas per pool, at most (fewer on machines with fewer CPUs).
 #define JP_MAX_ARENAS  8
+// jemalloc's base blocks are huge-page aligned (HUGEPAGE, 2 MiB on x86-64).
+#define JP_BASE_ALIGN  ((size_t)2 << 20)
+// Largest region extent growth asks for (retain_grow_limit): larger
+// requests get a region of their own size.
+#define JP_GROW_LIMIT  ((size_t)8 << 20)
 
 struct umf_jemalloc_pool_params_t {
     bool keep_all_memory;
 };
 
+// A provider allocation (or a host block) and how many of its bytes
+// jemalloc has let go of (see "Regions").
 typedef struct jp_region_t {
     uintptr_t base;
     size_t size;
+    size_t released;
 } jp_region_t;
+
+// Sorted by address, in its own anonymous mapping.
+typedef struct jp_ranges_t {
+    pthread_mutex_t lock;
+    jp_region_t *v;
+    size_t n, cap; // cap: bytes mapped
+} jp_ranges_t;
 
 typedef struct jp_pool_t {
     extent_hooks_t hooks; // first: hooks get back &hooks == the pool
@@ -126,15 +156,15 @@ typedef struct jp_pool_t {
     unsigned arenas[JP_MAX_ARENAS];
     int arena_flags; // MALLOCX_ARENA(arenas[0]), for threads without entry
     _Atomic unsigned next_arena; // round-robin binding of threads
-    uint32_t slot;   // index in the thread tables, JP_TLS_SLOTS if none
-    uint32_t gen;    // the slot's generation when this pool took it
+    uint32_t slot; // index in the thread tables, JP_TLS_SLOTS if none
+    uint32_t gen;  // the slot's generation when this pool took it
     bool keep_all;
-    bool zero_filled; // the provider returns zero-filled memory (OS)
-    // Every allocation the provider made for this pool (see "Regions"),
-    // sorted by address, in its own mapping.
-    pthread_mutex_t regions_lock;
-    jp_region_t *regions;
-    size_t nregions, cap_regions; // cap_regions: bytes mapped
+    bool zero_filled;            // the provider returns zero-filled memory (OS)
+    bool creating;               // inside arenas.create (hooks: metadata only)
+    _Atomic bool no_free;        // the provider refused a free: keep everything
+    _Atomic unsigned oom_purges; // purges for a failed allocation running
+    jp_ranges_t regions;         // provider allocations (see "Regions")
+    jp_ranges_t host;            // host blocks of jemalloc's metadata
     // Guarded by jp_lock: every tcache made for this pool, still alive.
     unsigned *tcaches;
     size_t ntcaches, cap_tcaches;
@@ -158,10 +188,14 @@ typedef struct jp_thread_t {
 // --- Global state ---
 
 static pthread_once_t jp_once = PTHREAD_ONCE_INIT;
-static int jp_ut_slot = -1;   // our slot in libumf's per-thread records
+static _Atomic int jp_ut_slot = -1; // our slot in libumf's per-thread records
 static ut_gate_t *jp_gate;    // libumf's fork gate
 static size_t jp_destroy_mib[3], jp_destroy_miblen = ARRAY_SIZE(jp_destroy_mib);
 static bool jp_destroy_mib_ok;
+static size_t jp_purge_mib[3], jp_purge_miblen = ARRAY_SIZE(jp_purge_mib);
+static bool jp_purge_mib_ok;
+static size_t jp_grow_mib[3], jp_grow_miblen = ARRAY_SIZE(jp_grow_mib);
+static bool jp_grow_mib_ok;
 
 static pthread_mutex_t jp_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct {
@@ -452,6 +486,10 @@ static void jp_global_init(void) {
     } else {
         jp_destroy_mib_ok = true;
     }
+    jp_purge_mib_ok =
+        !mallctlnametomib("arena.0.purge", jp_purge_mib, &jp_purge_miblen);
+    jp_grow_mib_ok = !mallctlnametomib("arena.0.retain_grow_limit", jp_grow_mib,
+                                       &jp_grow_miblen);
     jp_gate = umf_private_thread_gate();
     (void)umf_private_fork_register(&jp_fork_handler);
     umf_private_fork_install_again();
@@ -462,23 +500,29 @@ static void jp_global_init_once(void) {
     pthread_once(&jp_once, jp_global_init);
 }
 
-// --- Extent hooks (called by jemalloc, any thread) ---
+// --- Ranges: regions and host blocks (hooks only, so never hot) ---
 
-static void jp_regions_fini(jp_pool_t *pool) {
-    if (pool->regions) {
-        (void)os_munmap(pool->regions, pool->cap_regions);
-    }
-    pthread_mutex_destroy(&pool->regions_lock);
+static void jp_ranges_init(jp_ranges_t *r) {
+    pthread_mutex_init(&r->lock, NULL);
+    r->v = NULL;
+    r->n = r->cap = 0;
 }
 
-// --- Regions (under pool->regions_lock; hooks only, so never hot) ---
+static void jp_ranges_fini(jp_ranges_t *r) {
+    if (r->v) {
+        (void)os_munmap(r->v, r->cap);
+    }
+    r->v = NULL;
+    r->n = r->cap = 0;
+    pthread_mutex_destroy(&r->lock);
+}
 
-// Index of the first region at or above addr.
-static size_t jp_region_lower_locked(const jp_pool_t *pool, uintptr_t addr) {
-    size_t lo = 0, hi = pool->nregions;
+// Index of the first range at or above addr.
+static size_t jp_ranges_lower_locked(const jp_ranges_t *r, uintptr_t addr) {
+    size_t lo = 0, hi = r->n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (pool->regions[mid].base < addr) {
+        if (r->v[mid].base < addr) {
             lo = mid + 1;
         } else {
             hi = mid;
@@ -487,74 +531,249 @@ static size_t jp_region_lower_locked(const jp_pool_t *pool, uintptr_t addr) {
     return lo;
 }
 
-static bool jp_region_grow_locked(jp_pool_t *pool) {
-    size_t cap = pool->cap_regions ? pool->cap_regions * 2 : os_page_size();
+// Index of the range containing addr, or r->n.
+static size_t jp_ranges_find_locked(const jp_ranges_t *r, uintptr_t addr) {
+    size_t i = jp_ranges_lower_locked(r, addr);
+    if (i < r->n && r->v[i].base == addr) {
+        return i;
+    }
+    if (i > 0 && addr - r->v[i - 1].base < r->v[i - 1].size) {
+        return i - 1;
+    }
+    return r->n;
+}
+
+static bool jp_ranges_grow_locked(jp_ranges_t *r) {
+    size_t cap = r->cap ? r->cap * 2 : os_page_size();
     void *mem;
     if (os_mmap_anon(cap, PROT_READ | PROT_WRITE, &mem) != 0) {
         return false;
     }
-    if (pool->regions) {
-        memcpy(mem, pool->regions, pool->nregions * sizeof(jp_region_t));
-        (void)os_munmap(pool->regions, pool->cap_regions);
+    if (r->v) {
+        memcpy(mem, r->v, r->n * sizeof(jp_region_t));
+        (void)os_munmap(r->v, r->cap);
     }
-    pool->regions = mem;
-    pool->cap_regions = cap;
+    r->v = mem;
+    r->cap = cap;
     return true;
 }
 
-// Records a range the provider just gave. Records overlapping it are stale
-// (their memory went back to the provider in pieces, by the destroy hook of
-// an arena) and go.
-static void jp_region_add(jp_pool_t *pool, void *addr, size_t size) {
+// Records [addr, +size) with `released` bytes already let go of. Records
+// overlapping it cannot exist (we free only whole ranges) and would be
+// stale: they go. False when there is no memory for the record.
+static bool jp_ranges_add(jp_ranges_t *r, void *addr, size_t size,
+                          size_t released) {
     uintptr_t a = (uintptr_t)addr;
-    pthread_mutex_lock(&pool->regions_lock);
-    size_t i = jp_region_lower_locked(pool, a);
-    if (i > 0 && pool->regions[i - 1].base + pool->regions[i - 1].size > a) {
+    pthread_mutex_lock(&r->lock);
+    size_t i = jp_ranges_lower_locked(r, a);
+    if (i > 0 && r->v[i - 1].base + r->v[i - 1].size > a) {
         i--;
     }
     size_t j = i;
-    while (j < pool->nregions && pool->regions[j].base < a + size) {
+    while (j < r->n && r->v[j].base < a + size) {
         j++;
     }
     if (j > i) {
-        memmove(&pool->regions[i], &pool->regions[j],
-                (pool->nregions - j) * sizeof(jp_region_t));
-        pool->nregions -= j - i;
+        LOG_WARN("dropping %zu stale record(s) under [%p, +%zu)", j - i, addr,
+                 size);
+        memmove(&r->v[i], &r->v[j], (r->n - j) * sizeof(jp_region_t));
+        r->n -= j - i;
     }
-    if ((pool->nregions + 1) * sizeof(jp_region_t) > pool->cap_regions &&
-        !jp_region_grow_locked(pool)) {
-        pthread_mutex_unlock(&pool->regions_lock);
-        // Unrecorded, the range is never freed piecemeal: safe, and it
-        // goes back to the provider when the pool is destroyed.
-        LOG_DEBUG("no memory to record [%p, +%zu)", addr, size);
-        return;
+    if ((r->n + 1) * sizeof(jp_region_t) > r->cap &&
+        !jp_ranges_grow_locked(r)) {
+        pthread_mutex_unlock(&r->lock);
+        return false;
     }
-    memmove(&pool->regions[i + 1], &pool->regions[i],
-            (pool->nregions - i) * sizeof(jp_region_t));
-    pool->regions[i] = (jp_region_t){a, size};
-    pool->nregions++;
-    pthread_mutex_unlock(&pool->regions_lock);
+    memmove(&r->v[i + 1], &r->v[i], (r->n - i) * sizeof(jp_region_t));
+    r->v[i] = (jp_region_t){a, size, released};
+    r->n++;
+    pthread_mutex_unlock(&r->lock);
+    return true;
 }
 
-// Forgets [addr, +size) if it is exactly one recorded region.
-static bool jp_region_take(jp_pool_t *pool, void *addr, size_t size) {
+static void jp_ranges_remove_locked(jp_ranges_t *r, size_t i) {
+    memmove(&r->v[i], &r->v[i + 1], (r->n - i - 1) * sizeof(jp_region_t));
+    r->n--;
+}
+
+// Forgets [addr, +size) if it is exactly one record.
+static bool jp_ranges_take(jp_ranges_t *r, void *addr, size_t size) {
     uintptr_t a = (uintptr_t)addr;
     bool found = false;
-    pthread_mutex_lock(&pool->regions_lock);
-    size_t i = jp_region_lower_locked(pool, a);
-    if (i < pool->nregions && pool->regions[i].base == a &&
-        pool->regions[i].size == size) {
-        memmove(&pool->regions[i], &pool->regions[i + 1],
-                (pool->nregions - i - 1) * sizeof(jp_region_t));
-        pool->nregions--;
+    pthread_mutex_lock(&r->lock);
+    size_t i = jp_ranges_lower_locked(r, a);
+    if (i < r->n && r->v[i].base == a && r->v[i].size == size) {
+        jp_ranges_remove_locked(r, i);
         found = true;
     }
-    pthread_mutex_unlock(&pool->regions_lock);
+    pthread_mutex_unlock(&r->lock);
     return found;
 }
 
+typedef enum jp_piece_t {
+    JP_PIECE_UNKNOWN, // not inside one region
+    JP_PIECE_KEPT,    // counted; the region still has pieces in jemalloc
+    JP_PIECE_LAST,    // counted; the region is no longer jemalloc's: *whole
+} jp_piece_t;
+
+// jemalloc lets go of [addr, +size) of a region. A piece that is not the
+// last is counted only if `partial_ok`; otherwise UNKNOWN (jemalloc keeps
+// it).
+static jp_piece_t jp_region_release(jp_pool_t *pool, void *addr, size_t size,
+                                    bool partial_ok, jp_region_t *whole) {
+    jp_ranges_t *r = &pool->regions;
+    uintptr_t a = (uintptr_t)addr;
+    jp_piece_t ret = JP_PIECE_UNKNOWN;
+    pthread_mutex_lock(&r->lock);
+    size_t i = jp_ranges_find_locked(r, a);
+    if (i < r->n && a + size - r->v[i].base <= r->v[i].size &&
+        r->v[i].released + size <= r->v[i].size) {
+        if (r->v[i].released + size == r->v[i].size) {
+            *whole = r->v[i];
+            jp_ranges_remove_locked(r, i);
+            ret = JP_PIECE_LAST;
+        } else if (partial_ok) {
+            r->v[i].released += size;
+            ret = JP_PIECE_KEPT;
+        }
+    }
+    pthread_mutex_unlock(&r->lock);
+    return ret;
+}
+
+// Both ranges lie in one region (what split and merge may work within).
+static bool jp_region_same(jp_pool_t *pool, void *lo, void *hi_end) {
+    jp_ranges_t *r = &pool->regions;
+    pthread_mutex_lock(&r->lock);
+    size_t i = jp_ranges_find_locked(r, (uintptr_t)lo);
+    bool ok = i < r->n && (uintptr_t)hi_end - r->v[i].base <= r->v[i].size;
+    pthread_mutex_unlock(&r->lock);
+    return ok;
+}
+
+// Gives a whole region back to the provider. False if the provider kept it
+// (a provider without free: the pool stops trying).
+static bool jp_region_free(jp_pool_t *pool, const jp_region_t *reg) {
+    tls_in_hook++;
+    umf_result_t ret =
+        umfMemoryProviderFree(pool->provider, (void *)reg->base, reg->size);
+    tls_in_hook--;
+    if (ret == UMF_RESULT_SUCCESS) {
+        return true;
+    }
+    if (ret == UMF_RESULT_ERROR_NOT_SUPPORTED &&
+        !atomic_exchange_explicit(&pool->no_free, true, memory_order_relaxed)) {
+        LOG_INFO("provider %s cannot free: pool %p keeps its memory",
+                 umfMemoryProviderGetName(pool->provider), (void *)pool);
+    } else if (ret != UMF_RESULT_ERROR_NOT_SUPPORTED) {
+        LOG_WARN("provider free of [%p, +%zu) failed (%d)", (void *)reg->base,
+                 reg->size, (int)ret);
+    }
+    return false;
+}
+
+static bool jp_keeps_all(jp_pool_t *pool) {
+    return pool->keep_all ||
+           atomic_load_explicit(&pool->no_free, memory_order_relaxed);
+}
+
+// --- Host memory for jemalloc's metadata (see "Metadata") ---
+
+// jemalloc 5.3's base_map(): huge-page alignment, zeroed and committed
+// memory at no fixed address. Extent growth (extent_grow_retained) asks
+// for page alignment with *zero and *commit false.
+static bool jp_is_base_request(const jp_pool_t *pool, const void *new_addr,
+                               size_t size, size_t alignment, bool zero,
+                               bool commit) {
+    if (pool->creating) {
+        return true; // arenas.create: only the arena's base block
+    }
+    return !new_addr && alignment == JP_BASE_ALIGN && zero && commit &&
+           size % JP_BASE_ALIGN == 0;
+}
+
+static void *jp_host_alloc(jp_pool_t *pool, size_t size, size_t alignment) {
+    size_t page = os_page_size();
+    if (alignment < page) {
+        alignment = page;
+    }
+    size_t total = size + alignment - page;
+    void *mem;
+    int err = os_mmap_anon(total, PROT_READ | PROT_WRITE, &mem);
+    if (err) {
+        LOG_PDEBUG(-err, "no host memory for %zu bytes of jemalloc metadata",
+                   size);
+        return NULL;
+    }
+    uintptr_t a = ((uintptr_t)mem + alignment - 1) & ~(alignment - 1);
+    size_t head = a - (uintptr_t)mem, tail = total - head - size;
+    if (head) {
+        (void)os_munmap(mem, head);
+    }
+    if (tail) {
+        (void)os_munmap((void *)(a + size), tail);
+    }
+    if (!jp_ranges_add(&pool->host, (void *)a, size, 0)) {
+        (void)os_munmap((void *)a, size);
+        return NULL;
+    }
+    return (void *)a;
+}
+
+static bool jp_host_free(jp_pool_t *pool, void *addr, size_t size) {
+    if (!jp_ranges_take(&pool->host, addr, size)) {
+        return false;
+    }
+    (void)os_munmap(addr, size);
+    return true;
+}
+
+// --- Extent hooks (called by jemalloc, any thread) ---
+
 static jp_pool_t *jp_pool_of(extent_hooks_t *hooks) {
     return (jp_pool_t *)hooks; // hooks is the pool's first member
+}
+
+// Provider memory for an extent: `size` bytes aligned to `alignment` (a
+// page or more, jemalloc's requirement). A provider that ignores the
+// alignment (malloc-backed) is asked once more for `alignment` bytes more;
+// *reg receives what the provider gave.
+static void *jp_provider_alloc(jp_pool_t *pool, size_t size, size_t alignment,
+                               jp_region_t *reg) {
+    void *p = NULL;
+    tls_in_hook++;
+    umf_result_t ret =
+        umfMemoryProviderAlloc(pool->provider, size, alignment, &p);
+    tls_in_hook--;
+    if (ret == UMF_RESULT_SUCCESS && p &&
+        ((uintptr_t)p & (alignment - 1)) != 0) {
+        reg->base = (uintptr_t)p;
+        reg->size = size;
+        if (!jp_keeps_all(pool)) {
+            (void)jp_region_free(pool, reg);
+        }
+        p = NULL;
+        ret = UMF_RESULT_ERROR_OUT_OF_HOST_MEMORY;
+        if (size <= SIZE_MAX - alignment) {
+            size += alignment;
+            tls_in_hook++;
+            ret = umfMemoryProviderAlloc(pool->provider, size, alignment, &p);
+            tls_in_hook--;
+        }
+        if (ret == UMF_RESULT_SUCCESS && p) {
+            reg->base = (uintptr_t)p;
+            reg->size = size;
+            return (void *)(((uintptr_t)p + alignment - 1) & ~(alignment - 1));
+        }
+    }
+    if (ret != UMF_RESULT_SUCCESS || !p) {
+        LOG_DEBUG("provider alloc of %zu bytes (alignment %zu) failed: %d",
+                  size, alignment, (int)ret);
+        return NULL;
+    }
+    reg->base = (uintptr_t)p;
+    reg->size = size;
+    return p;
 }
 
 static void *jp_extent_alloc(extent_hooks_t *hooks, void *new_addr, size_t size,
@@ -562,22 +781,27 @@ static void *jp_extent_alloc(extent_hooks_t *hooks, void *new_addr, size_t size,
                              unsigned arena_ind) {
     jp_pool_t *pool = jp_pool_of(hooks);
     (void)arena_ind;
-    void *p = NULL;
-    tls_in_hook++;
-    umf_result_t ret =
-        umfMemoryProviderAlloc(pool->provider, size, alignment, &p);
-    tls_in_hook--;
-    if (ret != UMF_RESULT_SUCCESS || !p) {
-        LOG_DEBUG("provider alloc of %zu bytes (alignment %zu) failed: %d",
-                  size, alignment, (int)ret);
+    if (jp_is_base_request(pool, new_addr, size, alignment, *zero, *commit)) {
+        void *p = jp_host_alloc(pool, size, alignment);
+        if (p) {
+            *zero = true; // fresh anonymous memory
+            *commit = true;
+        }
+        return p;
+    }
+    jp_region_t reg;
+    void *p = jp_provider_alloc(pool, size, alignment, &reg);
+    if (!p) {
         return NULL;
     }
-    if (new_addr && p != new_addr) {
-        LOG_DEBUG("provider gave %p, jemalloc needed %p", p, new_addr);
-        if (!pool->keep_all) {
-            tls_in_hook++;
-            (void)umfMemoryProviderFree(pool->provider, p, size);
-            tls_in_hook--;
+    // jemalloc never holds the slack of an over-allocated region.
+    size_t slack = reg.size - size;
+    if ((new_addr && p != new_addr) ||
+        !jp_ranges_add(&pool->regions, (void *)reg.base, reg.size, slack)) {
+        LOG_DEBUG("provider gave %p, jemalloc needed %p (or no record)", p,
+                  new_addr);
+        if (!jp_keeps_all(pool)) {
+            (void)jp_region_free(pool, &reg);
         }
         return NULL;
     }
@@ -587,48 +811,61 @@ static void *jp_extent_alloc(extent_hooks_t *hooks, void *new_addr, size_t size,
         memset(p, 0, size); // host memory: this pool needs it
     }
     *commit = true;
-    if (!pool->keep_all) {
-        jp_region_add(pool, p, size);
-    }
     return p;
+}
+
+// jemalloc lets go of a piece; the region goes back when it was the last.
+// False when jemalloc should keep the piece: not ours to count, or not the
+// last of its region while the pool purges for an allocation that failed
+// (a piece let go of is not reused until its whole region is, and that
+// allocation is to be retried now).
+static bool jp_piece_back(jp_pool_t *pool, void *addr, size_t size) {
+    jp_region_t whole;
+    bool partial_ok =
+        atomic_load_explicit(&pool->oom_purges, memory_order_relaxed) == 0;
+    switch (jp_region_release(pool, addr, size, partial_ok, &whole)) {
+    case JP_PIECE_KEPT:
+        return true;
+    case JP_PIECE_LAST:
+        if (jp_region_free(pool, &whole)) {
+            return true;
+        }
+        // Still the provider's allocation and ours: jemalloc keeps this
+        // piece (the others it let go of stay counted).
+        (void)jp_ranges_add(&pool->regions, (void *)whole.base, whole.size,
+                            whole.size - size);
+        return false;
+    case JP_PIECE_UNKNOWN:
+    default:
+        return false;
+    }
 }
 
 static bool jp_extent_dalloc(extent_hooks_t *hooks, void *addr, size_t size,
                              bool committed, unsigned arena_ind) {
     jp_pool_t *pool = jp_pool_of(hooks);
     (void)committed, (void)arena_ind;
-    // Opt out (jemalloc retains the extent and purges its pages) unless
-    // it is a whole provider allocation: see "Regions" above.
-    if (pool->keep_all || !jp_region_take(pool, addr, size)) {
-        return true;
+    if (jp_host_free(pool, addr, size)) {
+        return false; // a base block, at arena destroy
     }
-    tls_in_hook++;
-    umf_result_t ret = umfMemoryProviderFree(pool->provider, addr, size);
-    tls_in_hook--;
-    if (ret != UMF_RESULT_SUCCESS) {
-        jp_region_add(pool, addr, size); // still ours
-        return true;
+    if (jp_keeps_all(pool)) {
+        return true; // opt out: jemalloc retains it (see "Regions")
     }
-    return false;
+    return !jp_piece_back(pool, addr, size);
 }
 
 static void jp_extent_destroy(extent_hooks_t *hooks, void *addr, size_t size,
                               bool committed, unsigned arena_ind) {
     jp_pool_t *pool = jp_pool_of(hooks);
     (void)committed, (void)arena_ind;
-    if (pool->keep_all) {
+    if (jp_host_free(pool, addr, size) || jp_keeps_all(pool)) {
         return;
     }
-    // The arena is going away: pieces may go back too (a stale record of
-    // their region is dropped when the provider hands the range out again).
-    (void)jp_region_take(pool, addr, size);
-    tls_in_hook++;
-    umf_result_t ret = umfMemoryProviderFree(pool->provider, addr, size);
-    tls_in_hook--;
-    if (ret != UMF_RESULT_SUCCESS) {
-        LOG_WARN("provider free of [%p, +%zu) failed (%d); the memory stays "
-                 "with the provider",
-                 addr, size, (int)ret);
+    // A piece the provider would not take back stays recorded; the pool's
+    // finalize gives it another try.
+    jp_region_t whole;
+    if (jp_region_release(pool, addr, size, true, &whole) == JP_PIECE_LAST) {
+        (void)jp_region_free(pool, &whole);
     }
 }
 
@@ -669,28 +906,20 @@ static bool jp_extent_purge_forced(extent_hooks_t *hooks, void *addr,
     return ret != UMF_RESULT_SUCCESS;
 }
 
+// Split and merge are the pool's bookkeeping (see "Regions"): the provider
+// is never asked, so they work on every provider.
 static bool jp_extent_split(extent_hooks_t *hooks, void *addr, size_t size,
                             size_t size_a, size_t size_b, bool committed,
                             unsigned arena_ind) {
-    (void)size_b, (void)committed, (void)arena_ind;
-    // Failure keeps the extent whole, which jemalloc handles.
-    tls_in_hook++;
-    umf_result_t ret = umfMemoryProviderAllocationSplit(
-        jp_pool_of(hooks)->provider, addr, size, size_a);
-    tls_in_hook--;
-    return ret != UMF_RESULT_SUCCESS;
+    (void)size_a, (void)size_b, (void)committed, (void)arena_ind;
+    return !jp_region_same(jp_pool_of(hooks), addr, (char *)addr + size);
 }
 
 static bool jp_extent_merge(extent_hooks_t *hooks, void *addr_a, size_t size_a,
                             void *addr_b, size_t size_b, bool committed,
                             unsigned arena_ind) {
-    (void)committed, (void)arena_ind;
-    // Failure keeps the extents apart, which jemalloc handles.
-    tls_in_hook++;
-    umf_result_t ret = umfMemoryProviderAllocationMerge(
-        jp_pool_of(hooks)->provider, addr_a, addr_b, size_a + size_b);
-    tls_in_hook--;
-    return ret != UMF_RESULT_SUCCESS;
+    (void)size_a, (void)committed, (void)arena_ind;
+    return !jp_region_same(jp_pool_of(hooks), addr_a, (char *)addr_b + size_b);
 }
 
 static const extent_hooks_t jp_hooks = {
@@ -742,6 +971,41 @@ UMF_EXPORT umf_result_t umfJemallocPoolParamsSetKeepAllMemory(
 
 // --- Life cycle ---
 
+// Caps the arena's growth (see "Regions"); without it each new region is
+// larger than the last and keeps a large unused tail in jemalloc.
+static void jp_arena_limit_growth(unsigned arena) {
+    if (!jp_grow_mib_ok) {
+        return;
+    }
+    size_t mib[ARRAY_SIZE(jp_grow_mib)];
+    memcpy(mib, jp_grow_mib, sizeof(mib));
+    mib[1] = arena;
+    size_t limit = JP_GROW_LIMIT;
+    int err =
+        mallctlbymib(mib, jp_grow_miblen, NULL, NULL, &limit, sizeof(limit));
+    if (err) {
+        LOG_PDEBUG(err, "arena.%u.retain_grow_limit failed", arena);
+    }
+}
+
+// After the arenas are gone: every region jemalloc did not give back
+// (pieces it abandoned) goes to the provider, host blocks are unmapped.
+static void jp_pool_release_ranges(jp_pool_t *pool) {
+    size_t left = pool->regions.n;
+    for (size_t i = 0; i < pool->regions.n && !jp_keeps_all(pool); i++) {
+        (void)jp_region_free(pool, &pool->regions.v[i]);
+    }
+    if (left && !pool->keep_all) {
+        LOG_DEBUG("pool %p: %zu region(s) returned after arena destroy",
+                  (void *)pool, left);
+    }
+    for (size_t i = 0; i < pool->host.n; i++) {
+        (void)os_munmap((void *)pool->host.v[i].base, pool->host.v[i].size);
+    }
+    jp_ranges_fini(&pool->regions);
+    jp_ranges_fini(&pool->host);
+}
+
 static umf_result_t jp_initialize(umf_memory_provider_handle_t provider,
                                   void *params, void **out) {
     jp_global_init_once();
@@ -759,16 +1023,17 @@ static umf_result_t jp_initialize(umf_memory_provider_handle_t provider,
     pool->provider = provider;
     pool->keep_all = p ? p->keep_all_memory : false;
     pool->zero_filled = umf_private_provider_zero_filled(provider);
-    pthread_mutex_init(&pool->regions_lock, NULL);
-    pool->regions = NULL;
-    pool->nregions = pool->cap_regions = 0;
+    jp_ranges_init(&pool->regions);
+    jp_ranges_init(&pool->host);
+    atomic_init(&pool->no_free, false);
+    atomic_init(&pool->oom_purges, 0);
 
     // jemalloc keeps this pointer for the arena's lifetime: it is the pool.
     // The hooks run now already (the arena's metadata), under jp_lock as
     // every other jemalloc call outside the fork gate.
     extent_hooks_t *hooks = &pool->hooks;
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    unsigned want = ncpu < 1 ? 1
+    unsigned want = ncpu < 1               ? 1
                     : ncpu > JP_MAX_ARENAS ? JP_MAX_ARENAS
                                            : (unsigned)ncpu;
     int err = 0;
@@ -777,13 +1042,16 @@ static umf_result_t jp_initialize(umf_memory_provider_handle_t provider,
     while (pool->narenas < want) {
         unsigned arena;
         size_t sz = sizeof(arena);
+        pool->creating = true; // its hooks serve metadata only
         err = mallctl("arenas.create", &arena, &sz, &hooks,
                       sizeof(extent_hooks_t *));
+        pool->creating = false;
         if (err) {
             break; // fewer arenas is fine; none is not
         }
         UMF_ASSERT(arena < JP_ARENA_LIMIT);
         pool->arenas[pool->narenas++] = arena;
+        jp_arena_limit_growth(arena);
     }
     if (pool->narenas) {
         jp_slot_take_locked(pool);
@@ -792,7 +1060,7 @@ static umf_result_t jp_initialize(umf_memory_provider_handle_t provider,
     if (!pool->narenas) {
         LOG_PERR(err, "cannot create a jemalloc arena on provider %s",
                  umfMemoryProviderGetName(provider));
-        jp_regions_fini(pool);
+        jp_pool_release_ranges(pool);
         jp_meta_free(pool);
         return UMF_RESULT_ERROR_MEMORY_PROVIDER_SPECIFIC;
     }
@@ -834,7 +1102,7 @@ static void jp_finalize(void *priv) {
         // jemalloc may still call the hooks, which live in the pool: keep it.
         return;
     }
-    jp_regions_fini(pool);
+    jp_pool_release_ranges(pool);
     jp_meta_free(pool);
 }
 
@@ -844,6 +1112,40 @@ static void *jp_alloc_failed(size_t size) {
     LOG_DEBUG("no memory for %zu bytes", size);
     tls_last_error = UMF_RESULT_ERROR_OUT_OF_HOST_MEMORY;
     return NULL;
+}
+
+// Out of memory: jemalloc may hold freed memory of this pool (dirty or
+// muzzy pages waiting for decay) in pieces that do not fit the request.
+// Purging lets go of them, regions that empty out go back to the provider
+// (see "Regions"), and the request is tried once more. Called inside the
+// fork gate, outside any hook.
+static UMF_NOINLINE UMF_COLD void jp_purge(jp_pool_t *pool) {
+    if (!jp_purge_mib_ok) {
+        return;
+    }
+    atomic_fetch_add_explicit(&pool->oom_purges, 1, memory_order_relaxed);
+    for (unsigned i = 0; i < pool->narenas; i++) {
+        size_t mib[ARRAY_SIZE(jp_purge_mib)];
+        memcpy(mib, jp_purge_mib, sizeof(mib));
+        mib[1] = pool->arenas[i];
+        int err = mallctlbymib(mib, jp_purge_miblen, NULL, NULL, NULL, 0);
+        if (err) {
+            LOG_PDEBUG(err, "arena.%u.purge failed", pool->arenas[i]);
+        }
+    }
+    atomic_fetch_sub_explicit(&pool->oom_purges, 1, memory_order_relaxed);
+}
+
+static UMF_NOINLINE UMF_COLD void *jp_mallocx_retry(jp_pool_t *pool,
+                                                    size_t size, int flags) {
+    jp_purge(pool);
+    return mallocx(size, flags);
+}
+
+static UMF_NOINLINE UMF_COLD void *jp_rallocx_retry(jp_pool_t *pool, void *ptr,
+                                                    size_t size, int flags) {
+    jp_purge(pool);
+    return rallocx(ptr, size, flags);
 }
 
 // Called from inside a hook of a jemalloc pool: see "Re-entry".
@@ -868,6 +1170,9 @@ static void *jp_malloc(void *priv, size_t size) {
     ut_thread_t *t = jp_enter(pool, &tc_flags, &alloc_flags);
     // mallocx(0) is undefined: a 1-byte block is unique and freeable.
     void *p = mallocx(size ? size : 1, alloc_flags);
+    if (unlikely(!p)) {
+        p = jp_mallocx_retry(pool, size ? size : 1, alloc_flags);
+    }
     jp_leave(t);
     return likely(p != NULL) ? p : jp_alloc_failed(size);
 }
@@ -907,6 +1212,9 @@ static void *jp_realloc(void *priv, void *ptr, size_t size) {
         return NULL;
     }
     void *p = rallocx(ptr, size, alloc_flags);
+    if (unlikely(!p)) {
+        p = jp_rallocx_retry(pool, ptr, size, alloc_flags);
+    }
     jp_leave(t);
     return likely(p != NULL) ? p : jp_alloc_failed(size);
 }
@@ -927,7 +1235,11 @@ static void *jp_aligned_malloc(void *priv, size_t size, size_t alignment) {
     int lg = __builtin_ctzll((unsigned long long)alignment);
     int tc_flags, alloc_flags;
     ut_thread_t *t = jp_enter(pool, &tc_flags, &alloc_flags);
-    void *p = mallocx(size ? size : 1, MALLOCX_LG_ALIGN(lg) | alloc_flags);
+    int flags = MALLOCX_LG_ALIGN(lg) | alloc_flags;
+    void *p = mallocx(size ? size : 1, flags);
+    if (unlikely(!p)) {
+        p = jp_mallocx_retry(pool, size ? size : 1, flags);
+    }
     jp_leave(t);
     return likely(p != NULL) ? p : jp_alloc_failed(size);
 }

@@ -45,6 +45,13 @@ static void *pp_aligned_malloc(void *priv, size_t size, size_t alignment) {
     proxy_pool_t *pp = priv;
     void *p = NULL;
     umf_result_t r = umfMemoryProviderAlloc(pp->provider, size, alignment, &p);
+    if (r == UMF_RESULT_SUCCESS && alignment > 1 &&
+        (uintptr_t)p % alignment != 0) { // (any alignment the provider takes)
+        // The provider ignores alignment: the proxy pool only forwards, so
+        // it refuses rather than hand out a misaligned block.
+        (void)umfMemoryProviderFree(pp->provider, p, size);
+        r = UMF_RESULT_ERROR_INVALID_ALIGNMENT;
+    }
     if (r != UMF_RESULT_SUCCESS || tls_last_error_pool == pp) {
         tls_last_error = r;
         tls_last_error_pool = pp;
