@@ -21,8 +21,9 @@ jobs=$(nproc 2>/dev/null || echo 2)
 
 need="build-essential autoconf automake libtool pkg-config libhwloc-dev check
 libjemalloc-dev libtbbmalloc2"
-# python3 and redis run under the proxy in make check.
-[ "$mode" = check ] && need="$need clang python3 redis-server redis-tools"
+# python3 and redis run under the proxy in make check; cmake builds the
+# CMake consumer of the installed tree (make installcheck, in distcheck).
+[ "$mode" = check ] && need="$need clang python3 redis-server redis-tools cmake"
 
 missing=""
 for p in $need; do
