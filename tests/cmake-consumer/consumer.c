@@ -30,8 +30,8 @@ static int use_pool(const char *name, const umf_memory_pool_ops_t *ops,
         fprintf(stderr, "consumer: umfOsMemoryProviderParamsCreate failed\n");
         return 1;
     }
-    if (umfMemoryProviderCreate(umfOsMemoryProviderOps(), params,
-                                &provider) != UMF_RESULT_SUCCESS) {
+    if (umfMemoryProviderCreate(umfOsMemoryProviderOps(), params, &provider) !=
+        UMF_RESULT_SUCCESS) {
         fprintf(stderr, "consumer: umfMemoryProviderCreate failed\n");
         goto err_params;
     }
