@@ -62,10 +62,6 @@ int os_munmap(void *addr, size_t size) {
     return munmap(addr, size) ? -errno : 0;
 }
 
-int os_mprotect(void *addr, size_t size, int prot) {
-    return mprotect(addr, size, prot) ? -errno : 0;
-}
-
 int os_madvise(void *addr, size_t size, int advice) {
     return madvise(addr, size, advice) ? -errno : 0;
 }
@@ -109,21 +105,6 @@ int os_mbind(void *addr, size_t len, int mode, const unsigned long *nodemask,
     return r ? -errno : 0;
 }
 
-int os_get_mempolicy_addr(void *addr, int *mode, unsigned long *nodemask,
-                          unsigned long maxnode) {
-    const unsigned long MPOL_F_ADDR_ = 1UL << 1;
-    long r =
-        syscall(SYS_get_mempolicy, mode, nodemask, maxnode, addr, MPOL_F_ADDR_);
-    return r ? -errno : 0;
-}
-
-int os_get_node_of_addr(void *addr, int *node) {
-    const unsigned long MPOL_F_NODE_ = 1UL << 0, MPOL_F_ADDR_ = 1UL << 1;
-    long r = syscall(SYS_get_mempolicy, node, NULL, 0, addr,
-                     MPOL_F_NODE_ | MPOL_F_ADDR_);
-    return r ? -errno : 0;
-}
-
 // --- File descriptors ---
 
 int os_memfd_create(const char *name) {
@@ -157,12 +138,6 @@ int os_shm_unlink(const char *name) {
 
 int os_ftruncate(int fd, off_t size) {
     return ftruncate(fd, size) ? -errno : 0;
-}
-
-int os_fallocate_punch(int fd, off_t offset, off_t len) {
-    int r = fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset,
-                      len);
-    return r ? -errno : 0;
 }
 
 int os_close(int fd) {

@@ -21,7 +21,6 @@ int os_mmap_anon(size_t size, int prot, void **out);
 int os_mmap_fd(void **inout, size_t size, int prot, int fd, off_t offset,
                int fixed);
 int os_munmap(void *addr, size_t size);
-int os_mprotect(void *addr, size_t size, int prot);
 int os_madvise(void *addr, size_t size, int advice);
 size_t os_page_size(void);
 // Converts UMF_PROTECTION_* bits to PROT_*; -EINVAL for unknown bits.
@@ -31,10 +30,6 @@ int os_prot_from_umf(unsigned umf_prot, int *prot);
 // mode is an MPOL_* value; nodemask has maxnode bits.
 int os_mbind(void *addr, size_t len, int mode, const unsigned long *nodemask,
              unsigned long maxnode, unsigned flags);
-// Policy and node of the page at addr (get_mempolicy(2) with MPOL_F_ADDR).
-int os_get_mempolicy_addr(void *addr, int *mode, unsigned long *nodemask,
-                          unsigned long maxnode);
-int os_get_node_of_addr(void *addr, int *node);
 
 // --- File descriptors ---
 int os_memfd_create(const char *name);
@@ -44,7 +39,6 @@ int os_shm_create(const char *name);
 int os_shm_open(const char *name);
 int os_shm_unlink(const char *name);
 int os_ftruncate(int fd, off_t size);
-int os_fallocate_punch(int fd, off_t offset, off_t len);
 int os_close(int fd);
 // pipe2(O_CLOEXEC): fds[0] reads, fds[1] writes.
 int os_pipe(int fds[2]);

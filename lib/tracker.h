@@ -45,14 +45,6 @@ umf_result_t tracker_register(tracker_t *t, void *owner, const void *base,
 // Not registered -> INVALID_ARGUMENT.
 umf_result_t tracker_unregister(tracker_t *t, const void *base,
                                 tracker_info_t *info);
-// Replaces the range [base, base+total) by [base, +first) and the rest.
-// A concurrent lookup finds one of them at every moment.
-umf_result_t tracker_split(tracker_t *t, const void *base, size_t total,
-                           size_t first);
-// Replaces the adjacent ranges at low and high (same owner) by one range
-// [low, low+total).
-umf_result_t tracker_merge(tracker_t *t, const void *low, const void *high,
-                           size_t total);
 // Removes [base, base+size) from owner's ranges: ranges inside it are
 // unregistered, a range reaching over its start or end is cut there first.
 // The range must be covered by ranges of owner without gaps; otherwise
@@ -75,8 +67,6 @@ size_t tracker_drop_owner(tracker_t *t, void *owner);
 const _Atomic uint64_t *tracker_epoch(const tracker_t *t);
 // Number of registered ranges.
 size_t tracker_count(const tracker_t *t);
-// Bytes of node memory in use (for tests of registration cost).
-size_t tracker_node_bytes(tracker_t *t);
 
 // pthread_atfork hooks (fork.c).
 void tracker_fork_prepare(tracker_t *t);

@@ -311,15 +311,6 @@ static int px_size_parse(const char *s, size_t len, size_t *out) {
     return PX_SIZE_OK;
 }
 
-int px_parse_size(const char *s, size_t len, size_t *out) {
-    size_t v;
-    if (!out || px_size_parse(s, len, &v) != PX_SIZE_OK) {
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
 // The shortest exact form: 2097152 -> "2M", 1000 -> "1000".
 static const char *px_size_str(size_t v, char *buf, size_t cap) {
     static const char suffix[] = "KMGT";

@@ -130,11 +130,6 @@ int px_config_load(px_config_t *cfg, const char *env, const char *path,
                    bool path_required, const char *prog, char *err,
                    size_t errlen);
 
-// Parses a size: digits with an optional suffix K, M, G or T (also KB/KiB
-// etc., case-insensitive; all binary). Returns 0, or -1 on a bad value or
-// overflow.
-int px_parse_size(const char *s, size_t len, size_t *out);
-
 // Copies src to dst (cap bytes, always NUL-terminated) with every byte that
 // is not printable ASCII escaped: \n, \t, \r, \\ and \xNN; an escape is never
 // cut in half. For messages that echo user input on one line. Returns the
