@@ -10,8 +10,12 @@
  *
  * Locking: one mutex per size class, held only to pop/push a block or to
  * carve a new slab; fork.c takes them all (in class order) around fork().
- * Metadata is allocated on slow paths only (pool/provider creation, tracker
- * nodes, IPC caches), so a lock per class is cheap enough.
+ * Callers: the pool and provider front ends and their handles, the pools'
+ * and the OS provider's bookkeeping, memspaces, memtargets and mempolicies,
+ * the IPC caches and the OS provider's offset map (addr_map.c). Not the
+ * tracker: it maps its own arenas, so a lookup never touches this
+ * allocator. Most of these allocations are on slow paths (creation, IPC
+ * open); a lock per class keeps the others cheap enough.
  */
 
 #include "base_alloc.h"

@@ -3,8 +3,12 @@
  *
  * tracker.h - which pool owns an address. Maps registered ranges
  * [base, base+size) to an owner (a pool handle) and answers for any address
- * inside a range. Lookups are lock-free and take a bounded number of
- * dependent loads (DESIGN.md invariant 2); writers serialise on one mutex.
+ * inside a range. Lookups take no lock and write nothing: a bounded number
+ * of dependent loads (DESIGN.md invariant 2), each slot read as a seqlock.
+ * They are not lock-free in the strict sense: a lookup that meets a slot
+ * while a writer is changing it spins until the writer is done (a writer
+ * preempted there delays it), and a miss that overlapped a change is
+ * retried. Writers serialise on one mutex.
  */
 
 #ifndef UMF_TRACKER_H
@@ -52,10 +56,11 @@ umf_result_t tracker_unregister(tracker_t *t, const void *base,
 // outside the range see no change at any moment.
 umf_result_t tracker_remove_range(tracker_t *t, void *owner, const void *base,
                                   size_t size);
-// Range containing ptr. Lock-free; false when no range contains it. Where
-// ranges nest (one registered inside another owner's), the innermost.
+// Range containing ptr. Takes no lock (see above); false when no range
+// contains it. Where ranges nest (one registered inside another owner's),
+// the innermost.
 bool tracker_lookup(const tracker_t *t, const void *ptr, tracker_info_t *info);
-// The range of `owner` containing ptr, nested or not. Lock-free.
+// The range of `owner` containing ptr, nested or not. Takes no lock.
 bool tracker_lookup_owner(const tracker_t *t, const void *ptr, void *owner,
                           tracker_info_t *info);
 // Removes every range of owner; returns how many.
