@@ -375,6 +375,52 @@ static int os_privatize_range(uintptr_t lo, uintptr_t hi, int prot) {
     }
     return 0;
 }
+// One line of /proc/self/maps, "lo-hi perms offset major:minor inode ...",
+// parsed with strtoul so that every field is checked (sscanf's %lx would
+// accept garbage silently). perms receives the 4 flag characters.
+static bool maps_line_parse(const char *s, unsigned long *lo,
+                            unsigned long *hi, char perms[5],
+                            unsigned long *maj, unsigned long *mnr,
+                            unsigned long *ino) {
+    char *e;
+    errno = 0;
+    *lo = strtoul(s, &e, 16);
+    if (e == s || *e != '-') {
+        return false;
+    }
+    s = e + 1;
+    *hi = strtoul(s, &e, 16);
+    if (e == s || *e != ' ') {
+        return false;
+    }
+    s = e + 1;
+    for (int k = 0; k < 4; k++) {
+        if (!s[k] || s[k] == ' ') {
+            return false;
+        }
+        perms[k] = s[k];
+    }
+    perms[4] = '\0';
+    s += 4;
+    (void)strtoul(s, &e, 16); // offset
+    if (e == s || *e != ' ') {
+        return false;
+    }
+    s = e + 1;
+    *maj = strtoul(s, &e, 16);
+    if (e == s || *e != ':') {
+        return false;
+    }
+    s = e + 1;
+    *mnr = strtoul(s, &e, 16);
+    if (e == s || *e != ' ') {
+        return false;
+    }
+    s = e + 1;
+    *ino = strtoul(s, &e, 10);
+    return e != s && errno == 0;
+}
+
 
 int os_privatize_fd_mappings(int fd) {
     struct stat st;
@@ -419,11 +465,10 @@ int os_privatize_fd_mappings(int fd) {
             end++;
         }
         // "lo-hi perms offset major:minor inode path"
-        unsigned long lo, hi, off, maj, mnr, ino;
-        char perms[8];
+        unsigned long lo, hi, maj, mnr, ino;
+        char perms[5];
         buf[end < len ? end : len - 1] = '\0';
-        if (sscanf(buf + i, "%lx-%lx %7s %lx %lx:%lx %lu", &lo, &hi, perms,
-                   &off, &maj, &mnr, &ino) == 7 &&
+        if (maps_line_parse(buf + i, &lo, &hi, perms, &maj, &mnr, &ino) &&
             perms[3] == 's' && ino == (unsigned long)st.st_ino &&
             makedev(maj, mnr) == st.st_dev) {
             int prot = (perms[0] == 'r' ? PROT_READ : 0) |

@@ -464,13 +464,16 @@ typedef struct px_ctx_t {
     px_track_t track[1 + PX_MAX_TIERS]; // [0] the base heap
 } px_ctx_t;
 
-// Writes "<where>: <message>" to err; returns -1.
-static int px_fail_at(px_ctx_t *c, px_loc_t loc, const char *fmt, ...)
+// Writes "<where>: <message>" to err. px_fail_at() also evaluates to -1 in
+// the caller, where the static analyzer (which does not follow variadic
+// calls) can see it.
+static void px_fail_fmt(px_ctx_t *c, px_loc_t loc, const char *fmt, ...)
     PX_PRINTF(3, 4);
+#define px_fail_at(...) (px_fail_fmt(__VA_ARGS__), -1)
 
-static int px_fail_at(px_ctx_t *c, px_loc_t loc, const char *fmt, ...) {
+static void px_fail_fmt(px_ctx_t *c, px_loc_t loc, const char *fmt, ...) {
     if (!c->err || c->errlen == 0) {
-        return -1;
+        return;
     }
     // Formatted whole, then escaped: the message echoes user input (values,
     // keys, paths), which may hold newlines or terminal escapes.
@@ -490,7 +493,6 @@ static int px_fail_at(px_ctx_t *c, px_loc_t loc, const char *fmt, ...) {
         va_end(ap);
     }
     px_escape(c->err, c->errlen, raw);
-    return -1;
 }
 
 // The "accepted: ..." text of a key.
@@ -955,7 +957,8 @@ static int px_item(px_ctx_t *c, px_span_t text) {
     if (px_key_resolve(c, &it) != 0) {
         return -1;
     }
-    px_value_t v;
+    px_value_t v = {0}; // zeroed: the analyzer cannot tell which fields
+                        // each key type sets
     if (px_parse_value(c, &it, &v) != 0) {
         return -1;
     }
@@ -1035,7 +1038,7 @@ static int px_load_file(px_ctx_t *c, const char *path, bool required) {
         return px_fail_at(c, c->loc, "larger than the limit of %zu bytes",
                           PX_FILE_MAX);
     }
-    char chunk[4096], line[PX_LINE_MAX];
+    char chunk[4096], line[PX_LINE_MAX] = "";
     size_t len = 0, total = 0;
     int rc = 0;
     c->loc.line = 1;

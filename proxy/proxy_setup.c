@@ -509,7 +509,7 @@ void px_setup(void) {
     px_make_heap(&px.heaps[0], &px_cfg.base, "", 0);
     px.nheaps = 1;
     // Tiers sorted by their first size, so routing scans in order.
-    size_t order[PX_MAX_TIERS];
+    size_t order[PX_MAX_TIERS] = {0};
     for (size_t i = 0; i < px_cfg.ntiers; i++) {
         size_t j = i;
         while (j > 0 && px_cfg.tiers[order[j - 1]].min > px_cfg.tiers[i].min) {

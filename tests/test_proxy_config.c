@@ -886,8 +886,8 @@ START_TEST(test_proxy_config_parse_size) {
     for (size_t i = 0; i < ARRAY_SIZE(good); i++) {
         snprintf(env, sizeof(env), "size.threshold=%s", good[i].s);
         ck_assert_msg(load_env(env) == 0, "%s refused: %s", good[i].s, err);
-        ck_assert_msg(cfg.size_threshold == good[i].want, "%s: %zu",
-                      good[i].s, cfg.size_threshold);
+        ck_assert_msg(cfg.size_threshold == good[i].want, "%s: %zu", good[i].s,
+                      cfg.size_threshold);
     }
     static const char *const bad[] = {
         "",
@@ -918,9 +918,9 @@ START_TEST(test_proxy_config_parse_size) {
     for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
         snprintf(env, sizeof(env), "size.threshold=%s", bad[i]);
         ck_assert_msg(load_env(env) == -1, "'%s' accepted", bad[i]);
-        ck_assert_msg(strncmp(err, "UMF_PROXY: size.threshold: bad value '",
-                              38) == 0,
-                      "'%s': %s", bad[i], err);
+        ck_assert_msg(
+            strncmp(err, "UMF_PROXY: size.threshold: bad value '", 38) == 0,
+            "'%s': %s", bad[i], err);
     }
     // Blanks around a value are the item's, not the size's; the item ends
     // at ';'.
