@@ -19,6 +19,7 @@
  */
 
 #include "base_alloc.h"
+#include "fork.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -256,21 +257,27 @@ void ba_free_cacheline(void *ptr) {
 
 // --- fork ---
 
-void ba_fork_prepare(void) {
+static void ba_fork_prepare(void) {
     for (size_t i = 0; i < NCLASSES; i++) {
         pthread_mutex_lock(&classes[i].lock);
     }
 }
 
-void ba_fork_parent(void) {
+static void ba_fork_parent(void) {
     for (size_t i = NCLASSES; i-- > 0;) {
         pthread_mutex_unlock(&classes[i].lock);
     }
 }
 
-void ba_fork_child(void) {
+static const fork_handler_t ba_fork_handler = {
+    .name = "base allocator",
+    .rank = FORK_RANK_BASE_ALLOC,
+    .prepare = ba_fork_prepare,
     // The child has only the forking thread, which holds every lock.
-    for (size_t i = 0; i < NCLASSES; i++) {
-        pthread_mutex_init(&classes[i].lock, NULL);
-    }
+    .parent = ba_fork_parent,
+    .child = ba_fork_parent,
+};
+
+void ba_fork_register(void) {
+    (void)fork_register(&ba_fork_handler);
 }

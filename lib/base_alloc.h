@@ -25,8 +25,6 @@ void ba_free_cacheline(void *ptr);
 char *ba_strndup(const char *s, size_t n);
 
 // pthread_atfork hooks (fork.c): take every lock before fork, release after.
-void ba_fork_prepare(void);
-void ba_fork_parent(void);
-void ba_fork_child(void);
+void ba_fork_register(void);
 
 #endif /* UMF_BASE_ALLOC_H */

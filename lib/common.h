@@ -32,6 +32,17 @@ static inline void cpu_relax(void) {
 #endif
 }
 
+// Acquire/release fences of the seqlocks. GCC's ThreadSanitizer does not
+// support atomic_thread_fence (-Wtsan). Every field such a fence orders is
+// itself an atomic, so TSan reports no race either way; the TSan build
+// (x86 only: there acquire and release fences emit no instruction) keeps
+// the compiler ordering.
+#ifdef __SANITIZE_THREAD__
+#define umf_fence(order) atomic_signal_fence(order)
+#else
+#define umf_fence(order) atomic_thread_fence(order)
+#endif
+
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 static inline bool is_pow2(size_t x) {

@@ -1,155 +1,123 @@
 /*
  * SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
  *
- * fork.c - makes fork() safe (DESIGN.md invariant 7): before fork every lock
- * of the library is taken, so no other thread holds one at the instant of
- * the fork; afterwards the parent releases them and the child, which has
- * only the forking thread, re-initialises them.
+ * fork.c - the fork registry (see fork.h): makes fork() safe (DESIGN.md
+ * invariant 7). Before fork every registered lock is taken in rank order,
+ * so no other thread holds one at the instant of the fork; afterwards the
+ * parent releases them, and the child, which has only the forking thread,
+ * releases them too and then repairs its state (child_after).
  *
- * Lock order (take in this order, release in reverse; code holding one of
- * these must never take one listed above it). The outer locks come first
- * because code holding them calls the C allocator (hwloc, dlopen), which
- * under libumf_proxy.so is a pool: its gates and locks must come after.
- *   1. init_lock             (init.c)    life cycle, tracker object
- *  1a. predefined memspaces  (memspaces/memspaces_predefined.c) held while
- *      one is built, which loads the topology and allocates
- *   2. topology lock         (topology.c) lazy hwloc load, allocates
- *  --- pools ---
- *   3. the jemalloc pool's fork gate (pools/pool_jemalloc.c, in
- *      libjemalloc_pool, with its own pthread_atfork registered after ours,
- *      so its prepare runs first: it takes the outer locks 1-2 itself,
- *      through umf_private_fork_prepare_outer, before its gate): waits
- *      until no thread is inside jemalloc and holds jp_lock
- *   4. the scalable pool's fork gate (pools/pool_scalable.c): not a lock
- *      but a wait until no thread is inside tbbmalloc, whose own locks have
- *      no fork handlers; a thread inside may take any lock below
- *   5. disjoint pools: the registry, then each pool's bucket, large and map
- *      locks (pools/pool_disjoint.c); a bucket lock is held across provider
- *      calls, which take the locks below
- *  5a. IPC (ipc_cache.c): the registry, then each pool's producer lock and
- *      consumer lock; taken under a disjoint pool's locks (provider free ->
- *      IPC free hook), held across provider IPC ops and tracker writes
- *  --- below the pools ---
- *   6. tracker writer lock   (tracker.c)
- *   7. OS provider registry, then each shared OS provider's lock
- *      (providers/provider_os_memory.c)
- *   8. base allocator locks  (base_alloc.c), in size-class order
- * The tracker allocates nodes with mmap, not the base allocator; an OS
- * provider's lock may be held while its offset map takes a base allocator
- * lock (7 then 8); the base allocator takes no other lock.
+ * The table is static (no allocation) and guarded by reg_lock, which the
+ * runner holds from prepare to parent/child, so no registration changes it
+ * during a fork. So a component registers only while it holds no lock of
+ * the registry (its first use, or libumf's set-up before init_lock):
+ * otherwise a fork in between would wait for that lock under reg_lock.
+ *
+ * Several pthread_atfork registrations of the runner may exist (see
+ * umf_private_fork_install_again): `depth` counts the prepare calls of the
+ * fork in progress; the first runs the prepare handlers and the last
+ * parent/child call runs the others. glibc runs one fork's handlers in one
+ * thread, and no two forks' handlers at once.
  */
 
 #include "fork.h"
 
 #include <pthread.h>
 
-#include "base_alloc.h"
 #include "common.h"
-#include "init.h"
-#include "ipc_cache.h"
-#include "memspaces/memspaces_predefined.h"
-#include "pools/pool_disjoint_internal.h"
-#include "pools/pool_scalable_internal.h"
-#include "providers/provider_os_memory_internal.h"
-#include "topology.h"
-#include "tracker.h"
+#include "log.h"
 
-// Who took the outer locks (1-2) in the fork in progress: libumf's own
-// handler, or the jemalloc pool's, which runs first and must take them
-// before its gate. The handlers of one fork run in one thread, and glibc
-// runs no two forks' handlers at once.
-enum { OUTER_FREE, OUTER_BY_UMF, OUTER_BY_POOL };
-static int outer_owner = OUTER_FREE;
+#define FORK_MAX_HANDLERS 32
 
-static void outer_prepare(void) {
-    init_fork_prepare();
-    memspaces_predefined_fork_prepare();
-    topology_fork_prepare();
-}
+static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static const fork_handler_t *table[FORK_MAX_HANDLERS]; // sorted by rank
+static int nhandlers;
+static unsigned depth; // runner calls of the fork in progress
 
-static void outer_parent(void) {
-    topology_fork_parent();
-    memspaces_predefined_fork_parent();
-    init_fork_parent();
-}
-
-static void outer_child(void) {
-    topology_fork_child();
-    memspaces_predefined_fork_child();
-    init_fork_child();
-}
-
-// For pools in other libraries with fork handlers of their own (the
-// jemalloc pool): in no public header.
-UMF_EXPORT void umf_private_fork_prepare_outer(void) {
-    if (outer_owner == OUTER_FREE) {
-        outer_prepare();
-        outer_owner = OUTER_BY_POOL;
+UMF_EXPORT int umf_private_fork_register(const fork_handler_t *h) {
+    int ret = 0;
+    pthread_mutex_lock(&reg_lock);
+    int i;
+    for (i = 0; i < nhandlers; i++) {
+        if (table[i] == h) {
+            goto out;
+        }
     }
+    if (nhandlers == FORK_MAX_HANDLERS) {
+        LOG_ERR("fork registry full: %s has no fork handlers", h->name);
+        ret = -1;
+        goto out;
+    }
+    // Insertion keeps equal ranks in registration order.
+    for (i = nhandlers; i > 0 && table[i - 1]->rank > h->rank; i--) {
+        table[i] = table[i - 1];
+    }
+    table[i] = h;
+    nhandlers++;
+out:
+    pthread_mutex_unlock(&reg_lock);
+    return ret;
 }
 
-UMF_EXPORT void umf_private_fork_parent_outer(void) {
-    if (outer_owner == OUTER_BY_POOL) {
-        outer_owner = OUTER_FREE;
-        outer_parent();
+static void run_prepare(void) {
+    if (depth++ > 0) {
+        return;
+    }
+    pthread_mutex_lock(&reg_lock);
+    for (int i = 0; i < nhandlers; i++) {
+        if (table[i]->prepare) {
+            table[i]->prepare();
+        }
     }
 }
 
-UMF_EXPORT void umf_private_fork_child_outer(void) {
-    if (outer_owner == OUTER_BY_POOL) {
-        outer_owner = OUTER_FREE;
-        outer_child();
+static void run_parent(void) {
+    if (--depth > 0) {
+        return;
+    }
+    for (int i = nhandlers - 1; i >= 0; i--) {
+        if (table[i]->parent) {
+            table[i]->parent();
+        }
+    }
+    pthread_mutex_unlock(&reg_lock);
+}
+
+static void run_child(void) {
+    if (--depth > 0) {
+        return;
+    }
+    for (int i = nhandlers - 1; i >= 0; i--) {
+        if (table[i]->child) {
+            table[i]->child();
+        }
+    }
+    // The forking thread locked it: unlocking in the child is defined for
+    // the thread that owns it (never re-initialise a locked mutex).
+    pthread_mutex_unlock(&reg_lock);
+    for (int i = 0; i < nhandlers; i++) {
+        if (table[i]->child_after) {
+            table[i]->child_after();
+        }
     }
 }
 
-static void on_prepare(void) {
-    if (outer_owner == OUTER_FREE) {
-        outer_prepare();
-        outer_owner = OUTER_BY_UMF;
-    }
-    sp_fork_prepare();
-    dp_fork_prepare();
-    ipc_fork_prepare();
-    tracker_t *t = init_tracker_obj();
-    if (t) {
-        tracker_fork_prepare(t);
-    }
-    os_provider_fork_prepare();
-    ba_fork_prepare();
-}
+static pthread_once_t install_once = PTHREAD_ONCE_INIT;
+static int install_err;
 
-static void on_parent(void) {
-    ba_fork_parent();
-    os_provider_fork_parent();
-    tracker_t *t = init_tracker_obj();
-    if (t) {
-        tracker_fork_parent(t);
-    }
-    ipc_fork_parent();
-    dp_fork_parent();
-    sp_fork_parent();
-    if (outer_owner == OUTER_BY_UMF) {
-        outer_owner = OUTER_FREE;
-        outer_parent();
-    }
-}
-
-static void on_child(void) {
-    ba_fork_child();
-    os_provider_fork_child();
-    tracker_t *t = init_tracker_obj();
-    if (t) {
-        tracker_fork_child(t);
-    }
-    ipc_fork_child();
-    dp_fork_child();
-    sp_fork_child();
-    if (outer_owner == OUTER_BY_UMF) {
-        outer_owner = OUTER_FREE;
-        outer_child();
-    }
+static void install(void) {
+    install_err = pthread_atfork(run_prepare, run_parent, run_child);
 }
 
 int fork_hooks_install(void) {
-    return pthread_atfork(on_prepare, on_parent, on_child);
+    pthread_once(&install_once, install);
+    return install_err;
+}
+
+UMF_EXPORT void umf_private_fork_install_again(void) {
+    int err = pthread_atfork(run_prepare, run_parent, run_child);
+    if (err) {
+        LOG_PERR(err, "pthread_atfork failed; fork() while another thread "
+                      "allocates may deadlock");
+    }
 }

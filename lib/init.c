@@ -27,11 +27,14 @@
 
 #include <umf.h>
 
+#include "base_alloc.h"
 #include "common.h"
 #include "fork.h"
 #include "log.h"
 #include "memspaces/memspaces_predefined.h"
 #include "os_linux.h"
+#include "thread.h"
+#include "umf_private.h"
 #include "topology.h"
 
 enum { ST_NEVER, ST_UP, ST_DOWN };
@@ -44,20 +47,87 @@ static unsigned init_users;       // umfInit calls minus umfTearDown calls
 static unsigned pools_alive;      // pools holding the tracker object
 static tracker_t *tracker_obj;    // the one tracker, published or not
 static bool fork_hooks_installed;
+// Set by libumf_proxy.so's constructor (umf_private_proxy_present): the
+// program's malloc is a pool, so the tracker must outlive every destructor.
+static _Atomic bool proxy_present;
 
 bool umf_under_proxy(void) {
-    const char *pre = os_getenv("LD_PRELOAD");
-    return pre && strstr(pre, "libumf_proxy.so") != NULL;
+    return atomic_load_explicit(&proxy_present, memory_order_acquire);
+}
+
+// In no public header: called by libumf_proxy.so before it serves any
+// allocation from a pool.
+UMF_EXPORT void umf_private_proxy_present(void) {
+    atomic_store_explicit(&proxy_present, true, memory_order_release);
+}
+
+static void tracker_fork_prepare_cur(void) {
+    if (tracker_obj) {
+        tracker_fork_prepare(tracker_obj);
+    }
+}
+
+static void tracker_fork_parent_cur(void) {
+    if (tracker_obj) {
+        tracker_fork_parent(tracker_obj);
+    }
+}
+
+static void tracker_fork_child_cur(void) {
+    if (tracker_obj) {
+        tracker_fork_child(tracker_obj);
+    }
+}
+
+// The core's fork handlers; pools, providers and IPC register their own
+// when first used.
+static const fork_handler_t core_fork_handlers[] = {
+    {.name = "life cycle",
+     .rank = FORK_RANK_INIT,
+     .prepare = init_fork_prepare,
+     .parent = init_fork_parent,
+     .child = init_fork_child},
+    {.name = "predefined memspaces",
+     .rank = FORK_RANK_MEMSPACES,
+     .prepare = memspaces_predefined_fork_prepare,
+     .parent = memspaces_predefined_fork_parent,
+     .child = memspaces_predefined_fork_child},
+    {.name = "topology",
+     .rank = FORK_RANK_TOPOLOGY,
+     .prepare = topology_fork_prepare,
+     .parent = topology_fork_parent,
+     .child = topology_fork_child},
+    // tracker_obj changes only under init_lock, which is held from the
+    // prepare of rank FORK_RANK_INIT to the end of the fork.
+    {.name = "tracker",
+     .rank = FORK_RANK_TRACKER,
+     .prepare = tracker_fork_prepare_cur,
+     .parent = tracker_fork_parent_cur,
+     .child = tracker_fork_child_cur},
+};
+
+// The fork registry's runner and the core's handlers, once, before
+// init_lock is taken: the registry's lock is held across a whole fork,
+// while init_lock is taken inside it (rank FORK_RANK_INIT), so no
+// registration may happen under init_lock.
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+static int fork_install_err;
+
+static void fork_setup(void) {
+    fork_install_err = fork_hooks_install();
+    for (size_t i = 0; i < ARRAY_SIZE(core_fork_handlers); i++) {
+        (void)fork_register(&core_fork_handlers[i]);
+    }
+    ba_fork_register();
+    thread_fork_register();
 }
 
 // pre: init_lock held.
 static int setup_locked(void) {
     log_init();
-    if (!fork_hooks_installed) {
-        if (fork_hooks_install() != 0) {
-            LOG_ERR("pthread_atfork failed; fork() in a threaded program may "
-                    "deadlock in the child");
-        }
+    if (fork_install_err && !fork_hooks_installed) {
+        LOG_ERR("pthread_atfork failed; fork() in a threaded program may "
+                "deadlock in the child");
         fork_hooks_installed = true;
     }
     if (!tracker_obj) {
@@ -97,6 +167,7 @@ static void teardown_locked(void) {
 
 UMF_EXPORT int umfInit(void) {
     int ret = 0;
+    pthread_once(&fork_once, fork_setup);
     pthread_mutex_lock(&init_lock);
     if (init_users++ == 0 &&
         atomic_load_explicit(&init_state, memory_order_relaxed) != ST_UP) {
@@ -130,6 +201,7 @@ int umf_init_ensure(void) {
         return 0;
     }
     int ret;
+    pthread_once(&fork_once, fork_setup);
     pthread_mutex_lock(&init_lock);
     st = atomic_load_explicit(&init_state, memory_order_relaxed);
     if (st == ST_NEVER) {
@@ -179,7 +251,7 @@ void init_fork_parent(void) {
 }
 
 void init_fork_child(void) {
-    pthread_mutex_init(&init_lock, NULL);
+    pthread_mutex_unlock(&init_lock); // held by the child's thread
 }
 
 // --- Library constructor and destructor ---

@@ -46,11 +46,12 @@
 #include "addr_map.h"
 #include "base_alloc.h"
 #include "common.h"
+#include "fork.h"
 #include "init.h"
 #include "log.h"
 #include "os_linux.h"
 #include "pool.h"
-#include "providers/provider_os_memory_internal.h"
+#include "provider.h"
 
 #define IPC_HANDLER_MAGIC 0x48435049u // "IPCH"
 #define IPC_BOX_MAGIC     0x5542434950464d55ull
@@ -129,7 +130,10 @@ static int self_pid(void) {
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static ipc_pool_t *registry;
 
+static const fork_handler_t ipc_fork_handler;
+
 static void registry_add(ipc_pool_t *ip) {
+    (void)fork_register(&ipc_fork_handler);
     pthread_mutex_lock(&registry_lock);
     ip->reg_prev = NULL;
     ip->reg_next = registry;
@@ -531,14 +535,15 @@ umf_result_t ipc_consumer_open(ipc_pool_t *ip, const void *handle, void **ptr) {
     }
     memcpy(&hdr, buf, sizeof(hdr));
     struct umf_ipc_data_t *h = (struct umf_ipc_data_t *)buf;
-    // The tracker gets the header's chunk size: for our OS provider, check
-    // that its data maps exactly that. (A user-written provider whose open
-    // maps less than the chunk must check its own data.)
-    if (strcmp(ip->provider_name, "OS") == 0 &&
-        !os_ipc_data_matches_chunk(h->provider_data, hdr.size)) {
-        LOG_ERR("IPC handle rejected: the OS provider's data does not map "
+    // The tracker gets the header's chunk size: where the provider says
+    // how (its traits), check that its data maps exactly that. (A provider
+    // without that trait must check its own data.)
+    const provider_traits_t *traits = provider_traits(ip->provider);
+    if (traits && traits->ipc_data_matches_chunk &&
+        !traits->ipc_data_matches_chunk(h->provider_data, hdr.size)) {
+        LOG_ERR("IPC handle rejected: the %s provider's data does not map "
                 "the %llu-byte chunk the header names",
-                (unsigned long long)hdr.size);
+                ip->provider_name, (unsigned long long)hdr.size);
         r = UMF_RESULT_ERROR_INVALID_ARGUMENT;
         goto out;
     }
@@ -693,7 +698,7 @@ void ipc_pool_destroy(umf_memory_pool_handle_t pool) {
 
 // --- fork ---
 
-void ipc_fork_prepare(void) {
+static void ipc_fork_prepare(void) {
     pthread_mutex_lock(&registry_lock);
     for (ipc_pool_t *ip = registry; ip; ip = ip->reg_next) {
         pthread_mutex_lock(&ip->prod_lock);
@@ -701,7 +706,7 @@ void ipc_fork_prepare(void) {
     }
 }
 
-void ipc_fork_parent(void) {
+static void ipc_fork_parent(void) {
     for (ipc_pool_t *ip = registry; ip; ip = ip->reg_next) {
         pthread_mutex_unlock(&ip->cons_lock);
         pthread_mutex_unlock(&ip->prod_lock);
@@ -713,14 +718,20 @@ void ipc_fork_parent(void) {
 // descriptors) must never go into the child's handles. They are dropped
 // without the provider's put, which belongs to the parent. Mappings opened
 // by the parent are inherited and stay valid in the child.
-void ipc_fork_child(void) {
+static void ipc_fork_child(void) {
     atomic_store_explicit(&cached_pid, 0, memory_order_relaxed);
     for (ipc_pool_t *ip = registry; ip; ip = ip->reg_next) {
-        pthread_mutex_init(&ip->prod_lock, NULL);
-        pthread_mutex_init(&ip->cons_lock, NULL);
         while (ip->prod_list) {
             prod_entry_put_locked(ip, ip->prod_list, false);
         }
     }
-    pthread_mutex_init(&registry_lock, NULL);
+    ipc_fork_parent(); // the child's only thread holds every lock
 }
+
+static const fork_handler_t ipc_fork_handler = {
+    .name = "IPC caches",
+    .rank = FORK_RANK_IPC,
+    .prepare = ipc_fork_prepare,
+    .parent = ipc_fork_parent,
+    .child = ipc_fork_child,
+};

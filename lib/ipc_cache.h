@@ -69,9 +69,5 @@ umf_result_t ipc_consumer_close(void *owner, const tracker_info_t *mapping);
 // Number of live entries (tests and the benchmark).
 size_t ipc_producer_entries(umf_memory_pool_handle_t pool);
 
-// pthread_atfork hooks (fork.c).
-void ipc_fork_prepare(void);
-void ipc_fork_parent(void);
-void ipc_fork_child(void);
 
 #endif /* UMF_IPC_CACHE_H */

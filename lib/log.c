@@ -20,6 +20,7 @@
  */
 
 #include "log.h"
+#include "umf_private.h"
 
 #include <errno.h>
 #include <stdarg.h>

@@ -32,8 +32,6 @@ void log_init(void);
 void log_init_from_string(const char *config);
 // Disables logging and closes a log file.
 void log_fini(void);
-// Exported for libumf_proxy.so (its "log" key): as UMF_LOG=config.
-void umf_private_log_configure(const char *umf_log_string);
 
 void log_emit(log_level_t level, const char *func, int errnum,
               const char *fmt, ...) __attribute__((format(printf, 4, 5)));

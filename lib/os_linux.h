@@ -38,6 +38,10 @@ int os_memfd_secret(void);
 int os_shm_create(const char *name);
 int os_shm_open(const char *name);
 int os_shm_unlink(const char *name);
+// Opens another process's fd through /proc/<pid>/fd/<fd> (read-write):
+// allowed for the same user whatever the Yama ptrace scope (it needs
+// ptrace read access, not attach). An fd, or -errno.
+int os_open_proc_fd(int pid, int fd);
 int os_ftruncate(int fd, off_t size);
 int os_close(int fd);
 // pipe2(O_CLOEXEC): fds[0] reads, fds[1] writes.

@@ -15,6 +15,7 @@
  */
 
 #include "pool.h"
+#include "umf_private.h"
 
 #include <string.h>
 

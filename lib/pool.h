@@ -38,8 +38,5 @@ typedef struct umf_alloc_info_t {
 umf_result_t umfMemoryTrackerGetAllocInfo(const void *ptr,
                                           umf_alloc_info_t *pAllocInfo);
 
-// Exported for libumf_proxy.so (in no public header): the tracker's
-// epoch (tracker_epoch), NULL before the library is set up.
-const _Atomic uint64_t *umf_private_tracker_epoch(void);
 
 #endif /* UMF_POOL_H */

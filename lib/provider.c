@@ -18,6 +18,9 @@
 #include "init.h"
 #include "log.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
+
 static _Thread_local umf_memory_provider_handle_t tls_last_failed;
 
 static inline umf_result_t note(umf_memory_provider_handle_t h,
@@ -308,4 +311,53 @@ UMF_EXPORT umf_result_t umfMemoryProviderCloseIPCHandle(
     CHECK_ARG(ptr != NULL, UMF_RESULT_ERROR_INVALID_ARGUMENT, "ptr is NULL");
     CHECK_IPC(hProvider);
     return hProvider->ops.ipc.close_ipc_handle(hProvider->priv, ptr, size);
+}
+
+// --- Traits of provider kinds (provider.h) ---
+
+#define TRAITS_MAX 8
+
+static pthread_mutex_t traits_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+    _Atomic(void *) alloc; // the kind's ops.alloc; NULL: free entry
+    const provider_traits_t *traits;
+} traits_table[TRAITS_MAX];
+
+void provider_traits_register(const umf_memory_provider_ops_t *ops,
+                              const provider_traits_t *t) {
+    void *key = (void *)ops->alloc;
+    pthread_mutex_lock(&traits_lock);
+    for (size_t i = 0; i < TRAITS_MAX; i++) {
+        void *k = atomic_load_explicit(&traits_table[i].alloc,
+                                       memory_order_relaxed);
+        if (k == key) {
+            break;
+        }
+        if (!k) {
+            traits_table[i].traits = t;
+            // Pairs with the acquire load in provider_traits.
+            atomic_store_explicit(&traits_table[i].alloc, key,
+                                  memory_order_release);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&traits_lock);
+}
+
+const provider_traits_t *provider_traits(umf_memory_provider_handle_t h) {
+    if (!h) {
+        return NULL;
+    }
+    void *key = (void *)h->ops.alloc;
+    for (size_t i = 0; i < TRAITS_MAX; i++) {
+        void *k = atomic_load_explicit(&traits_table[i].alloc,
+                                       memory_order_acquire);
+        if (!k) {
+            return NULL;
+        }
+        if (k == key) {
+            return traits_table[i].traits;
+        }
+    }
+    return NULL;
 }

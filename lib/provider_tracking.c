@@ -28,6 +28,7 @@
  */
 
 #include "provider_tracking.h"
+#include "umf_private.h"
 
 #include <stdatomic.h>
 
@@ -37,7 +38,6 @@
 #include "log.h"
 #include "provider.h"
 
-#include <umf/providers/provider_os_memory.h>
 
 typedef struct tracking_t {
     umf_memory_provider_handle_t upstream;
@@ -251,7 +251,8 @@ UMF_EXPORT bool umf_private_provider_zero_filled(umf_memory_provider_handle_t h)
     if (h && h->ops.alloc == tracking_ops.alloc) {
         h = ((tracking_t *)provider_priv(h))->upstream;
     }
-    return h && h->ops.alloc == umfOsMemoryProviderOps()->alloc;
+    const provider_traits_t *t = provider_traits(h);
+    return t && t->zero_filled;
 }
 
 umf_result_t tracking_provider_create(umf_memory_provider_handle_t upstream,

@@ -21,8 +21,5 @@ umf_result_t tracking_provider_create(umf_memory_provider_handle_t upstream,
                                       tracker_t *tracker,
                                       umf_memory_provider_handle_t *out);
 
-// Exported for libjemalloc_pool: h (through its tracking wrapper) always
-// returns zero-filled memory (the OS provider).
-bool umf_private_provider_zero_filled(umf_memory_provider_handle_t h);
 
 #endif /* UMF_PROVIDER_TRACKING_H */

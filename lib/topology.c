@@ -73,5 +73,5 @@ void topology_fork_parent(void) {
 }
 
 void topology_fork_child(void) {
-    pthread_mutex_init(&topo_lock, NULL);
+    pthread_mutex_unlock(&topo_lock); // held by the child's thread
 }

@@ -208,7 +208,7 @@ static inline void slot_write_begin(tr_slot_t *s) {
     uint32_t q = atomic_load_explicit(&s->seq, memory_order_relaxed);
     atomic_store_explicit(&s->seq, q + 1, memory_order_relaxed);
     // Orders the odd seq before the entry stores that follow.
-    atomic_thread_fence(memory_order_release);
+    umf_fence(memory_order_release);
 }
 
 static inline void slot_write_end(tr_slot_t *s) {
@@ -253,7 +253,7 @@ static inline void slot_read(const tr_slot_t *s, tr_snap_t *o) {
         }
         o->nested = atomic_load_explicit(&m->nested, memory_order_relaxed);
         // Orders the entry loads before the seq re-check.
-        atomic_thread_fence(memory_order_acquire);
+        umf_fence(memory_order_acquire);
         if (atomic_load_explicit(&m->seq, memory_order_relaxed) == q1) {
             return;
         }
@@ -309,7 +309,7 @@ static bool layer_lookup(const tracker_t *t, uintptr_t a, tracker_info_t *info,
             return true;
         }
         // Orders the slot loads of the walk before the re-check.
-        atomic_thread_fence(memory_order_acquire);
+        umf_fence(memory_order_acquire);
         uint64_t g2 = atomic_load_explicit(gen, memory_order_relaxed);
         if (g1 == g2 && !(g1 & 1)) {
             return false;
@@ -354,7 +354,7 @@ static inline void gen_begin(tracker_t *t) {
     uint64_t g = atomic_load_explicit(&t->gen, memory_order_relaxed);
     atomic_store_explicit(&t->gen, g + 1, memory_order_relaxed);
     // Orders the odd gen before the slot writes that follow.
-    atomic_thread_fence(memory_order_release);
+    umf_fence(memory_order_release);
 }
 
 static inline void gen_end(tracker_t *t) {
@@ -902,5 +902,5 @@ void tracker_fork_parent(tracker_t *t) {
 }
 
 void tracker_fork_child(tracker_t *t) {
-    pthread_mutex_init(&t->lock, NULL);
+    pthread_mutex_unlock(&t->lock); // held by the child's thread
 }

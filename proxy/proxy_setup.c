@@ -41,12 +41,7 @@
 #endif
 
 #include "proxy_internal.h"
-
-// Exported by libumf for the proxy (in no public header).
-void umf_private_log_configure(const char *umf_log_string);
-const _Atomic uint64_t *umf_private_tracker_epoch(void);
-umf_result_t
-umf_private_os_provider_private_after_fork(umf_memory_provider_handle_t h);
+#include "umf_private.h"
 
 static px_config_t px_cfg; // static: the parser must not allocate
 
@@ -249,6 +244,12 @@ static umf_memory_provider_handle_t px_make_provider(const px_pool_conf_t *pc,
         // A heap stays private across fork, as with any malloc.
         r = umf_private_os_provider_private_after_fork(prov);
     }
+    if (r == UMF_RESULT_SUCCESS && pc->disposition == PX_PAGES_SHARED_SHM) {
+        // The name goes at once: nothing is left in /dev/shm whatever ends
+        // the process. IPC consumers get the object through the
+        // producer's pid and fd (pidfd_getfd, or /proc/<pid>/fd).
+        r = umf_private_os_provider_unlink_name(prov);
+    }
     if (r != UMF_RESULT_SUCCESS) {
         bool numa = pc->numa_mode >= 0 || pc->numa_nnodes || pc->numa_all_nodes;
         px_die(numa ? "cannot create the OS memory provider: check numa.nodes "
@@ -382,9 +383,10 @@ static void px_make_heap(px_heap_t *heap, const px_pool_conf_t *pc,
     heap->native_realloc = heap->native_calloc;
 }
 
-// Heaps of processes that ended without running destructors (killed by a
-// signal, _exit, exec without fork) leave their shm objects in /dev/shm:
-// a proxy with a shared-shm heap removes the ones whose process is gone.
+// A shared-shm heap's name is removed right after it is created, so no
+// name outlives its process; names left by earlier versions of the proxy
+// (or by a process killed in that instant) are removed by the next proxy
+// with a shared-shm heap when their process is gone.
 // The directory is read with getdents64 into a stack buffer (opendir
 // would allocate).
 #define PX_SHM_PREFIX "umf_proxy_lib_shm_pid_"
@@ -531,6 +533,9 @@ void px_setup(void) {
     // proxy's one line, never also a line of the library's log.
     px_apply_log(&px_cfg);
     px_epoch = umf_private_tracker_epoch();
+    // From here on, pool memory may be freed at any moment of exit: libumf
+    // keeps its tracker published for good.
+    umf_private_proxy_present();
     px_depth--;
     atomic_store_explicit(&px.ready, 1, memory_order_release);
 }
@@ -540,21 +545,9 @@ __attribute__((constructor)) static void px_ctor(void) {
 }
 
 __attribute__((destructor)) static void px_dtor(void) {
-    // Pools stay: later destructors may still free their memory. The names
-    // of shm objects go, so that /dev/shm does not fill up with the heaps
-    // of exited programs (the memory stays mapped until the process ends).
+    // Pools stay: later destructors may still free their memory. (Shm
+    // names were removed as soon as their heaps existed.)
     if (px.stats) {
         px_stats_report();
-    }
-    for (size_t i = 0; i < px_cfg.ntiers + 1; i++) {
-        const px_pool_conf_t *pc =
-            i == 0 ? &px_cfg.base : &px_cfg.tiers[i - 1].pc;
-        if (pc->disposition == PX_PAGES_SHARED_SHM) {
-            char name[96];
-            snprintf(name, sizeof(name), "/umf_proxy_lib_shm_pid_%d%s%s",
-                     (int)getpid(), i ? "_" : "",
-                     i ? px_cfg.tiers[i - 1].name : "");
-            (void)shm_unlink(name);
-        }
     }
 }

@@ -5,8 +5,10 @@
  *
  * Each thread counts into its own block (no shared write per allocation).
  * Blocks are linked on a list at a thread's first count (under px_ts_lock,
- * once per thread); at thread exit a block's counts are folded into the
- * retired totals and the block is kept for the next thread. "In use" is
+ * once per thread) and kept in libumf's per-thread record (thread.h); at
+ * thread exit a block's counts are folded into the retired totals and the
+ * block is kept for the next thread. Calls after a thread's TSD
+ * destructors count into the retired totals under the lock. "In use" is
  * kept per thread as a signed delta and moved to a shared per-heap counter
  * whenever it passes 1 MiB either way, which is when the peak is updated:
  * the peak is exact to within 1 MiB per thread. Bytes held from the
@@ -28,6 +30,7 @@
 #include <umf/memory_provider_ops.h>
 
 #include "proxy_internal.h"
+#include "thread.h"
 
 #define PX_FLUSH ((long long)1 << 20)
 
@@ -44,10 +47,11 @@ typedef struct px_tstats_t {
 
 static pthread_mutex_t px_ts_lock = PTHREAD_MUTEX_INITIALIZER;
 static px_tstats_t *px_ts_live, *px_ts_free;
-static px_tstats_t px_ts_retired; // threads that exited
-static pthread_key_t px_ts_key;
-static bool px_ts_key_ok;
+// Threads that exited, and counts of calls made after a thread's TSD
+// destructors (under px_ts_lock: rare).
+static px_tstats_t px_ts_retired;
 static pthread_once_t px_ts_once = PTHREAD_ONCE_INIT;
+static int px_ts_slot = -1; // in libumf's per-thread record (thread.h)
 static __thread px_tstats_t *px_ts __attribute__((tls_model("initial-exec")));
 
 static _Atomic long long px_in_use[PX_MAX_HEAPS];
@@ -74,7 +78,9 @@ static void px_flush(px_tstats_t *t, size_t h) {
     }
 }
 
-static void px_ts_exit(void *arg) {
+// Thread exit (own_thread), or a thread gone in a fork child: its counts
+// go to the retired totals and its block to the free list.
+static void px_ts_release(void *arg, bool own_thread) {
     px_tstats_t *t = arg;
     for (size_t h = 0; h < PX_MAX_HEAPS; h++) {
         px_flush(t, h);
@@ -91,41 +97,66 @@ static void px_ts_exit(void *arg) {
     t->next = px_ts_free;
     px_ts_free = t;
     pthread_mutex_unlock(&px_ts_lock);
-    px_ts = NULL;
+    if (own_thread) {
+        px_ts = NULL;
+    }
 }
+
+static const ut_client_t px_ts_client = {
+    .name = "proxy statistics",
+    .release = px_ts_release,
+};
 
 static void px_ts_init_once(void) {
-    px_ts_key_ok = pthread_key_create(&px_ts_key, px_ts_exit) == 0;
+    px_ts_slot = umf_private_thread_client_register(&px_ts_client);
 }
 
+// This thread's block; or, for a thread past its TSD destructors (or
+// without memory), the retired block with px_ts_lock held: pass the result
+// to px_ts_put.
 static px_tstats_t *px_ts_get(void) {
     px_tstats_t *t = px_ts;
     if (px_likely(t != NULL)) {
         return t;
     }
     pthread_once(&px_ts_once, px_ts_init_once);
+    if (umf_private_thread_self()->state != UT_DEAD) {
+        pthread_mutex_lock(&px_ts_lock);
+        t = px_ts_free;
+        if (t) {
+            px_ts_free = t->next;
+        } else {
+            void *m = mmap(NULL, sizeof(*t), PROT_READ | PROT_WRITE,
+                           MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            t = m == MAP_FAILED ? NULL : m;
+        }
+        if (t) {
+            if (umf_private_thread_set(px_ts_slot, t)) {
+                t->next = px_ts_live;
+                px_ts_live = t;
+            } else {
+                t->next = px_ts_free;
+                px_ts_free = t;
+                t = NULL;
+            }
+        }
+        pthread_mutex_unlock(&px_ts_lock);
+        if (t) {
+            px_ts = t;
+            return t;
+        }
+    }
     pthread_mutex_lock(&px_ts_lock);
-    t = px_ts_free;
-    if (t) {
-        px_ts_free = t->next;
-    } else {
-        void *m = mmap(NULL, sizeof(*t), PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        t = m == MAP_FAILED ? NULL : m;
+    return &px_ts_retired;
+}
+
+static void px_ts_put(px_tstats_t *t) {
+    if (px_unlikely(t == &px_ts_retired)) {
+        for (size_t h = 0; h < PX_MAX_HEAPS; h++) {
+            px_flush(t, h);
+        }
+        pthread_mutex_unlock(&px_ts_lock);
     }
-    if (t) {
-        t->next = px_ts_live;
-        px_ts_live = t;
-    }
-    pthread_mutex_unlock(&px_ts_lock);
-    if (!t) {
-        return NULL; // not counted: stats are best effort without memory
-    }
-    px_ts = t;
-    if (px_ts_key_ok) {
-        (void)pthread_setspecific(px_ts_key, t);
-    }
-    return t;
 }
 
 static size_t px_usable(unsigned heap, void *p, size_t fallback) {
@@ -136,11 +167,8 @@ static size_t px_usable(unsigned heap, void *p, size_t fallback) {
 }
 
 void px_stats_alloc(unsigned heap, size_t requested, void *p) {
-    px_tstats_t *t = px_ts_get();
-    if (!t) {
-        return;
-    }
     size_t n = px_usable(heap, p, requested);
+    px_tstats_t *t = px_ts_get();
     t->heap[heap].allocs++;
     t->heap[heap].requested += requested;
     t->heap[heap].alloc_bytes += n;
@@ -148,27 +176,25 @@ void px_stats_alloc(unsigned heap, size_t requested, void *p) {
     if (t->delta[heap] >= PX_FLUSH) {
         px_flush(t, heap);
     }
+    px_ts_put(t);
 }
 
 void px_stats_free(unsigned heap, void *p) {
-    px_tstats_t *t = px_ts_get();
-    if (!t) {
-        return;
-    }
     size_t n = px_usable(heap, p, 0);
+    px_tstats_t *t = px_ts_get();
     t->heap[heap].frees++;
     t->heap[heap].free_bytes += n;
     t->delta[heap] -= (long long)n;
     if (t->delta[heap] <= -PX_FLUSH) {
         px_flush(t, heap);
     }
+    px_ts_put(t);
 }
 
 void px_stats_sys_free(void) {
     px_tstats_t *t = px_ts_get();
-    if (t) {
-        t->sys_frees++;
-    }
+    t->sys_frees++;
+    px_ts_put(t);
 }
 
 // --- A counting provider in front of the OS provider ---

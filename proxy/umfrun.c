@@ -33,6 +33,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
+#include <link.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -138,18 +140,40 @@ static void find_proxy(const char *opt) {
     }
 }
 
-// LD_PRELOAD = the proxy, then the entries already there (without another
-// copy of the proxy).
+// A sanitizer build (configure --enable-asan/--enable-tsan) links the
+// proxy to the sanitizer's runtime, which must come first in LD_PRELOAD:
+// umfrun, built the same way, finds the runtime it runs with.
+static int find_san_runtime(struct dl_phdr_info *info, size_t size,
+                            void *data) {
+    (void)size;
+    const char *name = info->dlpi_name;
+    if (name && (strstr(name, "/libasan.so") || strstr(name, "/libtsan.so"))) {
+        snprintf(data, PATH_MAX, "%s", name);
+        return 1;
+    }
+    return 0;
+}
+
+// LD_PRELOAD = the proxy (after a sanitizer runtime, in sanitizer builds),
+// then the entries already there (without another copy of the proxy).
 static void set_preload(void) {
     const char *old = getenv("LD_PRELOAD");
-    size_t n = (size_t)snprintf(env_preload, sizeof(env_preload), "%s",
-                                proxy_path);
+    char san[PATH_MAX] = "";
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    (void)dl_iterate_phdr(find_san_runtime, san);
+#else
+    (void)find_san_runtime;
+#endif
+    size_t n = (size_t)snprintf(env_preload, sizeof(env_preload), "%s%s%s",
+                                san, san[0] ? " " : "", proxy_path);
     const char *s = old ? old : "";
     while (*s) {
         size_t len = strcspn(s, " :");
-        if (len && !(len >= strlen("libumf_proxy.so") &&
-                     strstr(s, "libumf_proxy.so") &&
-                     strstr(s, "libumf_proxy.so") < s + len)) {
+        bool is_proxy = len >= strlen("libumf_proxy.so") &&
+                        strstr(s, "libumf_proxy.so") &&
+                        strstr(s, "libumf_proxy.so") < s + len;
+        bool is_san = san[0] && len == strlen(san) && !strncmp(s, san, len);
+        if (len && !is_proxy && !is_san) {
             int r = snprintf(env_preload + n, sizeof(env_preload) - n, " %.*s",
                              (int)len, s);
             if (r < 0 || (size_t)r >= sizeof(env_preload) - n) {

@@ -13,6 +13,7 @@
 #include <umf/providers/provider_os_memory.h>
 
 #include "helpers.h"
+#include "umf_private.h"
 
 typedef struct umf_alloc_info_t {
     void *base;
@@ -140,14 +141,28 @@ START_TEST(test_init_reinit_rereads_umf_log) {
 END_TEST
 
 START_TEST(test_init_tracker_kept_under_proxy) {
-    // What libumf sees when preloaded by the proxy library.
-    setenv("LD_PRELOAD", "/usr/lib/libumf_proxy.so", 1);
+    // What libumf_proxy.so tells libumf from its constructor. The
+    // environment plays no part: LD_PRELOAD is cleared here, as many
+    // programs do for their children.
+    unsetenv("LD_PRELOAD");
+    umf_private_proxy_present();
     umf_memory_pool_handle_t pool = make_pool();
     char *p = umfPoolMalloc(pool, 100);
     umfTearDown();
     // The proxy keeps freeing through the tracker until exit.
     ck_assert_ptr_eq(umfPoolByPtr(p), pool);
     ck_assert_int_eq(umfFree(p), UMF_RESULT_SUCCESS);
+}
+END_TEST
+
+START_TEST(test_init_environment_not_read) {
+    // A program that merely names the proxy in LD_PRELOAD (without it
+    // being loaded) gets the ordinary tear-down.
+    setenv("LD_PRELOAD", "/usr/lib/libumf_proxy.so", 1);
+    umf_memory_pool_handle_t pool = make_pool();
+    char *p = umfPoolMalloc(pool, 100);
+    umfTearDown();
+    ck_assert_ptr_null(umfPoolByPtr(p));
     unsetenv("LD_PRELOAD");
 }
 END_TEST
@@ -161,6 +176,7 @@ static Suite *init_suite(void) {
     tcase_add_test(tc, test_init_pool_outlives_teardown);
     tcase_add_test(tc, test_init_reinit_rereads_umf_log);
     tcase_add_test(tc, test_init_tracker_kept_under_proxy);
+    tcase_add_test(tc, test_init_environment_not_read);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -9,6 +9,9 @@ set -u
 : "${top_builddir:=.}"
 top_builddir=$(cd "$top_builddir" && pwd)
 proxy="$top_builddir/.libs/libumf_proxy.so"
+# Sanitizer builds: the sanitizer's runtime first in LD_PRELOAD.
+san=$(ldd "$proxy" 2>/dev/null | awk '/lib(a|t)san\.so/ { print $3; exit }')
+preload="${san:+$san:}$proxy"
 LD_LIBRARY_PATH="$top_builddir/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export LD_LIBRARY_PATH
 app="$top_builddir/tests/ipc_proxy_app"
@@ -31,7 +34,7 @@ status=0
 for disp in shared-fd shared-shm; do
     for pool in $pools; do
         if out=$(env UMF_PROXY="page.disposition=$disp;pool=$pool" \
-            UMF_LOG="level:error;output:stderr" LD_PRELOAD="$proxy" \
+            UMF_LOG="level:error;output:stderr" LD_PRELOAD="$preload" \
             "$app" "$peer" 2>&1); then
             echo "PASS: $disp pool=$pool"
         else

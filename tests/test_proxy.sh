@@ -54,6 +54,11 @@ else
     echo "note: libtbbmalloc.so.2 missing: pool=scalable not tested"
 fi
 
+# Sanitizer builds (configure --enable-asan/--enable-tsan): the sanitizer's
+# runtime must come first in LD_PRELOAD, before the proxy that needs it.
+san=$(ldd "$proxy" 2>/dev/null | awk '/lib(a|t)san\.so/ { print $3; exit }')
+[ -n "$san" ] && proxy="$san:$proxy"
+
 run() { # run POOL-SETTINGS command...: under the proxy
     settings=$1
     shift

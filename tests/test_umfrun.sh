@@ -17,6 +17,10 @@ proxy="$top_builddir/.libs/libumf_proxy.so"
 LD_LIBRARY_PATH="$top_builddir/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export LD_LIBRARY_PATH
 UMFRUN_PROXY=$proxy
+# Sanitizer builds: umfrun puts the sanitizer's runtime first.
+san=$(ldd "$top_builddir/.libs/libumf_proxy.so" 2>/dev/null |
+    awk '/lib(a|t)san\.so/ { print $3; exit }')
+lead="${san:+$san }$proxy"
 export UMFRUN_PROXY
 [ -x "$umfrun" ] || { echo "FAIL: $umfrun not built"; exit 1; }
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/umfrun_test.XXXXXX")
@@ -60,11 +64,11 @@ esac
 # --- environment: options after the environment's items; LD_PRELOAD ---
 out=$(UMF_PROXY="pool=disjoint;stats=0" LD_PRELOAD=libfoo.so \
     "$umfrun" -p scalable -t 64K -s sh -c 'echo "$UMF_PROXY|$LD_PRELOAD"' 2>/dev/null)
-[ "$out" = "pool=disjoint;stats=0;pool=scalable;size.threshold=64K;stats=1|$proxy libfoo.so" ] ||
+[ "$out" = "pool=disjoint;stats=0;pool=scalable;size.threshold=64K;stats=1|$lead libfoo.so" ] ||
     fail "environment: got '$out'"
 # The proxy is not preloaded twice.
-out=$(LD_PRELOAD="$proxy" "$umfrun" sh -c 'echo "$LD_PRELOAD"' 2>/dev/null)
-[ "$out" = "$proxy" ] || fail "proxy twice in LD_PRELOAD: '$out'"
+out=$(LD_PRELOAD="${san:+$san:}$proxy" "$umfrun" sh -c 'echo "$LD_PRELOAD"' 2>/dev/null)
+[ "$out" = "$lead" ] || fail "proxy twice in LD_PRELOAD: '$out'"
 
 # --- a real run: the heap in the chosen pool, stats at exit ---
 seq 20000 | sort -R > "$tmp/in"

@@ -284,5 +284,5 @@ void memspaces_predefined_fork_parent(void) {
 }
 
 void memspaces_predefined_fork_child(void) {
-    pthread_mutex_init(&predef_lock, NULL);
+    pthread_mutex_unlock(&predef_lock); // held by the child's thread
 }

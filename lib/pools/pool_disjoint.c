@@ -33,12 +33,14 @@
  * A pool owns a slot in a table of TLS_SLOTS; a thread's cache for a pool
  * remembers the slot's generation, so caches of a destroyed pool are
  * recognised as stale and dropped, never used. A thread's caches go back to
- * their pools when the thread exits (pthread key destructor). Chunks in
+ * their pools when the thread exits (libumf's per-thread record, thread.h;
+ * after that, and in threads past their destructors, the bucket mutexes are
+ * used directly and nothing is kept per thread). Chunks in
  * magazines count as allocated: limits and capacities concern free slabs
  * only, so they stay exact. Pools beyond TLS_SLOTS, and pools traced at
  * level > 1 (exact statistics), use the bucket mutexes directly.
  *
- * Locks (see fork.c for the global order): registry_lock (pool slots and
+ * Locks (see fork.h for the global order): registry_lock (pool slots and
  * the list of pools) -> a pool's bucket locks, large_lock and map_lock ->
  * whatever the provider takes. Provider calls happen under a bucket lock.
  */
@@ -55,8 +57,10 @@
 #include "base_alloc.h"
 #include "common.h"
 #include "log.h"
+#include "fork.h"
+#include "log.h"
 #include "os_linux.h"
-#include "pools/pool_disjoint_internal.h"
+#include "thread.h"
 
 // --- Defaults ---------------------------------------------------------------
 //
@@ -618,15 +622,18 @@ static struct {
     uint64_t gen;    // bumped when the slot is released
 } slots[DP_TLS_SLOTS];
 static dp_pool_t *registry; // every live pool, for fork
-static pthread_once_t tls_key_once = PTHREAD_ONCE_INIT;
-static pthread_key_t tls_key;
-static bool tls_key_ok;
-static _Thread_local dp_tls_t *tls_caches;
+// This thread's dp_tls_t lives in a slot of libumf's per-thread record
+// (thread.h): made on first use, released at thread exit (or, in a fork
+// child, for the threads that are gone), never re-made after that.
+static pthread_once_t ut_once = PTHREAD_ONCE_INIT;
+static int ut_slot = -1;
 
 static void tcache_flush(dp_tcache_t *tc);
 
-// Thread exit: give every live pool its chunks back, free the caches.
-static void tls_destructor(void *arg) {
+// Thread exit (or a thread gone in a fork child): give every live pool its
+// chunks back, free the caches.
+static void tls_release(void *arg, bool own_thread) {
+    (void)own_thread;
     dp_tls_t *t = arg;
     pthread_mutex_lock(&registry_lock);
     for (int i = 0; i < DP_TLS_SLOTS; i++) {
@@ -638,15 +645,15 @@ static void tls_destructor(void *arg) {
     }
     pthread_mutex_unlock(&registry_lock);
     ba_free(t);
-    tls_caches = NULL;
 }
 
-static void tls_key_create(void) {
-    tls_key_ok = pthread_key_create(&tls_key, tls_destructor) == 0;
-    if (!tls_key_ok) {
-        LOG_ERR("pthread_key_create failed: disjoint pools run without "
-                "thread caches");
-    }
+static const ut_client_t dp_ut_client = {
+    .name = "disjoint pools",
+    .release = tls_release,
+};
+
+static void ut_register(void) {
+    ut_slot = ut_client_register(&dp_ut_client);
 }
 
 static dp_tcache_t *tcache_create_slow(dp_pool_t *p) UMF_NOINLINE UMF_COLD;
@@ -656,7 +663,7 @@ static inline dp_tcache_t *tcache_get(dp_pool_t *p) {
     if (unlikely(p->slot < 0)) {
         return NULL;
     }
-    dp_tls_t *t = tls_caches;
+    dp_tls_t *t = ut_slot >= 0 ? ut_get(ut_self(), ut_slot) : NULL;
     if (likely(t)) {
         dp_tcache_t *tc = t->caches[p->slot];
         if (likely(tc && tc->pool == p && tc->gen == p->gen)) {
@@ -667,18 +674,20 @@ static inline dp_tcache_t *tcache_get(dp_pool_t *p) {
 }
 
 static dp_tcache_t *tcache_create_slow(dp_pool_t *p) {
-    pthread_once(&tls_key_once, tls_key_create);
-    if (!tls_key_ok) {
-        return NULL;
+    pthread_once(&ut_once, ut_register);
+    if (ut_slot < 0 || ut_self()->state == UT_DEAD) {
+        return NULL; // no slot, or past this thread's destructors
     }
-    dp_tls_t *t = tls_caches;
+    dp_tls_t *t = ut_get(ut_self(), ut_slot);
     if (!t) {
         t = ba_calloc(1, sizeof(*t));
         if (!t) {
             return NULL;
         }
-        tls_caches = t;
-        (void)pthread_setspecific(tls_key, t);
+        if (!ut_set(ut_slot, t)) {
+            ba_free(t);
+            return NULL;
+        }
     }
     // A stale cache of a destroyed pool that had this slot: drop it. Its
     // chunks were released with that pool.
@@ -996,7 +1005,10 @@ static umf_result_t dp_get_last_allocation_error(void *priv) {
 
 // --- Life cycle ---------------------------------------------------------------------
 
+static const fork_handler_t dp_fork_handler;
+
 static void registry_add(dp_pool_t *p) {
+    (void)fork_register(&dp_fork_handler);
     pthread_mutex_lock(&registry_lock);
     p->slot = -1;
     if (p->trace <= 1) {
@@ -1024,9 +1036,10 @@ static void registry_remove(dp_pool_t *p) {
         slots[p->slot].pool = NULL;
         slots[p->slot].gen++; // every thread's cache for this pool is stale
         // This thread's cache: its chunks go with the pool's slabs.
-        if (tls_caches && tls_caches->caches[p->slot]) {
-            ba_free(tls_caches->caches[p->slot]);
-            tls_caches->caches[p->slot] = NULL;
+        dp_tls_t *t = ut_slot >= 0 ? ut_get(ut_self(), ut_slot) : NULL;
+        if (t && t->caches[p->slot]) {
+            ba_free(t->caches[p->slot]);
+            t->caches[p->slot] = NULL;
         }
     }
     if (p->reg_prev) {
@@ -1233,7 +1246,7 @@ static void dp_finalize(void *priv) {
 
 // --- fork -------------------------------------------------------------------------------
 
-void dp_fork_prepare(void) {
+static void dp_fork_prepare(void) {
     pthread_mutex_lock(&registry_lock);
     for (dp_pool_t *p = registry; p; p = p->reg_next) {
         for (size_t i = 0; i < p->nbuckets; i++) {
@@ -1244,7 +1257,7 @@ void dp_fork_prepare(void) {
     }
 }
 
-void dp_fork_parent(void) {
+static void dp_fork_parent(void) {
     for (dp_pool_t *p = registry; p; p = p->reg_next) {
         pthread_mutex_unlock(&p->map_lock);
         pthread_mutex_unlock(&p->large_lock);
@@ -1255,16 +1268,14 @@ void dp_fork_parent(void) {
     pthread_mutex_unlock(&registry_lock);
 }
 
-void dp_fork_child(void) {
-    for (dp_pool_t *p = registry; p; p = p->reg_next) {
-        pthread_mutex_init(&p->map_lock, NULL);
-        pthread_mutex_init(&p->large_lock, NULL);
-        for (size_t i = 0; i < p->nbuckets; i++) {
-            pthread_mutex_init(&p->buckets[i].lock, NULL);
-        }
-    }
-    pthread_mutex_init(&registry_lock, NULL);
-}
+static const fork_handler_t dp_fork_handler = {
+    .name = "disjoint pools",
+    .rank = FORK_RANK_DISJOINT,
+    .prepare = dp_fork_prepare,
+    .parent = dp_fork_parent,
+    // The child's only thread holds every lock: it releases them.
+    .child = dp_fork_parent,
+};
 
 static umf_memory_pool_ops_t disjoint_ops = {
     .version = UMF_VERSION_CURRENT,

@@ -44,17 +44,20 @@
  * arena index could not answer that first call.)
  *
  * Fork. A hook runs under jemalloc's arena locks and calls the provider,
- * which takes libumf's tracker lock. jemalloc registers its fork handlers in
- * its constructor, before libumf does, so at fork libumf's prepare handler
- * takes the tracker lock first and jemalloc's then waits for arena locks: a
- * thread inside a hook would deadlock the fork. So pool calls pass a gate:
- * each registered thread raises its own in_call counter around the jemalloc
- * call, and our prepare handler (registered last, run first) closes the gate
- * (jp_fork_pending) and waits until no thread is inside; the fast path pays
- * a compiler barrier, the prepare handler a membarrier(2) (a full fence on
- * the fast path where membarrier is unavailable). Pool create and destroy
- * and thread exit call jemalloc under jp_lock, which prepare takes first.
- * Not covered: jemalloc's background threads (off unless MALLOC_CONF asks).
+ * which takes libumf's tracker lock, so a fork while a thread is inside
+ * jemalloc could deadlock in jemalloc's prepare handler. Pool calls pass
+ * libumf's fork gate (thread.h): its handler, which runs before jemalloc's
+ * (umf_private_fork_install_again), waits until no thread is inside; the
+ * fast path writes only this thread's record. Pool create and destroy and
+ * thread exit call jemalloc under jp_lock, which libumf's registry takes
+ * next (rank FORK_RANK_JEMALLOC). Not covered: jemalloc's background
+ * threads (off unless MALLOC_CONF asks).
+ *
+ * Threads. A thread's jp_thread_t (its tcache table) sits in a slot of its
+ * libumf per-thread record, made on the first pool call and released at
+ * thread exit, or in a fork child for the threads that are gone. Calls
+ * after the thread's TSD destructors find no object and run without a
+ * tcache; nothing is made for them.
  *
  * Re-entry. While a hook runs, jemalloc serves this thread's allocations
  * from its own arena 0 whatever arena and tcache they name, so a provider
@@ -64,7 +67,7 @@
  * with UMF_RESULT_ERROR_NOT_SUPPORTED (the proxy then uses the system
  * allocator), and its frees go to the arena without a tcache.
  *
- * Locks: jp_lock guards the slot table, the thread list and every pool's
+ * Locks: jp_lock guards the slot table and every pool's
  * tcache list, and is held across arena create/destroy and tcache.destroy
  * (then jemalloc's locks, then libumf's). Allocation and free take no lock
  * and write only memory private to the calling thread.
@@ -89,7 +92,10 @@
 
 #include "common.h"
 #include "log.h"
+#include "fork.h"
 #include "os_linux.h"
+#include "thread.h"
+#include "umf_private.h"
 
 // Slots in each thread's tcache table; pools beyond run without tcaches.
 #define JP_TLS_SLOTS   128
@@ -142,10 +148,8 @@ typedef struct jp_tls_entry_t {
 } jp_tls_entry_t;
 
 typedef struct jp_thread_t {
-    // Pool calls of this thread in progress; written by the thread only,
-    // read by the fork prepare handler.
-    _Atomic unsigned in_call;
-    struct jp_thread_t *prev, *next; // jp_threads, under jp_lock
+    // Its thread's record in libumf (thread.h), for the fork gate.
+    ut_thread_t *ut;
     // One entry longer than there are slots: pools without a slot read
     // the last one, which stays empty.
     jp_tls_entry_t tcaches[JP_TLS_SLOTS + 1];
@@ -154,9 +158,8 @@ typedef struct jp_thread_t {
 // --- Global state ---
 
 static pthread_once_t jp_once = PTHREAD_ONCE_INIT;
-static pthread_key_t jp_key;
-static bool jp_key_ok;        // written once under jp_once
-static bool jp_membarrier_ok; // under jp_once (and in the fork child)
+static int jp_ut_slot = -1;   // our slot in libumf's per-thread records
+static ut_gate_t *jp_gate;    // libumf's fork gate
 static size_t jp_destroy_mib[3], jp_destroy_miblen = ARRAY_SIZE(jp_destroy_mib);
 static bool jp_destroy_mib_ok;
 
@@ -165,17 +168,12 @@ static struct {
     uint32_t gen;
     jp_pool_t *pool; // NULL: free
 } jp_slots[JP_TLS_SLOTS];
-static jp_thread_t *jp_threads; // every registered thread
 
-// Set by the fork prepare handler until fork returns; pool calls wait.
-static _Atomic int jp_fork_pending;
-
-// The object of a thread that has none yet: all entries empty, never
-// written, so the fast path always falls to the slow one.
+// The object of a thread that has none: all entries empty, never written,
+// so the fast path always falls to the slow one. Threads past their TSD
+// destructors (and threads whose object could not be made) keep it.
 static jp_thread_t jp_thread_none;
-// Stands in for threads whose object could not be made; its in_call is
-// shared and changed with atomic read-modify-writes.
-static jp_thread_t jp_orphan;
+// A cache of this thread's slot in libumf's record.
 static _Thread_local jp_thread_t *tls_thread = &jp_thread_none;
 
 // Shared by all jemalloc pools, as in the contract.
@@ -277,20 +275,10 @@ static void jp_tcache_entry_make(jp_pool_t *pool, jp_tls_entry_t *e) {
 
 // --- Threads ---
 
-static void jp_thread_unlink_locked(jp_thread_t *t) {
-    if (t->prev) {
-        t->prev->next = t->next;
-    } else {
-        jp_threads = t->next;
-    }
-    if (t->next) {
-        t->next->prev = t->prev;
-    }
-}
-
-// Thread exit: destroy this thread's tcaches of pools still alive (a dead
-// pool destroyed them already), then the thread's object.
-static void jp_thread_destroy(void *arg) {
+// Thread exit (own_thread), or a thread gone in a fork child: destroy the
+// thread's tcaches of pools still alive (a dead pool destroyed them
+// already), then its object.
+static void jp_thread_release(void *arg, bool own_thread) {
     jp_thread_t *t = arg;
     pthread_mutex_lock(&jp_lock);
     for (uint32_t i = 0; i < JP_TLS_SLOTS; i++) {
@@ -303,123 +291,84 @@ static void jp_thread_destroy(void *arg) {
         jp_pool_remove_tcache_locked(jp_slots[i].pool, tc);
         jp_tcache_destroy(tc);
     }
-    jp_thread_unlink_locked(t);
     pthread_mutex_unlock(&jp_lock);
-    if (tls_thread == t) {
+    if (own_thread) {
         tls_thread = &jp_thread_none;
     }
     jp_meta_free(t);
 }
 
+static const ut_client_t jp_ut_client = {
+    .name = "jemalloc pools",
+    .release = jp_thread_release,
+};
+
+// This thread's object, made now; NULL when the thread is past its TSD
+// destructors (or out of memory): it then runs without tcaches.
 static jp_thread_t *jp_thread_create(void) {
-    if (!jp_key_ok) {
+    if (jp_ut_slot < 0) {
+        return NULL;
+    }
+    ut_thread_t *ut = umf_private_thread_self();
+    if (ut->state == UT_DEAD) {
         return NULL;
     }
     jp_thread_t *t = jp_meta_alloc(sizeof(*t));
     if (!t) {
         return NULL;
     }
-    int err = pthread_setspecific(jp_key, t);
-    if (err) {
-        LOG_PERR(err, "pthread_setspecific failed");
+    t->ut = ut;
+    if (!umf_private_thread_set(jp_ut_slot, t)) {
         jp_meta_free(t);
         return NULL;
     }
-    pthread_mutex_lock(&jp_lock);
-    t->next = jp_threads;
-    if (jp_threads) {
-        jp_threads->prev = t;
-    }
-    jp_threads = t;
-    pthread_mutex_unlock(&jp_lock);
     tls_thread = t;
     return t;
 }
 
 // --- The gate around pool calls ---
 
-// Raises this thread's in_call to n + 1, ordered before the following
-// seq_cst load of jp_fork_pending: the prepare handler's membarrier makes
-// a compiler barrier enough; without it, a seq_cst exchange pairs with the
-// handler's seq_cst store and loads.
-static inline void jp_in_call_raise(jp_thread_t *t, unsigned n) {
-    if (likely(jp_membarrier_ok)) {
-        atomic_store_explicit(&t->in_call, n + 1, memory_order_relaxed);
-        atomic_signal_fence(memory_order_seq_cst);
-    } else {
-        (void)atomic_exchange_explicit(&t->in_call, n + 1,
-                                       memory_order_seq_cst);
-    }
-}
-
-// Everything but the common case: fork in progress, first call of this
-// thread, first use of this pool in this thread, pools without a slot.
-// Takes jp_lock only while this thread is outside any pool call.
-UMF_NOINLINE UMF_COLD static jp_thread_t *
+// Everything but the common case: first call of this thread, first use of
+// this pool in this thread, pools without a slot, threads without an
+// object. Takes jp_lock only while this thread is outside any pool call.
+UMF_NOINLINE UMF_COLD static ut_thread_t *
 jp_enter_slow(jp_pool_t *pool, int *tc_flags, int *alloc_flags) {
-    for (;;) {
-        if (atomic_load_explicit(&jp_fork_pending, memory_order_relaxed)) {
-            // The forking thread holds jp_lock until fork returns.
-            pthread_mutex_lock(&jp_lock);
-            pthread_mutex_unlock(&jp_lock);
-            continue;
-        }
-        jp_thread_t *t = tls_thread;
-        if (t == &jp_thread_none) {
-            t = jp_thread_create();
-            if (!t) {
-                t = &jp_orphan;
-            }
-        }
-        int flags = MALLOCX_TCACHE_NONE;
-        int aflags = MALLOCX_TCACHE_NONE | pool->arena_flags;
-        if (t != &jp_orphan && pool->slot < JP_TLS_SLOTS) {
-            jp_tls_entry_t *e = &t->tcaches[pool->slot];
-            if (e->gen != pool->gen) {
-                jp_tcache_entry_make(pool, e);
-            }
-            flags = e->tc_flags;
-            aflags = e->alloc_flags;
-        }
-        atomic_fetch_add_explicit(&t->in_call, 1, memory_order_seq_cst);
-        if (!atomic_load_explicit(&jp_fork_pending, memory_order_seq_cst)) {
-            *tc_flags = flags;
-            *alloc_flags = aflags;
-            return t;
-        }
-        atomic_fetch_sub_explicit(&t->in_call, 1, memory_order_release);
+    jp_thread_t *t = tls_thread;
+    if (t == &jp_thread_none) {
+        t = jp_thread_create();
     }
+    int flags = MALLOCX_TCACHE_NONE;
+    int aflags = MALLOCX_TCACHE_NONE | pool->arena_flags;
+    if (t && pool->slot < JP_TLS_SLOTS) {
+        jp_tls_entry_t *e = &t->tcaches[pool->slot];
+        if (e->gen != pool->gen) {
+            jp_tcache_entry_make(pool, e);
+        }
+        flags = e->tc_flags;
+        aflags = e->alloc_flags;
+    }
+    *tc_flags = flags;
+    *alloc_flags = aflags;
+    return ut_gate_enter(jp_gate, umf_private_thread_self());
 }
 
 // Enters a pool call: *tc_flags receives this thread's tcache for the pool
 // (for frees), *alloc_flags the tcache and arena (for allocations).
-// Touches only this thread's object (and reads two shared words).
-static inline jp_thread_t *jp_enter(jp_pool_t *pool, int *tc_flags,
+// Touches only this thread's objects (and reads two shared words).
+static inline ut_thread_t *jp_enter(jp_pool_t *pool, int *tc_flags,
                                     int *alloc_flags) {
     jp_thread_t *t = tls_thread;
     jp_tls_entry_t e = t->tcaches[pool->slot];
-    if (likely(e.gen == pool->gen)) { // never for jp_thread_none/jp_orphan
-        unsigned n = atomic_load_explicit(&t->in_call, memory_order_relaxed);
-        jp_in_call_raise(t, n);
-        if (likely(!atomic_load_explicit(&jp_fork_pending,
-                                         memory_order_seq_cst))) {
-            *tc_flags = e.tc_flags;
-            *alloc_flags = e.alloc_flags;
-            return t;
-        }
-        atomic_store_explicit(&t->in_call, n, memory_order_relaxed);
+    if (likely(e.gen == pool->gen)) { // never for jp_thread_none
+        *tc_flags = e.tc_flags;
+        *alloc_flags = e.alloc_flags;
+        return ut_gate_enter(jp_gate, t->ut);
     }
     return jp_enter_slow(pool, tc_flags, alloc_flags);
 }
 
-// Leaves a pool call; release pairs with the prepare handler's acquire.
-static inline void jp_leave(jp_thread_t *t) {
-    if (likely(t != &jp_orphan)) {
-        unsigned n = atomic_load_explicit(&t->in_call, memory_order_relaxed);
-        atomic_store_explicit(&t->in_call, n - 1, memory_order_release);
-    } else {
-        atomic_fetch_sub_explicit(&t->in_call, 1, memory_order_release);
-    }
+static inline void jp_leave(ut_thread_t *g) {
+    ut_gate_leave(jp_gate, g);
 }
 
 // --- Slots ---
@@ -427,7 +376,7 @@ static inline void jp_leave(jp_thread_t *t) {
 static void jp_slot_take_locked(jp_pool_t *pool) {
     pool->slot = JP_TLS_SLOTS;
     pool->gen = JP_GEN_NONE;
-    if (!jp_key_ok) {
+    if (jp_ut_slot < 0) {
         return;
     }
     for (uint32_t i = 0; i < JP_TLS_SLOTS; i++) {
@@ -464,78 +413,38 @@ static void jp_slot_release_locked(jp_pool_t *pool) {
 }
 
 // --- Fork ---
-
-static void jp_wait_idle(const jp_thread_t *t) {
-    // seq_cst: pairs with jp_in_call_raise (acquire: with jp_leave).
-    while (atomic_load_explicit(&t->in_call, memory_order_seq_cst)) {
-        os_yield();
-    }
-}
-
-// libumf's outer locks (lib/fork.c: code holding them may allocate, and
-// under the proxy that reaches this pool) come before our gate.
-void umf_private_fork_prepare_outer(void);
-void umf_private_fork_parent_outer(void);
-void umf_private_fork_child_outer(void);
-// libumf (provider_tracking.c): the provider always gives zeroed memory.
-bool umf_private_provider_zero_filled(umf_memory_provider_handle_t h);
+//
+// libumf's fork gate (rank FORK_RANK_GATE) waits until no thread is inside
+// jemalloc; then jp_lock (FORK_RANK_JEMALLOC) excludes pool creation,
+// destruction and thread exit, which call jemalloc outside the gate.
+// jemalloc's own fork handlers were registered (at its initialisation)
+// after libumf's; umf_private_fork_install_again makes libumf's registry
+// run before them, so the gate is closed before jemalloc takes its locks.
+// Threads gone in a fork child give their tcaches back through libumf's
+// per-thread records (jp_thread_release).
 
 static void jp_fork_prepare(void) {
-    umf_private_fork_prepare_outer();
     pthread_mutex_lock(&jp_lock);
-    atomic_store_explicit(&jp_fork_pending, 1, memory_order_seq_cst);
-    if (jp_membarrier_ok) {
-        int err = os_membarrier();
-        if (err) {
-            LOG_PWARN(-err, "membarrier failed: a pool call may run into "
-                            "this fork");
-        }
-    }
-    // Calls in progress finish: no lock they need is taken yet.
-    const jp_thread_t *self = tls_thread;
-    for (const jp_thread_t *t = jp_threads; t; t = t->next) {
-        if (t != self) {
-            jp_wait_idle(t);
-        }
-    }
-    jp_wait_idle(&jp_orphan);
 }
 
 static void jp_fork_parent(void) {
-    atomic_store_explicit(&jp_fork_pending, 0, memory_order_release);
     pthread_mutex_unlock(&jp_lock);
-    umf_private_fork_parent_outer();
 }
 
-static void jp_fork_child(void) {
-    // Only this thread survives: drop the others' objects (their tcaches
-    // stay on their pools' lists, destroyed with the pools) and counts.
-    jp_thread_t *self = tls_thread;
-    jp_thread_t *next;
-    for (jp_thread_t *t = jp_threads; t; t = next) {
-        next = t->next;
-        if (t != self) {
-            jp_thread_unlink_locked(t);
-            jp_meta_free(t);
-        }
-    }
-    atomic_store_explicit(&jp_orphan.in_call, 0, memory_order_relaxed);
-    // membarrier registration belongs to the address space: the child has
-    // a new one.
-    if (jp_membarrier_ok && os_membarrier_register() != 0) {
-        jp_membarrier_ok = false;
-    }
-    atomic_store_explicit(&jp_fork_pending, 0, memory_order_relaxed);
-    pthread_mutex_init(&jp_lock, NULL);
-    umf_private_fork_child_outer();
-}
+static const fork_handler_t jp_fork_handler = {
+    .name = "jemalloc pools",
+    .rank = FORK_RANK_JEMALLOC,
+    .prepare = jp_fork_prepare,
+    .parent = jp_fork_parent,
+    .child = jp_fork_parent, // the child's only thread holds it
+};
 
 // --- Library set-up (once) ---
 
 static void jp_global_init(void) {
     log_init();
     // Any jemalloc call initialises jemalloc, which registers its own fork
-    // handlers; ours, registered after, then run before its prepare.
+    // handlers; libumf's registry is registered again after them.
     int err =
         mallctlnametomib("arena.0.destroy", jp_destroy_mib, &jp_destroy_miblen);
     if (err) {
@@ -543,24 +452,10 @@ static void jp_global_init(void) {
     } else {
         jp_destroy_mib_ok = true;
     }
-    err = os_membarrier_register();
-    if (err) {
-        LOG_PDEBUG(-err, "membarrier unavailable; pool calls use a fence");
-    } else {
-        jp_membarrier_ok = true;
-    }
-    err = pthread_atfork(jp_fork_prepare, jp_fork_parent, jp_fork_child);
-    if (err) {
-        LOG_PERR(err, "pthread_atfork failed; fork() while another thread "
-                      "uses a jemalloc pool may deadlock");
-    }
-    err = pthread_key_create(&jp_key, jp_thread_destroy);
-    if (err) {
-        LOG_PERR(err, "pthread_key_create failed; jemalloc pools run "
-                      "without thread caches");
-    } else {
-        jp_key_ok = true;
-    }
+    jp_gate = umf_private_thread_gate();
+    (void)umf_private_fork_register(&jp_fork_handler);
+    umf_private_fork_install_again();
+    jp_ut_slot = umf_private_thread_client_register(&jp_ut_client);
 }
 
 static void jp_global_init_once(void) {
@@ -970,7 +865,7 @@ static void *jp_malloc(void *priv, size_t size) {
         return jp_reentered(size);
     }
     int tc_flags, alloc_flags;
-    jp_thread_t *t = jp_enter(pool, &tc_flags, &alloc_flags);
+    ut_thread_t *t = jp_enter(pool, &tc_flags, &alloc_flags);
     // mallocx(0) is undefined: a 1-byte block is unique and freeable.
     void *p = mallocx(size ? size : 1, alloc_flags);
     jp_leave(t);
@@ -1001,7 +896,7 @@ static void *jp_realloc(void *priv, void *ptr, size_t size) {
         return jp_reentered(size); // ptr is left as it was
     }
     int tc_flags, alloc_flags;
-    jp_thread_t *t = jp_enter(pool, &tc_flags, &alloc_flags);
+    ut_thread_t *t = jp_enter(pool, &tc_flags, &alloc_flags);
     if (unlikely(tls_in_hook)) {
         tc_flags = MALLOCX_TCACHE_NONE;
     }
@@ -1031,7 +926,7 @@ static void *jp_aligned_malloc(void *priv, size_t size, size_t alignment) {
     }
     int lg = __builtin_ctzll((unsigned long long)alignment);
     int tc_flags, alloc_flags;
-    jp_thread_t *t = jp_enter(pool, &tc_flags, &alloc_flags);
+    ut_thread_t *t = jp_enter(pool, &tc_flags, &alloc_flags);
     void *p = mallocx(size ? size : 1, MALLOCX_LG_ALIGN(lg) | alloc_flags);
     jp_leave(t);
     return likely(p != NULL) ? p : jp_alloc_failed(size);
@@ -1045,7 +940,7 @@ static size_t jp_malloc_usable_size(void *priv, void *ptr) {
 static umf_result_t jp_free(void *priv, void *ptr) {
     if (ptr) {
         int tc_flags, alloc_flags;
-        jp_thread_t *t = jp_enter(priv, &tc_flags, &alloc_flags);
+        ut_thread_t *t = jp_enter(priv, &tc_flags, &alloc_flags);
         // Inside a hook jemalloc takes no tcache (see "Re-entry").
         dallocx(ptr, likely(!tls_in_hook) ? tc_flags : MALLOCX_TCACHE_NONE);
         jp_leave(t);

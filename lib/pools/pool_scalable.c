@@ -22,17 +22,15 @@
  * fork(): tbbmalloc's pools take internal spin locks and install no fork
  * handlers, so a fork while another thread is inside tbbmalloc could leave
  * the child spinning on a lock forever. Every call into tbbmalloc therefore
- * passes a fork gate: the thread raises a flag in its own gate record (no
- * write shared with other threads) and checks a global fork_pending word.
- * sp_fork_prepare (called first of all by fork.c) sets fork_pending, makes
- * every thread's flag visible with membarrier(2) (an asymmetric barrier, so
- * the fast path needs only a compiler barrier; a full fence where
- * membarrier is missing) and waits until no thread is inside tbbmalloc.
+ * passes libumf's fork gate (thread.h), whose handler waits until no other
+ * thread is inside; the fast path writes only this thread's record.
+ * Threads past their TSD destructors pass it through a shared counter and
+ * keep nothing per thread here (tbbmalloc's own per-thread caches are its
+ * business).
  *
- * Locks: gate_lock, for the list of gate records (thread start and exit,
- * fork) only. malloc and free are one indirect call into tbbmalloc's
- * per-thread caches plus writes to this thread's TLS; the pool object is
- * read-only after creation.
+ * Locks: none of ours. malloc and free are one indirect call into
+ * tbbmalloc's per-thread caches plus writes to this thread's TLS; the pool
+ * object is read-only after creation.
  */
 
 #include <umf/memory_pool_ops.h>
@@ -46,7 +44,7 @@
 #include "common.h"
 #include "log.h"
 #include "os_linux.h"
-#include "pools/pool_scalable_internal.h"
+#include "thread.h"
 
 #define TBBMALLOC_LIB_DEFAULT "libtbbmalloc.so.2"
 #define TBBMALLOC_LIB_ENV     "UMF_TBBMALLOC_LIB"
@@ -212,9 +210,7 @@ typedef struct sp_tls_t {
     const void *last_error_pool; // the pool whose call set last_error
     umf_result_t alloc_failed; // the provider refused raw memory in this call
     umf_result_t free_failed;  // the provider refused a raw free in this call
-    _Atomic unsigned depth;    // fork gate: calls into tbbmalloc we are in
-    bool gate_registered;      // on the gates list
-    struct sp_tls_t *gate_prev, *gate_next;
+    ut_thread_t *gate; // from ut_gate_enter, for ut_gate_leave
 } sp_tls_t;
 
 static _Thread_local sp_tls_t tls_sp;
@@ -231,125 +227,17 @@ static inline sp_tls_t *sp_tls(void) {
 
 // --- Fork gate ---
 //
-// A thread's gate record is part of its tls_sp block (one TLS access per
-// call); the record is put on the `gates` list on the thread's first call
-// and taken off by a pthread key destructor, which runs while the thread's
-// TLS still exists.
+// Every call into tbbmalloc passes libumf's fork gate (thread.h): the fork
+// handler of rank FORK_RANK_GATE waits until no other thread is inside.
 
-static pthread_mutex_t gate_lock = PTHREAD_MUTEX_INITIALIZER;
-static sp_tls_t *gates; // every thread that called tbbmalloc and lives
-static _Atomic int fork_pending;
-static pthread_once_t gate_once = PTHREAD_ONCE_INIT;
-static pthread_key_t gate_key;
-static bool gate_key_ok, gate_membarrier;
-
-static void gate_thread_exit(void *arg) {
-    sp_tls_t *t = arg;
-    pthread_mutex_lock(&gate_lock);
-    if (t->gate_prev) {
-        t->gate_prev->gate_next = t->gate_next;
-    } else {
-        gates = t->gate_next;
-    }
-    if (t->gate_next) {
-        t->gate_next->gate_prev = t->gate_prev;
-    }
-    pthread_mutex_unlock(&gate_lock);
-    t->gate_registered = false;
-}
-
-static void gate_init(void) {
-    gate_key_ok = pthread_key_create(&gate_key, gate_thread_exit) == 0;
-    gate_membarrier = os_membarrier_register() == 0;
-    LOG_DEBUG("fork gate: %s", gate_membarrier ? "membarrier" : "fences");
-}
-
-static UMF_NOINLINE UMF_COLD void gate_register(sp_tls_t *t) {
-    pthread_once(&gate_once, gate_init);
-    if (!gate_key_ok || pthread_setspecific(gate_key, t) != 0) {
-        LOG_ERR("no fork gate for this thread: fork() during a scalable "
-                "pool call may hang the child");
-        return;
-    }
-    pthread_mutex_lock(&gate_lock);
-    t->gate_prev = NULL;
-    t->gate_next = gates;
-    if (gates) {
-        gates->gate_prev = t;
-    }
-    gates = t;
-    pthread_mutex_unlock(&gate_lock);
-    t->gate_registered = true;
-}
-
-static inline void gate_fence(void) {
-    // Pairs with os_membarrier (or the fence) in sp_fork_prepare.
-    if (gate_membarrier) {
-        atomic_signal_fence(memory_order_seq_cst);
-    } else {
-        atomic_thread_fence(memory_order_seq_cst);
-    }
-}
-
-static UMF_NOINLINE UMF_COLD void gate_wait(sp_tls_t *t) {
-    do {
-        atomic_store_explicit(&t->depth, 0, memory_order_release);
-        while (atomic_load_explicit(&fork_pending, memory_order_acquire)) {
-            os_yield();
-        }
-        atomic_store_explicit(&t->depth, 1, memory_order_relaxed);
-        gate_fence();
-    } while (atomic_load_explicit(&fork_pending, memory_order_relaxed));
-}
+static ut_gate_t *sp_gate; // set before the first pool exists
 
 static inline void gate_enter(sp_tls_t *t) {
-    if (unlikely(!t->gate_registered)) {
-        gate_register(t);
-    }
-    unsigned depth = atomic_load_explicit(&t->depth, memory_order_relaxed);
-    atomic_store_explicit(&t->depth, depth + 1, memory_order_relaxed);
-    gate_fence();
-    if (unlikely(atomic_load_explicit(&fork_pending, memory_order_relaxed)) &&
-        depth == 0) {
-        gate_wait(t);
-    }
+    t->gate = ut_gate_enter(sp_gate, ut_self());
 }
 
 static inline void gate_leave(sp_tls_t *t) {
-    unsigned depth = atomic_load_explicit(&t->depth, memory_order_relaxed);
-    atomic_store_explicit(&t->depth, depth - 1, memory_order_release);
-}
-
-void sp_fork_prepare(void) {
-    pthread_mutex_lock(&gate_lock);
-    atomic_store_explicit(&fork_pending, 1, memory_order_seq_cst);
-    if (gate_membarrier) {
-        (void)os_membarrier();
-    }
-    // Wait for every other thread to leave tbbmalloc (the forking thread
-    // itself may be inside a call: a provider callback that forks).
-    for (sp_tls_t *t = gates; t; t = t->gate_next) {
-        while (t != &tls_sp &&
-               atomic_load_explicit(&t->depth, memory_order_acquire) != 0) {
-            os_yield();
-        }
-    }
-}
-
-void sp_fork_parent(void) {
-    atomic_store_explicit(&fork_pending, 0, memory_order_release);
-    pthread_mutex_unlock(&gate_lock);
-}
-
-void sp_fork_child(void) {
-    // Records of threads that do not exist in the child stay, idle.
-    // membarrier registration belongs to the address space: the child has
-    // a new one.
-    if (gate_membarrier && os_membarrier_register() != 0) {
-        gate_membarrier = false;
-    }
-    atomic_store_explicit(&fork_pending, 0, memory_order_relaxed);
-    pthread_mutex_init(&gate_lock, NULL);
+    ut_gate_leave(sp_gate, t->gate);
 }
 
 // --- Callbacks from tbbmalloc: raw memory from the provider ---
@@ -397,6 +285,7 @@ static umf_result_t sp_initialize(umf_memory_provider_handle_t provider,
     }
     sp->provider = provider;
 
+    sp_gate = umf_private_thread_gate();
     ret = tbb_load(&sp->lib, &sp->tbb);
     if (ret != UMF_RESULT_SUCCESS) {
         goto err_free_pool;

@@ -60,7 +60,9 @@
 #include "log.h"
 #include "os_linux.h"
 #include "provider.h"
+#include "fork.h"
 #include "providers/provider_os_memory_internal.h"
+#include "umf_private.h"
 #include "topology.h"
 
 // mbind(2) modes, from <linux/mempolicy.h> (kept here: glibc has no header).
@@ -302,7 +304,13 @@ typedef struct os_provider_t {
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static os_provider_t *registry;
 
+static const fork_handler_t os_fork_handler;
+
+static const provider_traits_t os_traits;
+
 static void registry_add(os_provider_t *os) {
+    (void)fork_register(&os_fork_handler);
+    provider_traits_register(umfOsMemoryProviderOps(), &os_traits);
     pthread_mutex_lock(&registry_lock);
     os->reg_prev = NULL;
     os->reg_next = registry;
@@ -334,7 +342,7 @@ static void registry_remove(os_provider_t *os) {
 // not stopped (see DESIGN-NOTES). -1 when no provider needs it.
 static int fork_wait_pipe[2] = {-1, -1};
 
-void os_provider_fork_prepare(void) {
+static void os_provider_fork_prepare(void) {
     pthread_mutex_lock(&registry_lock);
     bool copies = false;
     for (os_provider_t *os = registry; os; os = os->reg_next) {
@@ -347,7 +355,7 @@ void os_provider_fork_prepare(void) {
     }
 }
 
-void os_provider_fork_parent(void) {
+static void os_provider_fork_parent(void) {
     if (fork_wait_pipe[0] >= 0) {
         (void)os_close(fork_wait_pipe[1]);
         os_read_until_eof(fork_wait_pipe[0]); // the child has copied
@@ -389,12 +397,12 @@ static void child_go_private(os_provider_t *os) {
     os->next_offset = 0;
 }
 
-void os_provider_fork_child(void) {
+static void os_provider_fork_child(void) {
     for (os_provider_t *os = registry; os; os = os->reg_next) {
-        pthread_mutex_init(&os->lock, NULL);
         if (os->private_after_fork && os->fd >= 0) {
             child_go_private(os);
         }
+        pthread_mutex_unlock(&os->lock); // the child's thread holds it
     }
     if (fork_wait_pipe[0] >= 0) {
         // Copies done: let the parent go on.
@@ -402,8 +410,16 @@ void os_provider_fork_child(void) {
         (void)os_close(fork_wait_pipe[1]);
         fork_wait_pipe[0] = fork_wait_pipe[1] = -1;
     }
-    pthread_mutex_init(&registry_lock, NULL);
+    pthread_mutex_unlock(&registry_lock);
 }
+
+static const fork_handler_t os_fork_handler = {
+    .name = "OS memory providers",
+    .rank = FORK_RANK_OS_PROVIDER,
+    .prepare = os_provider_fork_prepare,
+    .parent = os_provider_fork_parent,
+    .child = os_provider_fork_child,
+};
 
 // For libumf_proxy.so (a heap must stay private across fork even when it
 // is mapped shared for IPC); in no public header.
@@ -417,6 +433,31 @@ umf_private_os_provider_private_after_fork(umf_memory_provider_handle_t h) {
     pthread_mutex_lock(&registry_lock);
     os->private_after_fork = true;
     pthread_mutex_unlock(&registry_lock);
+    return UMF_RESULT_SUCCESS;
+}
+
+// For libumf_proxy.so: removes the provider's shm name now (the object
+// lives on while it is mapped or open), so that no name outlives the
+// process whatever kills it; IPC handles then carry the producer's pid
+// and fd instead of the name. In no public header.
+UMF_EXPORT umf_result_t
+umf_private_os_provider_unlink_name(umf_memory_provider_handle_t h) {
+    CHECK_ARG(h != NULL, UMF_RESULT_ERROR_INVALID_ARGUMENT, "provider is NULL");
+    if (h->ops.alloc != umfOsMemoryProviderOps()->alloc) {
+        return UMF_RESULT_ERROR_INVALID_ARGUMENT;
+    }
+    os_provider_t *os = provider_priv(h);
+    if (os->fd < 0) {
+        return UMF_RESULT_SUCCESS; // private memory: no name, no lock
+    }
+    pthread_mutex_lock(&os->lock);
+    if (os->shm_name[0]) {
+        if (os_shm_is_fd(os->shm_name, os->fd)) {
+            (void)os_shm_unlink(os->shm_name);
+        }
+        os->shm_name[0] = '\0';
+    }
+    pthread_mutex_unlock(&os->lock);
     return UMF_RESULT_SUCCESS;
 }
 
@@ -1233,6 +1274,13 @@ bool os_ipc_data_matches_chunk(const void *data, uint64_t chunk_size) {
            d.size == ((chunk_size + page - 1) & ~(uint64_t)(page - 1));
 }
 
+// What lib/ may know of this provider (provider.h): mmap and new file
+// offsets give zero-filled memory; IPC handle data is checked above.
+static const provider_traits_t os_traits = {
+    .zero_filled = true,
+    .ipc_data_matches_chunk = os_ipc_data_matches_chunk,
+};
+
 static umf_result_t ipc_fd_from_producer(const os_ipc_data_t *d, int *out) {
     int pidfd = os_pidfd_open(d->pid);
     if (pidfd < 0) {
@@ -1247,6 +1295,16 @@ static umf_result_t ipc_fd_from_producer(const os_ipc_data_t *d, int *out) {
     }
     int fd = os_pidfd_getfd(pidfd, d->fd);
     (void)os_close(pidfd);
+    if (fd == -EPERM || fd == -ENOSYS) {
+        // /proc/<pid>/fd needs ptrace read access only, which Yama does
+        // not restrict: a consumer of the same user gets the file there.
+        // (The caller checks that it is the handle's file.)
+        int pfd = os_open_proc_fd(d->pid, d->fd);
+        if (pfd >= 0) {
+            *out = pfd;
+            return UMF_RESULT_SUCCESS;
+        }
+    }
     if (fd == -EPERM) {
         int scope = os_ptrace_scope();
         return os_ipc_fail(

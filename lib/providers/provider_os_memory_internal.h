@@ -15,14 +15,7 @@
 
 #include <umf/memory_provider.h>
 
-void os_provider_fork_prepare(void);
-void os_provider_fork_parent(void);
-void os_provider_fork_child(void);
 
-// Exported for libumf_proxy.so: a fork child of this (shared) provider
-// gets private copies of its mappings and a new backing file.
-umf_result_t
-umf_private_os_provider_private_after_fork(umf_memory_provider_handle_t h);
 
 // --- IPC handle data of the OS provider (tests forge it) ---
 

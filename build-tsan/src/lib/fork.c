@@ -1,0 +1,122 @@
+/*
+ * SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+ *
+ * fork.c - the fork registry (see fork.h): makes fork() safe (DESIGN.md
+ * invariant 7). Before fork every registered lock is taken in rank order,
+ * so no other thread holds one at the instant of the fork; afterwards the
+ * parent releases them, and the child, which has only the forking thread,
+ * releases them too and then repairs its state (child_after).
+ *
+ * The table is static (no allocation) and guarded by reg_lock, which the
+ * runner holds from prepare to parent/child, so no registration changes it
+ * during a fork. A fork handler of a component may itself call fork_register
+ * only outside a fork.
+ *
+ * Several pthread_atfork registrations of the runner may exist (see
+ * umf_private_fork_install_again): `depth` counts the prepare calls of the
+ * fork in progress; the first runs the prepare handlers and the last
+ * parent/child call runs the others. glibc runs one fork's handlers in one
+ * thread, and no two forks' handlers at once.
+ */
+
+#include "fork.h"
+
+#include <pthread.h>
+
+#include "common.h"
+#include "log.h"
+
+#define FORK_MAX_HANDLERS 32
+
+static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static const fork_handler_t *table[FORK_MAX_HANDLERS]; // sorted by rank
+static int nhandlers;
+static unsigned depth; // runner calls of the fork in progress
+
+UMF_EXPORT int umf_private_fork_register(const fork_handler_t *h) {
+    int ret = 0;
+    pthread_mutex_lock(&reg_lock);
+    int i;
+    for (i = 0; i < nhandlers; i++) {
+        if (table[i] == h) {
+            goto out;
+        }
+    }
+    if (nhandlers == FORK_MAX_HANDLERS) {
+        LOG_ERR("fork registry full: %s has no fork handlers", h->name);
+        ret = -1;
+        goto out;
+    }
+    // Insertion keeps equal ranks in registration order.
+    for (i = nhandlers; i > 0 && table[i - 1]->rank > h->rank; i--) {
+        table[i] = table[i - 1];
+    }
+    table[i] = h;
+    nhandlers++;
+out:
+    pthread_mutex_unlock(&reg_lock);
+    return ret;
+}
+
+static void run_prepare(void) {
+    if (depth++ > 0) {
+        return;
+    }
+    pthread_mutex_lock(&reg_lock);
+    for (int i = 0; i < nhandlers; i++) {
+        if (table[i]->prepare) {
+            table[i]->prepare();
+        }
+    }
+}
+
+static void run_parent(void) {
+    if (--depth > 0) {
+        return;
+    }
+    for (int i = nhandlers - 1; i >= 0; i--) {
+        if (table[i]->parent) {
+            table[i]->parent();
+        }
+    }
+    pthread_mutex_unlock(&reg_lock);
+}
+
+static void run_child(void) {
+    if (--depth > 0) {
+        return;
+    }
+    for (int i = nhandlers - 1; i >= 0; i--) {
+        if (table[i]->child) {
+            table[i]->child();
+        }
+    }
+    // The forking thread locked it: unlocking in the child is defined for
+    // the thread that owns it (never re-initialise a locked mutex).
+    pthread_mutex_unlock(&reg_lock);
+    for (int i = 0; i < nhandlers; i++) {
+        if (table[i]->child_after) {
+            table[i]->child_after();
+        }
+    }
+}
+
+static pthread_once_t install_once = PTHREAD_ONCE_INIT;
+static int install_err;
+
+static void install(void) {
+    install_err = pthread_atfork(run_prepare, run_parent, run_child);
+}
+
+int fork_hooks_install(void) {
+    pthread_once(&install_once, install);
+    return install_err;
+}
+
+UMF_EXPORT void umf_private_fork_install_again(void) {
+    int err = pthread_atfork(run_prepare, run_parent, run_child);
+    if (err) {
+        LOG_PERR(err, "pthread_atfork failed; fork() while another thread "
+                      "allocates may deadlock");
+    }
+}

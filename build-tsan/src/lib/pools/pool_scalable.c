@@ -1,0 +1,519 @@
+/*
+ * SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+ *
+ * pool_scalable.c - the scalable pool: oneTBB tbbmalloc's memory pools
+ * (rml::pool_create_v1 and friends) with the pool's provider as their
+ * backing store.
+ *
+ * tbbmalloc is optional at run time (DESIGN.md invariant 9): every pool
+ * creation loads it with os_dlopen and every pool destroy closes it again.
+ * os_dlopen uses RTLD_NODELETE, so the code stays mapped for the TLS
+ * destructors tbbmalloc leaves on threads. The library is
+ * "libtbbmalloc.so.2"; the environment variable UMF_TBBMALLOC_LIB, read at
+ * each pool creation, names another soname or path instead. The memory-pool
+ * API is C++ only, so its functions are found by their mangled names.
+ *
+ * tbbmalloc asks for raw memory through two callbacks that call the
+ * provider (alignment 0; the size is at least the granularity). A failing
+ * provider is noted in thread-local state, read when tbbmalloc then returns
+ * NULL or a failed free. The last allocation error is per thread and shared
+ * by all scalable pools, as in the contract.
+ *
+ * fork(): tbbmalloc's pools take internal spin locks and install no fork
+ * handlers, so a fork while another thread is inside tbbmalloc could leave
+ * the child spinning on a lock forever. Every call into tbbmalloc therefore
+ * passes libumf's fork gate (thread.h), whose handler waits until no other
+ * thread is inside; the fast path writes only this thread's record.
+ * Threads past their TSD destructors pass it through a shared counter and
+ * keep nothing per thread here (tbbmalloc's own per-thread caches are its
+ * business).
+ *
+ * Locks: none of ours. malloc and free are one indirect call into
+ * tbbmalloc's per-thread caches plus writes to this thread's TLS; the pool
+ * object is read-only after creation.
+ */
+
+#include <umf/memory_pool_ops.h>
+#include <umf/pools/pool_scalable.h>
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include "base_alloc.h"
+#include "common.h"
+#include "log.h"
+#include "os_linux.h"
+#include "thread.h"
+
+#define TBBMALLOC_LIB_DEFAULT "libtbbmalloc.so.2"
+#define TBBMALLOC_LIB_ENV     "UMF_TBBMALLOC_LIB"
+#define TBBMALLOC_FIX                                                          \
+    "install the Debian package libtbbmalloc2, or set " TBBMALLOC_LIB_ENV      \
+    " to the library's path"
+
+#define SP_DEFAULT_GRANULARITY ((size_t)2 << 20) // 2 MiB, as the contract
+
+// --- Params ---
+
+struct umf_scalable_pool_params_t {
+    size_t granularity;
+    bool keep_all_memory;
+};
+
+static const struct umf_scalable_pool_params_t sp_default_params = {
+    .granularity = SP_DEFAULT_GRANULARITY,
+    .keep_all_memory = false,
+};
+
+UMF_EXPORT umf_result_t
+umfScalablePoolParamsCreate(umf_scalable_pool_params_handle_t *hParams) {
+    CHECK_ARG(hParams != NULL, UMF_RESULT_ERROR_INVALID_ARGUMENT,
+              "hParams is NULL");
+    struct umf_scalable_pool_params_t *params = ba_alloc(sizeof(*params));
+    if (!params) {
+        LOG_ERR("out of host memory for scalable pool params");
+        return UMF_RESULT_ERROR_OUT_OF_HOST_MEMORY;
+    }
+    *params = sp_default_params;
+    *hParams = params;
+    return UMF_RESULT_SUCCESS;
+}
+
+UMF_EXPORT umf_result_t
+umfScalablePoolParamsDestroy(umf_scalable_pool_params_handle_t hParams) {
+    CHECK_ARG(hParams != NULL, UMF_RESULT_ERROR_INVALID_ARGUMENT,
+              "hParams is NULL");
+    ba_free(hParams);
+    return UMF_RESULT_SUCCESS;
+}
+
+UMF_EXPORT umf_result_t umfScalablePoolParamsSetGranularity(
+    umf_scalable_pool_params_handle_t hParams, size_t granularity) {
+    CHECK_ARG(hParams != NULL, UMF_RESULT_ERROR_INVALID_ARGUMENT,
+              "hParams is NULL");
+    CHECK_ARG(granularity != 0, UMF_RESULT_ERROR_INVALID_ARGUMENT,
+              "granularity is 0; expected the smallest provider request in "
+              "bytes (default %zu)",
+              SP_DEFAULT_GRANULARITY);
+    hParams->granularity = granularity;
+    return UMF_RESULT_SUCCESS;
+}
+
+UMF_EXPORT umf_result_t umfScalablePoolParamsSetKeepAllMemory(
+    umf_scalable_pool_params_handle_t hParams, bool keepAllMemory) {
+    CHECK_ARG(hParams != NULL, UMF_RESULT_ERROR_INVALID_ARGUMENT,
+              "hParams is NULL");
+    hParams->keep_all_memory = keepAllMemory;
+    return UMF_RESULT_SUCCESS;
+}
+
+// --- tbbmalloc's memory-pool API, as its C++ header declares it ---
+
+typedef struct tbb_pool_t tbb_pool_t; // rml::MemoryPool, opaque
+
+// rml::MemPoolPolicy. The C++ `size_t &bytes` is passed as a pointer.
+typedef struct tbb_policy_t {
+    void *(*raw_alloc)(intptr_t pool_id, size_t *bytes);
+    int (*raw_free)(intptr_t pool_id, void *raw_ptr, size_t raw_bytes);
+    size_t granularity;
+    int version;
+    unsigned fixed_pool : 1, keep_all_memory : 1, reserved : 30;
+} tbb_policy_t;
+
+enum {
+    TBB_POLICY_VERSION = 1, // MemPoolPolicy::TBBMALLOC_POOL_VERSION
+    TBB_POOL_OK = 0,        // rml::POOL_OK; the other MemPoolError values fail
+};
+
+typedef struct tbb_api_t {
+    int (*pool_create_v1)(intptr_t pool_id, const tbb_policy_t *policy,
+                          tbb_pool_t **pool);
+    bool (*pool_destroy)(tbb_pool_t *pool);
+    void *(*pool_malloc)(tbb_pool_t *pool, size_t size);
+    void *(*pool_realloc)(tbb_pool_t *pool, void *ptr, size_t size);
+    void *(*pool_aligned_malloc)(tbb_pool_t *pool, size_t size,
+                                 size_t alignment);
+    bool (*pool_free)(tbb_pool_t *pool, void *ptr);
+    size_t (*pool_msize)(tbb_pool_t *pool, void *ptr);
+} tbb_api_t;
+
+static const struct {
+    const char *name;    // for error messages
+    const char *mangled; // what dlsym needs (nm -D libtbbmalloc.so.2)
+    size_t offset;       // slot in tbb_api_t
+} tbb_symbols[] = {
+    {"rml::pool_create_v1",
+     "_ZN3rml14pool_create_v1ElPKNS_13MemPoolPolicyEPPNS_10MemoryPoolE",
+     offsetof(tbb_api_t, pool_create_v1)},
+    {"rml::pool_destroy", "_ZN3rml12pool_destroyEPNS_10MemoryPoolE",
+     offsetof(tbb_api_t, pool_destroy)},
+    {"rml::pool_malloc", "_ZN3rml11pool_mallocEPNS_10MemoryPoolEm",
+     offsetof(tbb_api_t, pool_malloc)},
+    {"rml::pool_realloc", "_ZN3rml12pool_reallocEPNS_10MemoryPoolEPvm",
+     offsetof(tbb_api_t, pool_realloc)},
+    {"rml::pool_aligned_malloc",
+     "_ZN3rml19pool_aligned_mallocEPNS_10MemoryPoolEmm",
+     offsetof(tbb_api_t, pool_aligned_malloc)},
+    {"rml::pool_free", "_ZN3rml9pool_freeEPNS_10MemoryPoolEPv",
+     offsetof(tbb_api_t, pool_free)},
+    {"rml::pool_msize", "_ZN3rml10pool_msizeEPNS_10MemoryPoolEPv",
+     offsetof(tbb_api_t, pool_msize)},
+};
+
+// POSIX dlsym: object and function pointers share one representation.
+_Static_assert(sizeof(void *) == sizeof(void (*)(void)),
+               "function pointers must fit the pointers dlsym returns");
+
+// Loads tbbmalloc and fills api. On failure logs one line naming the
+// library, the loader's reason and the fix, and returns UNKNOWN.
+static umf_result_t tbb_load(void **lib_out, tbb_api_t *api) {
+    const char *name = os_getenv(TBBMALLOC_LIB_ENV);
+    if (!name || !*name) {
+        name = TBBMALLOC_LIB_DEFAULT;
+    }
+    void *lib = os_dlopen(name);
+    if (!lib) {
+        LOG_ERR(
+            "scalable pool: cannot load tbbmalloc \"%s\" (%s); " TBBMALLOC_FIX,
+            name, os_dlerror());
+        return UMF_RESULT_ERROR_UNKNOWN;
+    }
+    for (size_t i = 0; i < ARRAY_SIZE(tbb_symbols); i++) {
+        void *addr = os_dlsym(lib, tbb_symbols[i].mangled);
+        if (!addr) {
+            // dlerror first: dlclose would replace its text.
+            LOG_ERR("scalable pool: \"%s\" lacks %s (%s); " TBBMALLOC_FIX, name,
+                    tbb_symbols[i].name, os_dlerror());
+            os_dlclose(lib);
+            return UMF_RESULT_ERROR_UNKNOWN;
+        }
+        memcpy((char *)api + tbb_symbols[i].offset, &addr, sizeof(addr));
+    }
+    *lib_out = lib;
+    return UMF_RESULT_SUCCESS;
+}
+
+// --- Pool state ---
+
+typedef struct scalable_pool_t {
+    umf_memory_provider_handle_t provider;
+    tbb_pool_t *tbb_pool;
+    tbb_api_t tbb;
+    void *lib; // our reference on tbbmalloc
+} scalable_pool_t;
+
+// Per thread, for all scalable pools. One struct, so the reset at the start
+// of a call touches a single cache line, private to this thread.
+typedef struct sp_tls_t {
+    umf_result_t last_error;   // reported by get_last_allocation_error
+    const void *last_error_pool; // the pool whose call set last_error
+    umf_result_t alloc_failed; // the provider refused raw memory in this call
+    umf_result_t free_failed;  // the provider refused a raw free in this call
+    ut_thread_t *gate; // from ut_gate_enter, for ut_gate_leave
+} sp_tls_t;
+
+static _Thread_local sp_tls_t tls_sp;
+
+// This thread's block, computed once per call: the empty asm keeps the
+// compiler from re-deriving the TLS address (a descriptor call) after every
+// barrier of the gate.
+static inline sp_tls_t *sp_tls(void) {
+    sp_tls_t *t = &tls_sp;
+    __asm__("" : "+r"(t));
+    return t;
+}
+
+
+// --- Fork gate ---
+//
+// Every call into tbbmalloc passes libumf's fork gate (thread.h): the fork
+// handler of rank FORK_RANK_GATE waits until no other thread is inside.
+
+static ut_gate_t *sp_gate; // set before the first pool exists
+
+static inline void gate_enter(sp_tls_t *t) {
+    t->gate = ut_gate_enter(sp_gate, ut_self());
+}
+
+static inline void gate_leave(sp_tls_t *t) {
+    ut_gate_leave(sp_gate, t->gate);
+}
+
+// --- Callbacks from tbbmalloc: raw memory from the provider ---
+
+static void *sp_raw_alloc(intptr_t pool_id, size_t *bytes) {
+    scalable_pool_t *sp = (scalable_pool_t *)pool_id;
+    void *ptr = NULL;
+    umf_result_t ret = umfMemoryProviderAlloc(sp->provider, *bytes, 0, &ptr);
+    if (ret != UMF_RESULT_SUCCESS || !ptr) {
+        LOG_DEBUG("provider refused %zu bytes: %d", *bytes, (int)ret);
+        tls_sp.alloc_failed =
+            ret != UMF_RESULT_SUCCESS ? ret : UMF_RESULT_ERROR_UNKNOWN;
+        return NULL;
+    }
+    return ptr;
+}
+
+static int sp_raw_free(intptr_t pool_id, void *raw_ptr, size_t raw_bytes) {
+    scalable_pool_t *sp = (scalable_pool_t *)pool_id;
+    umf_result_t ret = umfMemoryProviderFree(sp->provider, raw_ptr, raw_bytes);
+    if (ret != UMF_RESULT_SUCCESS) {
+        LOG_ERR("provider could not free %p (%zu bytes): %d", raw_ptr,
+                raw_bytes, (int)ret);
+        tls_sp.free_failed = ret;
+        return -1;
+    }
+    return 0;
+}
+
+// --- Life cycle ---
+
+static umf_result_t sp_initialize(umf_memory_provider_handle_t provider,
+                                  void *params, void **priv) {
+    CHECK_ARG(provider != NULL, UMF_RESULT_ERROR_INVALID_ARGUMENT,
+              "provider is NULL");
+    CHECK_ARG(priv != NULL, UMF_RESULT_ERROR_INVALID_ARGUMENT, "pool is NULL");
+    const struct umf_scalable_pool_params_t *in =
+        params ? params : &sp_default_params;
+
+    umf_result_t ret;
+    scalable_pool_t *sp = ba_calloc(1, sizeof(*sp));
+    if (!sp) {
+        LOG_ERR("out of host memory for a scalable pool");
+        return UMF_RESULT_ERROR_OUT_OF_HOST_MEMORY;
+    }
+    sp->provider = provider;
+
+    sp_gate = umf_private_thread_gate();
+    ret = tbb_load(&sp->lib, &sp->tbb);
+    if (ret != UMF_RESULT_SUCCESS) {
+        goto err_free_pool;
+    }
+
+    // tbbmalloc copies the policy; it need not outlive this call.
+    tbb_policy_t policy = {
+        .raw_alloc = sp_raw_alloc,
+        .raw_free = sp_raw_free,
+        .granularity = in->granularity,
+        .version = TBB_POLICY_VERSION,
+        .fixed_pool = 0,
+        .keep_all_memory = in->keep_all_memory,
+        .reserved = 0,
+    };
+    sp_tls_t *g = sp_tls();
+    gate_enter(g);
+    int rc = sp->tbb.pool_create_v1((intptr_t)sp, &policy, &sp->tbb_pool);
+    gate_leave(g);
+    if (rc != TBB_POOL_OK || !sp->tbb_pool) {
+        LOG_ERR("rml::pool_create_v1 failed (MemPoolError %d, granularity "
+                "%zu)",
+                rc, in->granularity);
+        ret = UMF_RESULT_ERROR_MEMORY_PROVIDER_SPECIFIC;
+        goto err_close_lib;
+    }
+    *priv = sp;
+    return UMF_RESULT_SUCCESS;
+
+err_close_lib:
+    os_dlclose(sp->lib);
+err_free_pool:
+    ba_free(sp);
+    return ret;
+}
+
+// pool_destroy hands every region back through sp_raw_free, keep-all or
+// not; outstanding allocations die with it.
+static void sp_finalize(void *priv) {
+    scalable_pool_t *sp = priv;
+    sp_tls_t *g = sp_tls();
+    gate_enter(g);
+    bool ok = sp->tbb.pool_destroy(sp->tbb_pool);
+    gate_leave(g);
+    if (!ok) {
+        LOG_ERR("rml::pool_destroy failed; provider memory may be lost");
+    }
+    if (os_dlclose(sp->lib) != 0) {
+        LOG_ERR("dlclose of tbbmalloc failed (%s)", os_dlerror());
+    }
+    ba_free(sp);
+}
+
+// --- Allocation ---
+
+// A call resets the last error only when this pool's call set it: a call
+// of another scalable pool in between (under the proxy, the program's own
+// malloc, e.g. in a test's assertion) does not wipe it before it is read.
+static inline void sp_call_begin(sp_tls_t *t, const scalable_pool_t *sp) {
+    if (t->last_error_pool == sp) {
+        t->last_error = UMF_RESULT_SUCCESS;
+    }
+    t->alloc_failed = UMF_RESULT_SUCCESS;
+}
+
+static inline void sp_set_error(const scalable_pool_t *sp, umf_result_t e) {
+    tls_sp.last_error = e;
+    tls_sp.last_error_pool = sp;
+}
+
+// tbbmalloc returned NULL: say why, from what the callbacks noted.
+static UMF_NOINLINE UMF_COLD void *sp_alloc_fail_slow(const scalable_pool_t *sp) {
+    sp_set_error(sp, tls_sp.alloc_failed != UMF_RESULT_SUCCESS
+                         ? UMF_RESULT_ERROR_OUT_OF_HOST_MEMORY
+                         : UMF_RESULT_ERROR_UNKNOWN);
+    return NULL;
+}
+
+static void *sp_malloc(void *priv, size_t size) {
+    scalable_pool_t *sp = priv;
+    sp_tls_t *g = sp_tls();
+    sp_call_begin(g, sp);
+    // tbbmalloc serves size 0 with a unique minimal block.
+    gate_enter(g);
+    void *ptr = sp->tbb.pool_malloc(sp->tbb_pool, size);
+    gate_leave(g);
+    if (unlikely(!ptr)) {
+        return sp_alloc_fail_slow(sp);
+    }
+    return ptr;
+}
+
+static UMF_NOINLINE UMF_COLD void *
+sp_calloc_overflow_slow(const scalable_pool_t *sp, size_t num, size_t size) {
+    LOG_ERR("calloc of %zu x %zu bytes overflows size_t", num, size);
+    sp_set_error(sp, UMF_RESULT_ERROR_OUT_OF_HOST_MEMORY);
+    return NULL;
+}
+
+static void *sp_calloc(void *priv, size_t num, size_t size) {
+    size_t bytes;
+    if (unlikely(__builtin_mul_overflow(num, size, &bytes))) {
+        sp_call_begin(sp_tls(), priv);
+        return sp_calloc_overflow_slow(priv, num, size);
+    }
+    void *ptr = sp_malloc(priv, bytes);
+    if (ptr) {
+        memset(ptr, 0, bytes); // reused blocks hold old data
+    }
+    return ptr;
+}
+
+static void *sp_realloc(void *priv, void *ptr, size_t size) {
+    scalable_pool_t *sp = priv;
+    if (!ptr) {
+        return sp_malloc(priv, size);
+    }
+    sp_tls_t *g = sp_tls();
+    sp_call_begin(g, sp);
+    if (size == 0) {
+        // free semantics: NULL back, and SUCCESS unless the free failed.
+        g->free_failed = UMF_RESULT_SUCCESS;
+        gate_enter(g);
+        bool ok = sp->tbb.pool_free(sp->tbb_pool, ptr);
+        gate_leave(g);
+        if (!ok) {
+            sp_set_error(sp, g->free_failed != UMF_RESULT_SUCCESS
+                                 ? g->free_failed
+                                 : UMF_RESULT_ERROR_UNKNOWN);
+        }
+        return NULL;
+    }
+    gate_enter(g);
+    void *out = sp->tbb.pool_realloc(sp->tbb_pool, ptr, size);
+    gate_leave(g);
+    if (unlikely(!out)) {
+        return sp_alloc_fail_slow(sp); // ptr is left as it was
+    }
+    return out;
+}
+
+static UMF_NOINLINE UMF_COLD void *
+sp_bad_alignment_slow(const scalable_pool_t *sp, size_t alignment) {
+    LOG_ERR("alignment %zu is not a power of two (0 and 1 mean none)",
+            alignment);
+    sp_set_error(sp, UMF_RESULT_ERROR_INVALID_ARGUMENT);
+    return NULL;
+}
+
+static void *sp_aligned_malloc(void *priv, size_t size, size_t alignment) {
+    scalable_pool_t *sp = priv;
+    if (alignment <= 1) {
+        return sp_malloc(priv, size);
+    }
+    sp_tls_t *g = sp_tls();
+    sp_call_begin(g, sp);
+    if (unlikely(!is_pow2(alignment))) {
+        return sp_bad_alignment_slow(sp, alignment);
+    }
+    // tbbmalloc refuses size 0 here; serve it like malloc(0) does.
+    gate_enter(g);
+    void *ptr =
+        sp->tbb.pool_aligned_malloc(sp->tbb_pool, size ? size : 1, alignment);
+    gate_leave(g);
+    if (unlikely(!ptr)) {
+        return sp_alloc_fail_slow(sp);
+    }
+    return ptr;
+}
+
+static size_t sp_malloc_usable_size(void *priv, void *ptr) {
+    scalable_pool_t *sp = priv;
+    if (!ptr) {
+        return 0;
+    }
+    sp_tls_t *g = sp_tls();
+    gate_enter(g);
+    size_t n = sp->tbb.pool_msize(sp->tbb_pool, ptr);
+    gate_leave(g);
+    return n;
+}
+
+static UMF_NOINLINE UMF_COLD umf_result_t sp_free_fail_slow(void *ptr) {
+    umf_result_t ret = tls_sp.free_failed != UMF_RESULT_SUCCESS
+                           ? tls_sp.free_failed
+                           : UMF_RESULT_ERROR_UNKNOWN;
+    LOG_ERR("rml::pool_free(%p) failed: %d", ptr, (int)ret);
+    return ret;
+}
+
+static umf_result_t sp_free(void *priv, void *ptr) {
+    scalable_pool_t *sp = priv;
+    if (!ptr) {
+        return UMF_RESULT_SUCCESS;
+    }
+    sp_tls_t *g = sp_tls();
+    g->free_failed = UMF_RESULT_SUCCESS;
+    gate_enter(g);
+    bool ok = sp->tbb.pool_free(sp->tbb_pool, ptr);
+    gate_leave(g);
+    if (unlikely(!ok)) {
+        return sp_free_fail_slow(ptr);
+    }
+    return UMF_RESULT_SUCCESS;
+}
+
+static umf_result_t sp_get_last_allocation_error(void *priv) {
+    (void)priv; // per thread, shared by all scalable pools (see sp_call_begin)
+    return tls_sp.last_error;
+}
+
+// --- Ops ---
+
+// Never written by the library. Not `const` because the contract returns
+// a non-const pointer: a program writing through it must not fault.
+static umf_memory_pool_ops_t scalable_pool_ops = {
+    .version = UMF_VERSION_CURRENT,
+    .initialize = sp_initialize,
+    .finalize = sp_finalize,
+    .malloc = sp_malloc,
+    .calloc = sp_calloc,
+    .realloc = sp_realloc,
+    .aligned_malloc = sp_aligned_malloc,
+    .malloc_usable_size = sp_malloc_usable_size,
+    .free = sp_free,
+    .get_last_allocation_error = sp_get_last_allocation_error,
+};
+
+UMF_EXPORT umf_memory_pool_ops_t *umfScalablePoolOps(void) {
+    return &scalable_pool_ops;
+}

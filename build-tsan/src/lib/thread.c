@@ -1,0 +1,291 @@
+/*
+ * SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+ *
+ * thread.c - per-thread records, their life cycle and the fork gate (see
+ * thread.h for the model).
+ *
+ * Locks: list_lock guards the list of live records and the client table.
+ * It is a leaf: nothing else is taken while it is held, and a thread that
+ * is inside a gated call is LIVE already, so it never waits for it. The
+ * gate handler holds it only while it waits for the threads it lists.
+ */
+
+#include "thread.h"
+
+#include <pthread.h>
+
+#include "common.h"
+#include "fork.h"
+#include "log.h"
+#include "os_linux.h"
+
+_Thread_local ut_thread_t umf_ut_tls;
+#define ut_tls umf_ut_tls
+
+static pthread_mutex_t list_lock = PTHREAD_MUTEX_INITIALIZER;
+static ut_thread_t *live; // LIVE records
+static const ut_client_t *clients[UT_SLOTS];
+static int nclients;
+
+static pthread_once_t key_once = PTHREAD_ONCE_INIT;
+static pthread_key_t key;
+static bool key_ok;
+
+static ut_gate_t gate;
+static ut_thread_t *gate_closer; // the forking thread, while closed
+
+UMF_EXPORT ut_thread_t *umf_private_thread_self(void) {
+    return &ut_tls;
+}
+
+UMF_EXPORT unsigned umf_private_thread_live_count(void) {
+    unsigned n = 0;
+    pthread_mutex_lock(&list_lock);
+    for (ut_thread_t *t = live; t; t = t->next) {
+        n++;
+    }
+    pthread_mutex_unlock(&list_lock);
+    return n;
+}
+
+UMF_EXPORT ut_gate_t *umf_private_thread_gate(void) {
+    return &gate;
+}
+
+UMF_EXPORT int umf_private_thread_client_register(const ut_client_t *c) {
+    pthread_mutex_lock(&list_lock);
+    int slot = -1;
+    if (nclients < UT_SLOTS) {
+        slot = nclients++;
+        clients[slot] = c;
+    }
+    pthread_mutex_unlock(&list_lock);
+    if (slot < 0) {
+        LOG_ERR("no per-thread slot left for %s: it runs without "
+                "per-thread state",
+                c->name);
+    }
+    return slot;
+}
+
+static void unlink_locked(ut_thread_t *t) {
+    if (t->prev) {
+        t->prev->next = t->next;
+    } else {
+        live = t->next;
+    }
+    if (t->next) {
+        t->next->prev = t->prev;
+    }
+    t->prev = t->next = NULL;
+}
+
+// Releases every slot of t (LIVE or being ended).
+static void release_slots(ut_thread_t *t, bool own_thread) {
+    for (int i = 0; i < UT_SLOTS; i++) {
+        void *s = t->slot[i];
+        if (s) {
+            t->slot[i] = NULL;
+            const ut_client_t *c = clients[i];
+            if (c && c->release) {
+                c->release(s, own_thread);
+            }
+        }
+    }
+}
+
+// The key's destructor: the thread is exiting.
+static void thread_end(void *arg) {
+    ut_thread_t *t = arg;
+    // DEAD first: what the releases (and later destructors, and glibc's
+    // own frees after them) call finds no per-thread state.
+    t->state = UT_DEAD;
+    release_slots(t, true);
+    pthread_mutex_lock(&list_lock);
+    unlink_locked(t);
+    pthread_mutex_unlock(&list_lock);
+}
+
+static void key_create(void) {
+    int err = pthread_key_create(&key, thread_end);
+    if (err) {
+        LOG_PERR(err, "pthread_key_create failed: pools run without "
+                      "per-thread caches");
+    } else {
+        key_ok = true;
+    }
+}
+
+// NEW -> LIVE. False when the thread is DEAD or has no key.
+static UMF_NOINLINE UMF_COLD bool make_live(ut_thread_t *t) {
+    if (t->state != UT_NEW) {
+        return t->state == UT_LIVE;
+    }
+    pthread_once(&key_once, key_create);
+    if (!key_ok || pthread_setspecific(key, t) != 0) {
+        return false;
+    }
+    pthread_mutex_lock(&list_lock);
+    t->prev = NULL;
+    t->next = live;
+    if (live) {
+        live->prev = t;
+    }
+    live = t;
+    t->state = UT_LIVE;
+    pthread_mutex_unlock(&list_lock);
+    return true;
+}
+
+UMF_EXPORT bool umf_private_thread_set(int slot, void *state) {
+    if (slot < 0 || slot >= UT_SLOTS) {
+        return false;
+    }
+    ut_thread_t *t = &ut_tls;
+    if (unlikely(t->state != UT_LIVE) && !make_live(t)) {
+        return false;
+    }
+    t->slot[slot] = state;
+    return true;
+}
+
+// --- The fork gate ---
+
+UMF_EXPORT ut_thread_t *umf_private_thread_gate_enter_slow(ut_gate_t *g,
+                                                           ut_thread_t *t) {
+    if (t->state == UT_NEW) {
+        (void)make_live(t);
+    }
+    if (t->state == UT_LIVE) {
+        for (;;) {
+            unsigned n =
+                atomic_load_explicit(&t->gate_depth, memory_order_relaxed);
+            (void)atomic_exchange_explicit(&t->gate_depth, n + 1,
+                                           memory_order_seq_cst);
+            if (n != 0 || gate_closer == t ||
+                !atomic_load_explicit(&g->closed, memory_order_seq_cst)) {
+                return t;
+            }
+            atomic_store_explicit(&t->gate_depth, n, memory_order_release);
+            while (atomic_load_explicit(&g->closed, memory_order_acquire)) {
+                os_yield();
+            }
+        }
+    }
+    // DEAD (or no key): the shared counter.
+    for (;;) {
+        atomic_fetch_add_explicit(&g->shared, 1, memory_order_seq_cst);
+        if (gate_closer == t ||
+            !atomic_load_explicit(&g->closed, memory_order_seq_cst)) {
+            return NULL;
+        }
+        atomic_fetch_sub_explicit(&g->shared, 1, memory_order_release);
+        while (atomic_load_explicit(&g->closed, memory_order_acquire)) {
+            os_yield();
+        }
+    }
+}
+
+static void gate_prepare(void) {
+    ut_thread_t *self = &ut_tls;
+    pthread_mutex_lock(&list_lock);
+    gate_closer = self;
+    atomic_store_explicit(&gate.closed, 1, memory_order_seq_cst);
+    if (gate.membarrier) {
+        int err = os_membarrier();
+        if (err) {
+            LOG_PWARN(-err, "membarrier failed: a pool call may run into "
+                            "this fork");
+        }
+    }
+    // Calls in progress finish: no lock they need is taken yet (only the
+    // outer locks of lower ranks, which gated calls do not take).
+    for (ut_thread_t *t = live; t; t = t->next) {
+        if (t == self) {
+            continue;
+        }
+        while (atomic_load_explicit(&t->gate_depth, memory_order_seq_cst)) {
+            os_yield();
+        }
+    }
+    // Calls counted on the shared counter (threads past their
+    // destructors). A forking thread without a live record may hold one
+    // of them itself: it cannot tell, so it does not wait.
+    while (self->state == UT_LIVE &&
+           atomic_load_explicit(&gate.shared, memory_order_seq_cst) != 0) {
+        os_yield();
+    }
+    pthread_mutex_unlock(&list_lock);
+}
+
+static void gate_parent(void) {
+    gate_closer = NULL;
+    atomic_store_explicit(&gate.closed, 0, memory_order_release);
+}
+
+static void gate_child(void) {
+    gate_closer = NULL;
+    // membarrier registration belongs to the address space: the child
+    // has a new one.
+    if (gate.membarrier && os_membarrier_register() != 0) {
+        gate.membarrier = false;
+    }
+    atomic_store_explicit(&gate.shared, 0, memory_order_relaxed);
+    atomic_store_explicit(&gate.closed, 0, memory_order_release);
+}
+
+// The list itself, as a leaf at the end of the order.
+static void list_prepare(void) {
+    pthread_mutex_lock(&list_lock);
+}
+
+static void list_parent(void) {
+    pthread_mutex_unlock(&list_lock);
+}
+
+// In the child, after every child handler: the other threads are gone.
+// Their records are still mapped (glibc keeps their stacks in its cache);
+// their states go back to their pools and the records leave the list.
+static void list_child_after(void) {
+    ut_thread_t *self = &ut_tls;
+    ut_thread_t *next;
+    for (ut_thread_t *t = live; t; t = next) {
+        next = t->next;
+        if (t == self) {
+            continue;
+        }
+        release_slots(t, false);
+        atomic_store_explicit(&t->gate_depth, 0, memory_order_relaxed);
+        t->state = UT_DEAD;
+        pthread_mutex_lock(&list_lock);
+        unlink_locked(t);
+        pthread_mutex_unlock(&list_lock);
+    }
+}
+
+static const fork_handler_t gate_handler = {
+    .name = "fork gate",
+    .rank = FORK_RANK_GATE,
+    .prepare = gate_prepare,
+    .parent = gate_parent,
+    .child = gate_child,
+};
+
+static const fork_handler_t list_handler = {
+    .name = "thread list",
+    .rank = FORK_RANK_THREADS,
+    .prepare = list_prepare,
+    .parent = list_parent,
+    .child = list_parent,
+    .child_after = list_child_after,
+};
+
+void thread_fork_register(void) {
+#ifndef __SANITIZE_THREAD__
+    // TSan does not model membarrier: the fast path then uses seq_cst
+    // exchanges, which it does understand.
+    gate.membarrier = os_membarrier_register() == 0;
+#endif
+    fork_register(&gate_handler);
+    fork_register(&list_handler);
+}

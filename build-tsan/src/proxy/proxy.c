@@ -1,0 +1,581 @@
+/*
+ * SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+ *
+ * proxy.c - the malloc family of libumf_proxy.so.
+ *
+ * Allocation: a request below size.threshold goes to the system allocator;
+ * otherwise to the heap whose size range holds it (tiers), else the base
+ * heap. Sizes are rounded up to 16 so that every pool returns 16-byte
+ * aligned blocks, as glibc's malloc does.
+ *
+ * Free, realloc, malloc_usable_size find the owner through the tracker
+ * (lock-free, umfPoolByPtr): a pool's block goes back to that pool; a
+ * block of the bootstrap region is never freed; anything else belongs to
+ * the system allocator (memory from before the preload, below the
+ * threshold, or allocated while the pools did not exist yet). No free takes
+ * a lock or writes memory shared between threads.
+ *
+ * Before the pools exist (px.ready is 0), and while this thread is already
+ * inside a pool call (px_depth > 0: a library the pool uses calls malloc),
+ * requests go to the system allocator. Until dlsym has found that, they
+ * come from the bootstrap region: a static, never-freed bump area.
+ *
+ * errno: ENOMEM for every failed allocation; EINVAL from posix_memalign
+ * (returned) and aligned_alloc / memalign for bad alignments.
+ */
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <dlfcn.h>
+#include <errno.h>
+#include <malloc.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "proxy_internal.h"
+
+// Exported by libumf for pools built as separate libraries (in no public
+// header): the chunk that holds ptr.
+typedef struct umf_alloc_info_t {
+    void *base;
+    size_t baseSize;
+    umf_memory_pool_handle_t pool;
+} umf_alloc_info_t;
+umf_result_t umfMemoryTrackerGetAllocInfo(const void *ptr,
+                                          umf_alloc_info_t *pAllocInfo);
+
+#define PX_EXPORT    __attribute__((visibility("default")))
+#define UMF_NOINLINE_PX __attribute__((noinline, cold))
+#define PX_NOINLINE     __attribute__((noinline))
+
+// Exported names glibc's headers do not declare.
+void cfree(void *ptr);
+void *__libc_malloc(size_t size);
+void __libc_free(void *ptr);
+void *__libc_calloc(size_t num, size_t size);
+void *__libc_realloc(void *ptr, size_t size);
+void *__libc_memalign(size_t align, size_t size);
+void *__libc_valloc(size_t size);
+void *__libc_pvalloc(size_t size);
+size_t __malloc_usable_size(void *ptr);
+int __posix_memalign(void **out, size_t align, size_t size);
+#define PX_ALIGN     16
+#define PX_BOOT_SIZE ((size_t)256 << 10)
+
+px_state_t px;
+px_sys_t px_sys;
+const _Atomic uint64_t *px_epoch;
+__thread unsigned px_depth __attribute__((tls_model("initial-exec")));
+
+// --- Bootstrap region ---
+
+// Each block: a 16-byte header holding its size, then the data.
+static _Alignas(4096) unsigned char px_boot[PX_BOOT_SIZE];
+static _Atomic size_t px_boot_used;
+
+static inline bool px_boot_owns(const void *p) {
+    return (const unsigned char *)p >= px_boot &&
+           (const unsigned char *)p < px_boot + PX_BOOT_SIZE;
+}
+
+static void *px_boot_alloc(size_t size, size_t align) {
+    if (align < PX_ALIGN) {
+        align = PX_ALIGN;
+    }
+    if (size > PX_BOOT_SIZE || align > PX_BOOT_SIZE / 2) {
+        return NULL;
+    }
+    size_t need = size + align + PX_ALIGN;
+    size_t off = atomic_fetch_add(&px_boot_used, need);
+    if (off + need > PX_BOOT_SIZE) {
+        return NULL;
+    }
+    uintptr_t data = ((uintptr_t)px_boot + off + PX_ALIGN + align - 1) &
+                     ~(uintptr_t)(align - 1);
+    ((size_t *)data)[-1] = size; // memory is zero (bss, never reused)
+    return (void *)data;
+}
+
+static size_t px_boot_size(const void *p) {
+    return ((const size_t *)p)[-1];
+}
+
+// --- System allocator ---
+
+static _Atomic int px_sys_state; // 0 unresolved, 1 resolving, 2 done
+
+bool px_sys_resolve(void) {
+    int st = atomic_load_explicit(&px_sys_state, memory_order_acquire);
+    if (px_likely(st == 2)) {
+        return true;
+    }
+    int expected = 0;
+    if (!atomic_compare_exchange_strong(&px_sys_state, &expected, 1)) {
+        // Another thread resolves; meanwhile, the bootstrap region.
+        return atomic_load_explicit(&px_sys_state, memory_order_acquire) ==
+               2;
+    }
+    px_depth++; // dlsym's own allocations: bootstrap
+    px_sys_t s;
+    s.malloc = (void *(*)(size_t))dlsym(RTLD_NEXT, "malloc");
+    s.free = (void (*)(void *))dlsym(RTLD_NEXT, "free");
+    s.calloc = (void *(*)(size_t, size_t))dlsym(RTLD_NEXT, "calloc");
+    s.realloc = (void *(*)(void *, size_t))dlsym(RTLD_NEXT, "realloc");
+    s.memalign = (void *(*)(size_t, size_t))dlsym(RTLD_NEXT, "memalign");
+    s.usable_size =
+        (size_t(*)(void *))dlsym(RTLD_NEXT, "malloc_usable_size");
+    px_depth--;
+    if (!s.malloc || !s.free || !s.calloc || !s.realloc || !s.memalign ||
+        !s.usable_size) {
+        px_write_err("umf_proxy: cannot find the system allocator (dlsym "
+                     "RTLD_NEXT malloc)\n");
+        _exit(1);
+    }
+    px_sys = s;
+    atomic_store_explicit(&px_sys_state, 2, memory_order_release);
+    return true;
+}
+
+// True when this call must not go to a pool.
+static inline bool px_bypass(void) {
+    return px_unlikely(
+        !atomic_load_explicit(&px.ready, memory_order_acquire) || px_depth);
+}
+
+// The system allocator, or the bootstrap region while it is unknown (or
+// this thread is resolving it).
+static void *px_sys_alloc(size_t size, size_t align, bool zero) {
+    if (px_depth == 0 || px_sys_state == 2) {
+        if (px_sys_resolve()) {
+            void *p;
+            if (align > PX_ALIGN) {
+                p = px_sys.memalign(align, size);
+            } else if (zero) {
+                p = px_sys.calloc(1, size);
+            } else {
+                p = px_sys.malloc(size);
+            }
+            return p;
+        }
+    }
+    void *p = px_boot_alloc(size, align);
+    if (!p) {
+        errno = ENOMEM;
+    }
+    return p;
+}
+
+// --- Heaps ---
+
+px_heap_t *px_heap_of(umf_memory_pool_handle_t pool) {
+    for (size_t i = 0; i < px.nheaps; i++) {
+        if (px.heaps[i].pool == pool) {
+            return &px.heaps[i];
+        }
+    }
+    return NULL;
+}
+
+static inline unsigned px_route(size_t size) {
+    for (size_t i = 1; i <= px.ntiers; i++) {
+        if (size >= px.heaps[i].min && size <= px.heaps[i].max) {
+            return (unsigned)i;
+        }
+    }
+    return 0;
+}
+
+static inline size_t px_round(size_t size) {
+    return size ? (size + PX_ALIGN - 1) & ~(size_t)(PX_ALIGN - 1) : PX_ALIGN;
+}
+
+// The pool refused: out of memory (ENOMEM), or a jemalloc pool called
+// from inside another jemalloc pool's provider (a program's own pool whose
+// provider mallocs), which it cannot serve: the system allocator does.
+static UMF_NOINLINE_PX void *px_heap_alloc_failed(px_heap_t *heap, size_t size,
+                                                  size_t align, bool zero) {
+    if (heap->kind == PX_POOL_JEMALLOC &&
+        umfPoolGetLastAllocationError(heap->pool) ==
+            UMF_RESULT_ERROR_NOT_SUPPORTED) {
+        return px_sys_alloc(size, align, zero);
+    }
+    errno = ENOMEM;
+    return NULL;
+}
+
+// Allocation from heap h (size already checked against overflow).
+static void *px_heap_alloc(unsigned h, size_t size, size_t align,
+                           bool zero) {
+    px_heap_t *heap = &px.heaps[h];
+    if (!heap->pool) {
+        return px_sys_alloc(size, align, zero);
+    }
+    size_t n = px_round(size);
+    void *p;
+    px_depth++;
+    if (align > PX_ALIGN) {
+        p = umfPoolAlignedMalloc(heap->pool, n, align);
+        if (p && zero) {
+            memset(p, 0, size);
+        }
+    } else if (zero && heap->native_calloc) {
+        p = umfPoolCalloc(heap->pool, 1, n);
+    } else {
+        p = umfPoolMalloc(heap->pool, n);
+        if (p && zero) {
+            memset(p, 0, size);
+        }
+    }
+    px_depth--;
+    if (px_unlikely(!p)) {
+        return px_heap_alloc_failed(heap, size, align, zero);
+    }
+    if (px_unlikely(px.stats)) {
+        px_stats_alloc(h, size, p);
+    }
+    return p;
+}
+
+static void *px_alloc(size_t size, size_t align, bool zero) {
+    if (px_unlikely(size > PTRDIFF_MAX)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (px_bypass() || size < px.threshold) {
+        return px_sys_alloc(size, align, zero);
+    }
+    return px_heap_alloc(px_route(size), size, align, zero);
+}
+
+// Usable size of a pool's block: the pool's answer, else (pools that do
+// not know, e.g. proxy) what the tracker's chunk leaves after ptr.
+static size_t px_pool_usable(umf_memory_pool_handle_t pool, void *ptr) {
+    px_depth++;
+    size_t n = umfPoolMallocUsableSize(pool, ptr);
+    px_depth--;
+    if (n == 0) {
+        umf_alloc_info_t info;
+        if (umfMemoryTrackerGetAllocInfo(ptr, &info) == UMF_RESULT_SUCCESS) {
+            n = info.baseSize - (size_t)((char *)ptr - (char *)info.base);
+        }
+    }
+    return n;
+}
+
+static void px_pool_free(umf_memory_pool_handle_t pool, void *ptr) {
+    if (px_unlikely(px.stats)) {
+        px_heap_t *heap = px_heap_of(pool);
+        if (heap) {
+            px_stats_free((unsigned)(heap - px.heaps), ptr);
+        }
+    }
+    px_depth++;
+    (void)umfPoolFree(pool, ptr);
+    px_depth--;
+}
+
+// --- Owners ---
+
+// The last two chunks this thread looked up, valid while libumf's tracker
+// epoch stays the same (no address has lost or changed its owner since):
+// a free of a block in a recently seen chunk costs two compares instead of
+// a tracker walk. Negative answers are not cached.
+typedef struct px_owner_t {
+    uintptr_t base;
+    size_t size; // 0: empty
+    umf_memory_pool_handle_t pool;
+    uint64_t epoch;
+} px_owner_t;
+
+static __thread px_owner_t tls_owner[2]
+    __attribute__((tls_model("initial-exec")));
+
+static PX_NOINLINE umf_memory_pool_handle_t px_owner_slow(const void *ptr,
+                                                          uint64_t epoch) {
+    umf_alloc_info_t info;
+    if (umfMemoryTrackerGetAllocInfo(ptr, &info) != UMF_RESULT_SUCCESS ||
+        !info.pool) {
+        return NULL;
+    }
+    tls_owner[1] = tls_owner[0];
+    tls_owner[0] = (px_owner_t){(uintptr_t)info.base, info.baseSize,
+                                info.pool, epoch};
+    return info.pool;
+}
+
+// The pool owning ptr, or NULL.
+static inline umf_memory_pool_handle_t px_owner(const void *ptr) {
+    // Pairs with the release store of px.ready (px_epoch is set before).
+    const _Atomic uint64_t *ep = px_epoch;
+    if (px_unlikely(!ep)) {
+        return umfPoolByPtr(ptr);
+    }
+    // Pairs with the release increments in libumf's tracker.
+    uint64_t e = atomic_load_explicit(ep, memory_order_acquire);
+    uintptr_t a = (uintptr_t)ptr;
+    for (int i = 0; i < 2; i++) {
+        if (a - tls_owner[i].base < tls_owner[i].size &&
+            tls_owner[i].epoch == e) {
+            return tls_owner[i].pool;
+        }
+    }
+    return px_owner_slow(ptr, e);
+}
+
+// --- The malloc family ---
+
+PX_EXPORT void *malloc(size_t size) {
+    return px_alloc(size, 0, false);
+}
+
+PX_EXPORT void free(void *ptr) {
+    if (!ptr || px_boot_owns(ptr)) {
+        return;
+    }
+    umf_memory_pool_handle_t pool = px_owner(ptr);
+    if (px_likely(pool != NULL)) {
+        px_pool_free(pool, ptr);
+        return;
+    }
+    if (px_unlikely(px.stats)) {
+        px_stats_sys_free();
+    }
+    // Memory no pool owns came from the system allocator, so px_sys is
+    // known.
+    px_sys_resolve();
+    px_sys.free(ptr);
+}
+
+PX_EXPORT void cfree(void *ptr) {
+    free(ptr);
+}
+
+PX_EXPORT void *calloc(size_t num, size_t size) {
+    size_t total;
+    if (__builtin_mul_overflow(num, size, &total)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return px_alloc(total, 0, true);
+}
+
+PX_EXPORT size_t malloc_usable_size(void *ptr) {
+    if (!ptr) {
+        return 0;
+    }
+    if (ptr == (void *)1) {
+        return 0xDEADBEEF; // upstream's marker: "the proxy is loaded"
+    }
+    if (px_boot_owns(ptr)) {
+        return px_boot_size(ptr);
+    }
+    umf_memory_pool_handle_t pool = px_owner(ptr);
+    if (pool) {
+        return px_pool_usable(pool, ptr);
+    }
+    px_sys_resolve();
+    return px_sys.usable_size(ptr);
+}
+
+PX_EXPORT void *realloc(void *ptr, size_t size) {
+    if (!ptr) {
+        return malloc(size);
+    }
+    if (size == 0) {
+        free(ptr); // glibc: frees and returns NULL
+        return NULL;
+    }
+    if (px_unlikely(size > PTRDIFF_MAX)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (px_boot_owns(ptr)) {
+        // Copied out; the bootstrap block stays (never freed).
+        void *q = malloc(size);
+        if (q) {
+            size_t old = px_boot_size(ptr);
+            memcpy(q, ptr, old < size ? old : size);
+        }
+        return q;
+    }
+    umf_memory_pool_handle_t pool = px_owner(ptr);
+    if (!pool) {
+        px_sys_resolve();
+        return px_sys.realloc(ptr, size); // never changes allocator
+    }
+    px_heap_t *heap = px_heap_of(pool);
+    if (heap && heap->native_realloc) {
+        unsigned h = (unsigned)(heap - px.heaps);
+        if (px_unlikely(px.stats)) {
+            px_stats_free(h, ptr);
+        }
+        px_depth++;
+        void *q = umfPoolRealloc(pool, ptr, px_round(size));
+        px_depth--;
+        if (!q) {
+            if (px_unlikely(px.stats)) {
+                px_stats_alloc(h, 0, ptr); // still there
+            }
+            if (heap->kind == PX_POOL_JEMALLOC &&
+                umfPoolGetLastAllocationError(pool) ==
+                    UMF_RESULT_ERROR_NOT_SUPPORTED) {
+                // Inside a jemalloc pool's provider: move it to the system.
+                size_t old = px_pool_usable(pool, ptr);
+                q = px_sys_alloc(size, 0, false);
+                if (q) {
+                    memcpy(q, ptr, old < size ? old : size);
+                    px_pool_free(pool, ptr);
+                }
+                return q;
+            }
+            errno = ENOMEM;
+            return NULL;
+        }
+        if (px_unlikely(px.stats)) {
+            px_stats_alloc(h, size, q);
+        }
+        return q;
+    }
+    // Pools that do not reallocate (disjoint, proxy, the program's own):
+    // keep the block when it is big enough and not much too big, else
+    // copy into a new block of the same pool.
+    size_t old = px_pool_usable(pool, ptr);
+    if (size <= old && size >= old / 2) {
+        return ptr;
+    }
+    void *q;
+    if (heap) {
+        q = px_heap_alloc((unsigned)(heap - px.heaps), size, 0, false);
+    } else {
+        px_depth++;
+        q = umfPoolMalloc(pool, size);
+        px_depth--;
+        if (!q) {
+            errno = ENOMEM;
+        }
+    }
+    if (!q) {
+        return NULL;
+    }
+    memcpy(q, ptr, old < size ? old : size);
+    px_pool_free(pool, ptr);
+    return q;
+}
+
+PX_EXPORT void *reallocarray(void *ptr, size_t num, size_t size) {
+    size_t total;
+    if (__builtin_mul_overflow(num, size, &total)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return realloc(ptr, total);
+}
+
+static inline bool px_pow2(size_t x) {
+    return x && (x & (x - 1)) == 0;
+}
+
+PX_EXPORT int posix_memalign(void **out, size_t align, size_t size) {
+    if (!px_pow2(align) || align % sizeof(void *)) {
+        return EINVAL;
+    }
+    int saved = errno;
+    void *p = px_alloc(size, align, false);
+    if (!p) {
+        errno = saved; // posix_memalign reports through its result only
+        return ENOMEM;
+    }
+    *out = p;
+    return 0;
+}
+
+PX_EXPORT void *memalign(size_t align, size_t size) {
+    // glibc: alignments below 16 mean 16, others round up to a power of 2.
+    if (align > SIZE_MAX / 2 + 1) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if (!px_pow2(align)) {
+        size_t a = PX_ALIGN;
+        while (a < align) {
+            a <<= 1;
+        }
+        align = a;
+    }
+    return px_alloc(size, align, false);
+}
+
+PX_EXPORT void *aligned_alloc(size_t align, size_t size) {
+    if (!px_pow2(align)) {
+        errno = EINVAL;
+        return NULL;
+    }
+    return px_alloc(size, align, false);
+}
+
+PX_EXPORT void *valloc(size_t size) {
+    return px_alloc(size, (size_t)sysconf(_SC_PAGESIZE), false);
+}
+
+PX_EXPORT void *pvalloc(size_t size) {
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    if (size > SIZE_MAX - page) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    size = size ? (size + page - 1) & ~(page - 1) : page;
+    return px_alloc(size, page, false);
+}
+
+// glibc's internal names, which some programs and libraries call directly.
+// (Wrappers, not aliases: an alias would have to repeat glibc's attributes.)
+PX_EXPORT void *__libc_malloc(size_t size) {
+    return malloc(size);
+}
+PX_EXPORT void __libc_free(void *ptr) {
+    free(ptr);
+}
+PX_EXPORT void *__libc_calloc(size_t num, size_t size) {
+    return calloc(num, size);
+}
+PX_EXPORT void *__libc_realloc(void *ptr, size_t size) {
+    return realloc(ptr, size);
+}
+PX_EXPORT void *__libc_memalign(size_t align, size_t size) {
+    return memalign(align, size);
+}
+PX_EXPORT void *__libc_valloc(size_t size) {
+    return valloc(size);
+}
+PX_EXPORT void *__libc_pvalloc(size_t size) {
+    return pvalloc(size);
+}
+PX_EXPORT size_t __malloc_usable_size(void *ptr) {
+    return malloc_usable_size(ptr);
+}
+PX_EXPORT int __posix_memalign(void **out, size_t align, size_t size) {
+    return posix_memalign(out, align, size);
+}
+
+// --- Messages ---
+
+void px_write_fd(int fd, const char *msg) {
+    size_t len = strlen(msg);
+    while (len) {
+        ssize_t n = write(fd, msg, len);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return;
+        }
+        msg += n;
+        len -= (size_t)n;
+    }
+}
+
+void px_write_err(const char *msg) {
+    px_write_fd(2, msg);
+}

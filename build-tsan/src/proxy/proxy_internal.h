@@ -1,0 +1,100 @@
+/*
+ * SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+ *
+ * proxy_internal.h - state shared by the files of libumf_proxy.so.
+ *
+ * proxy.c        the malloc family (entry points, routing, bootstrap)
+ * proxy_setup.c  constructor: configuration, providers and pools; exit
+ * proxy_stats.c  per-thread counters and the report at exit
+ */
+
+#ifndef UMF_PROXY_INTERNAL_H
+#define UMF_PROXY_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <umf/memory_pool.h>
+#include <umf/memory_provider.h>
+
+#include "proxy_config.h"
+
+#define PX_HIDDEN __attribute__((visibility("hidden")))
+#define px_likely(x)   __builtin_expect(!!(x), 1)
+#define px_unlikely(x) __builtin_expect(!!(x), 0)
+
+// The base heap plus one per tier.
+#define PX_MAX_HEAPS (1 + PX_MAX_TIERS)
+
+// One pool the proxy serves requests from.
+typedef struct px_heap_t {
+    umf_memory_pool_handle_t pool; // NULL: the system allocator (tiers)
+    umf_memory_provider_handle_t provider;
+    px_pool_kind_t kind;
+    size_t min, max;     // the sizes routed here (tiers)
+    bool native_calloc;  // the pool zeroes (else malloc + memset)
+    bool native_realloc; // the pool reallocates (else copy)
+    char name[PX_NAME_MAX];
+} px_heap_t;
+
+typedef struct px_state_t {
+    // Written by the constructor before `ready`, read-only after.
+    size_t threshold; // size.threshold
+    px_heap_t heaps[PX_MAX_HEAPS];
+    size_t nheaps;   // heaps[0] is the base heap
+    size_t ntiers;   // heaps[1..ntiers] are tiers, sorted by min
+    bool stats;
+    _Atomic int ready; // the pools exist: requests go to them
+} px_state_t;
+
+extern px_state_t px PX_HIDDEN;
+
+// The system allocator (the next definition after ours, normally glibc's).
+typedef struct px_sys_t {
+    void *(*malloc)(size_t);
+    void (*free)(void *);
+    void *(*calloc)(size_t, size_t);
+    void *(*realloc)(void *, size_t);
+    void *(*memalign)(size_t, size_t);
+    size_t (*usable_size)(void *);
+} px_sys_t;
+
+extern px_sys_t px_sys PX_HIDDEN;
+
+// libumf's tracker epoch (umf_private_tracker_epoch), set by px_setup
+// before px.ready; NULL until then.
+extern const _Atomic uint64_t *px_epoch PX_HIDDEN;
+
+// Resolves px_sys once (dlsym; its own allocations come from the bootstrap
+// region). Returns true when px_sys.malloc is usable.
+PX_HIDDEN bool px_sys_resolve(void);
+
+// Calls into pools and the system allocator made from inside the proxy
+// (or from libraries the pools call while a pool call is in progress)
+// go to the system allocator: this thread-local depth says so.
+extern __thread unsigned px_depth PX_HIDDEN
+    __attribute__((tls_model("initial-exec")));
+
+// Heap of a pool handle, or NULL (a pool the program created itself).
+PX_HIDDEN px_heap_t *px_heap_of(umf_memory_pool_handle_t pool);
+
+// proxy_setup.c
+PX_HIDDEN void px_setup(void);
+
+// proxy_stats.c. Counting costs only writes to this thread's counters.
+PX_HIDDEN void px_stats_alloc(unsigned heap, size_t requested, void *p);
+PX_HIDDEN void px_stats_free(unsigned heap, void *p);
+PX_HIDDEN void px_stats_sys_free(void);
+PX_HIDDEN umf_memory_provider_handle_t
+px_stats_wrap_provider(umf_memory_provider_handle_t inner, unsigned heap);
+// Opens where the report goes (path, or a copy of stderr): 0 or -errno.
+PX_HIDDEN int px_stats_open(const char *path);
+PX_HIDDEN void px_stats_report(void);
+
+// Writes a whole message to fd, or to fd 2 (no stdio: it may allocate).
+PX_HIDDEN void px_write_fd(int fd, const char *msg);
+PX_HIDDEN void px_write_err(const char *msg);
+
+#endif /* UMF_PROXY_INTERNAL_H */

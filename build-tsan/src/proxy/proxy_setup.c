@@ -1,0 +1,519 @@
+/*
+ * SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+ *
+ * proxy_setup.c - start-up and exit of libumf_proxy.so.
+ *
+ * The constructor reads the configuration (the file named by
+ * UMF_PROXY_CONFIG, else /etc/umf/proxy.conf if present, then the UMF_PROXY
+ * string, which wins), creates one OS provider and pool per heap (the base
+ * heap and each tier), and only then opens the pools to requests
+ * (px.ready). A bad configuration, or a pool that cannot be created, prints
+ * one line to stderr and ends the program with status 1 before main runs:
+ * nothing is silently ignored.
+ *
+ * Nothing is torn down at exit: other libraries' destructors may still free
+ * memory of the pools. With stats on, the report is printed by a destructor.
+ */
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <umf/mempolicy.h>
+#include <umf/memspace.h>
+#include <umf/pools/pool_disjoint.h>
+#include <umf/pools/pool_proxy.h>
+#include <umf/pools/pool_scalable.h>
+#include <umf/providers/provider_os_memory.h>
+#include <umf/providers/provider_os_memory_ext.h>
+#ifdef HAVE_JEMALLOC_POOL
+#include <umf/pools/pool_jemalloc.h>
+#endif
+
+#include "proxy_internal.h"
+#include "umf_private.h"
+
+static px_config_t px_cfg; // static: the parser must not allocate
+
+static __attribute__((noreturn)) void px_die(const char *what,
+                                             const char *detail) {
+    char line[768];
+    snprintf(line, sizeof(line), "umf_proxy: %s%s%s\n", what,
+             detail ? ": " : "", detail ? detail : "");
+    px_write_err(line);
+    _exit(1);
+}
+
+// Every online NUMA node, for numa.nodes=all (no hwloc at start-up).
+static size_t px_online_nodes(unsigned *ids, size_t cap) {
+    char buf[512];
+    int fd = open("/sys/devices/system/node/online", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        ids[0] = 0;
+        return 1;
+    }
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0) {
+        ids[0] = 0;
+        return 1;
+    }
+    buf[n] = '\0';
+    size_t count = 0;
+    char *s = buf;
+    while (*s && *s != '\n' && count < cap) {
+        char *end;
+        unsigned long lo = strtoul(s, &end, 10), hi = lo;
+        if (end == s) {
+            break;
+        }
+        s = end;
+        if (*s == '-') {
+            hi = strtoul(s + 1, &end, 10);
+            s = end;
+        }
+        for (unsigned long i = lo; i <= hi && count < cap; i++) {
+            ids[count++] = (unsigned)i;
+        }
+        if (*s == ',') {
+            s++;
+        }
+    }
+    return count ? count : 1;
+}
+
+static const char *px_result_str(umf_result_t r) {
+    switch (r) {
+    case UMF_RESULT_ERROR_OUT_OF_HOST_MEMORY:
+        return "out of host memory";
+    case UMF_RESULT_ERROR_INVALID_ARGUMENT:
+        return "invalid argument";
+    case UMF_RESULT_ERROR_NOT_SUPPORTED:
+        return "not supported";
+    case UMF_RESULT_ERROR_MEMORY_PROVIDER_SPECIFIC:
+        return "provider error";
+    default:
+        return "error";
+    }
+}
+
+// memspace=: the provider umfMemoryProviderCreateFromMemspace makes, with
+// numa.mode (and numa.part_size) as the policy; no numa.mode: no policy,
+// the contract's default for that memspace. The memspace's first Get
+// loads the hardware topology (and allocates: px_depth is raised).
+static umf_memory_provider_handle_t
+px_make_memspace_provider(const px_pool_conf_t *pc) {
+    static const char *const names[] = {
+        [PX_MEMSPACE_HOST_ALL] = "host_all",
+        [PX_MEMSPACE_HIGHEST_CAPACITY] = "highest_capacity",
+        [PX_MEMSPACE_HIGHEST_BANDWIDTH] = "highest_bandwidth",
+        [PX_MEMSPACE_LOWEST_LATENCY] = "lowest_latency",
+    };
+    umf_const_memspace_handle_t ms = NULL;
+    switch (pc->memspace) {
+    case PX_MEMSPACE_HOST_ALL:
+        ms = umfMemspaceHostAllGet();
+        break;
+    case PX_MEMSPACE_HIGHEST_CAPACITY:
+        ms = umfMemspaceHighestCapacityGet();
+        break;
+    case PX_MEMSPACE_HIGHEST_BANDWIDTH:
+        ms = umfMemspaceHighestBandwidthGet();
+        break;
+    case PX_MEMSPACE_LOWEST_LATENCY:
+        ms = umfMemspaceLowestLatencyGet();
+        break;
+    default:
+        break;
+    }
+    char what[96];
+    snprintf(what, sizeof(what), "memspace=%s", names[pc->memspace]);
+    if (!ms) {
+        px_die(what, pc->memspace == PX_MEMSPACE_HIGHEST_BANDWIDTH ||
+                             pc->memspace == PX_MEMSPACE_LOWEST_LATENCY
+                         ? "not available on this machine: the platform "
+                           "reports no memory bandwidth or latency (no "
+                           "HMAT); use host_all or highest_capacity"
+                         : "not available: the hardware topology could not "
+                           "be read (hwloc)");
+    }
+    umf_mempolicy_handle_t policy = NULL;
+    umf_result_t r = UMF_RESULT_SUCCESS;
+    if (pc->numa_mode >= 0) {
+        umf_mempolicy_membind_t kind =
+            pc->numa_mode == UMF_NUMA_MODE_INTERLEAVE ? UMF_MEMPOLICY_INTERLEAVE
+            : pc->numa_mode == UMF_NUMA_MODE_PREFERRED ? UMF_MEMPOLICY_PREFERRED
+            : pc->numa_mode == UMF_NUMA_MODE_SPLIT     ? UMF_MEMPOLICY_SPLIT
+                                                       : UMF_MEMPOLICY_BIND;
+        r = umfMempolicyCreate(kind, &policy);
+        if (r == UMF_RESULT_SUCCESS && pc->numa_part_size) {
+            r = umfMempolicySetInterleavePartSize(policy, pc->numa_part_size);
+        }
+    }
+    umf_memory_provider_handle_t prov = NULL;
+    if (r == UMF_RESULT_SUCCESS) {
+        r = umfMemoryProviderCreateFromMemspace(ms, policy, &prov);
+    }
+    umfMempolicyDestroy(policy);
+    if (r != UMF_RESULT_SUCCESS) {
+        px_die(what, px_result_str(r));
+    }
+    return prov;
+}
+
+static umf_memory_provider_handle_t px_make_provider(const px_pool_conf_t *pc,
+                                                     const char *heap) {
+    if (pc->memspace != PX_MEMSPACE_UNSET) {
+        return px_make_memspace_provider(pc);
+    }
+    umf_os_memory_provider_params_handle_t params;
+    umf_result_t r = umfOsMemoryProviderParamsCreate(&params);
+    if (r != UMF_RESULT_SUCCESS) {
+        px_die("cannot create OS provider params", px_result_str(r));
+    }
+    if (pc->disposition != PX_PAGES_PRIVATE) {
+        r = umfOsMemoryProviderParamsSetVisibility(params, UMF_MEM_MAP_SHARED);
+        if (r == UMF_RESULT_SUCCESS &&
+            pc->disposition == PX_PAGES_SHARED_SHM) {
+            char name[64];
+            snprintf(name, sizeof(name), "umf_proxy_lib_shm_pid_%d%s%s",
+                     (int)getpid(), heap[0] ? "_" : "", heap);
+            r = umfOsMemoryProviderParamsSetShmName(params, name);
+        }
+        if (r != UMF_RESULT_SUCCESS) {
+            px_die("page.disposition: cannot set up shared memory",
+                   px_result_str(r));
+        }
+    }
+    if (pc->numa_mode >= 0 || pc->numa_nnodes || pc->numa_all_nodes) {
+        unsigned ids[PX_MAX_NODES]; // the setter takes a non-const list
+        size_t n = pc->numa_nnodes;
+        if (pc->numa_all_nodes) {
+            n = px_online_nodes(ids, PX_MAX_NODES);
+        } else {
+            memcpy(ids, pc->numa_nodes, n * sizeof(ids[0]));
+        }
+        int mode = pc->numa_mode >= 0 ? pc->numa_mode : UMF_NUMA_MODE_BIND;
+        if (n) {
+            r = umfOsMemoryProviderParamsSetNumaList(params, ids,
+                                                     (unsigned)n);
+        }
+        if (r == UMF_RESULT_SUCCESS) {
+            r = umfOsMemoryProviderParamsSetNumaMode(params,
+                                                     (umf_numa_mode_t)mode);
+        }
+        if (r == UMF_RESULT_SUCCESS && pc->numa_part_size) {
+            r = umfOsMemoryProviderParamsSetPartSize(params,
+                                                     pc->numa_part_size);
+        }
+        if (r != UMF_RESULT_SUCCESS) {
+            px_die("numa: bad NUMA settings", px_result_str(r));
+        }
+    }
+    if (pc->thp != PX_UNSET) {
+        r = umfOsMemoryProviderParamsSetHugePages(
+            params, pc->thp == PX_ON ? UMF_OS_HUGE_PAGES_ON
+                                     : UMF_OS_HUGE_PAGES_OFF);
+        if (r != UMF_RESULT_SUCCESS) {
+            px_die("thp: cannot set huge pages", px_result_str(r));
+        }
+    }
+    umf_memory_provider_handle_t prov;
+    r = umfMemoryProviderCreate(umfOsMemoryProviderOps(), params, &prov);
+    umfOsMemoryProviderParamsDestroy(params);
+    if (r == UMF_RESULT_SUCCESS && pc->disposition != PX_PAGES_PRIVATE) {
+        // A heap stays private across fork, as with any malloc.
+        r = umf_private_os_provider_private_after_fork(prov);
+    }
+    if (r == UMF_RESULT_SUCCESS && pc->disposition == PX_PAGES_SHARED_SHM) {
+        // The name goes at once: nothing is left in /dev/shm whatever ends
+        // the process. IPC consumers get the object through the
+        // producer's pid and fd (pidfd_getfd, or /proc/<pid>/fd).
+        r = umf_private_os_provider_unlink_name(prov);
+    }
+    if (r != UMF_RESULT_SUCCESS) {
+        bool numa = pc->numa_mode >= 0 || pc->numa_nnodes || pc->numa_all_nodes;
+        px_die(numa ? "cannot create the OS memory provider: check numa.nodes "
+                      "and numa.mode against this machine's NUMA nodes "
+                      "(/sys/devices/system/node/online)"
+               : pc->thp == PX_ON && r == UMF_RESULT_ERROR_NOT_SUPPORTED
+                   ? "thp=on: this kernel has no transparent huge pages "
+                     "(/sys/kernel/mm/transparent_hugepage is missing)"
+                   : "cannot create the OS memory provider",
+               px_result_str(r));
+    }
+    return prov;
+}
+
+static umf_memory_pool_handle_t
+px_make_pool(px_pool_kind_t kind, const px_pool_conf_t *pc,
+             umf_memory_provider_handle_t prov) {
+    umf_memory_pool_handle_t pool = NULL;
+    umf_result_t r = UMF_RESULT_ERROR_UNKNOWN;
+    const umf_pool_create_flags_t flags = UMF_POOL_CREATE_FLAG_OWN_PROVIDER;
+    switch (kind) {
+    case PX_POOL_DISJOINT: {
+        umf_disjoint_pool_params_handle_t p;
+        if ((r = umfDisjointPoolParamsCreate(&p)) != UMF_RESULT_SUCCESS) {
+            break;
+        }
+        if (pc->dj_slab_min_size_set) {
+            r = umfDisjointPoolParamsSetSlabMinSize(p, pc->dj_slab_min_size);
+        }
+        if (r == UMF_RESULT_SUCCESS && pc->dj_max_poolable_size_set) {
+            r = umfDisjointPoolParamsSetMaxPoolableSize(
+                p, pc->dj_max_poolable_size);
+        }
+        if (r == UMF_RESULT_SUCCESS && pc->dj_capacity_set) {
+            r = umfDisjointPoolParamsSetCapacity(p, pc->dj_capacity);
+        }
+        if (r == UMF_RESULT_SUCCESS && pc->dj_min_bucket_size_set) {
+            r = umfDisjointPoolParamsSetMinBucketSize(p,
+                                                      pc->dj_min_bucket_size);
+        }
+        if (r == UMF_RESULT_SUCCESS) {
+            r = umfDisjointPoolParamsSetName(p, "umf_proxy");
+        }
+        if (r == UMF_RESULT_SUCCESS) {
+            r = umfPoolCreate(umfDisjointPoolOps(), prov, p, flags, &pool);
+        }
+        umfDisjointPoolParamsDestroy(p);
+        break;
+    }
+    case PX_POOL_SCALABLE: {
+        umf_scalable_pool_params_handle_t p;
+        if ((r = umfScalablePoolParamsCreate(&p)) != UMF_RESULT_SUCCESS) {
+            break;
+        }
+        if (pc->sc_granularity) {
+            r = umfScalablePoolParamsSetGranularity(p, pc->sc_granularity);
+        } else if (pc->thp == PX_ON) {
+            // Whole huge pages from the provider, so that they can be used.
+            r = umfScalablePoolParamsSetGranularity(p, (size_t)2 << 20);
+        }
+        if (r == UMF_RESULT_SUCCESS && pc->sc_keep_all != PX_UNSET) {
+            r = umfScalablePoolParamsSetKeepAllMemory(p,
+                                                      pc->sc_keep_all == PX_ON);
+        }
+        if (r == UMF_RESULT_SUCCESS) {
+            r = umfPoolCreate(umfScalablePoolOps(), prov, p, flags, &pool);
+        }
+        umfScalablePoolParamsDestroy(p);
+        break;
+    }
+    case PX_POOL_JEMALLOC: {
+#ifdef HAVE_JEMALLOC_POOL
+        umf_jemalloc_pool_params_handle_t p;
+        if ((r = umfJemallocPoolParamsCreate(&p)) != UMF_RESULT_SUCCESS) {
+            break;
+        }
+        if (pc->je_keep_all != PX_UNSET) {
+            r = umfJemallocPoolParamsSetKeepAllMemory(p,
+                                                      pc->je_keep_all == PX_ON);
+        }
+        if (r == UMF_RESULT_SUCCESS) {
+            r = umfPoolCreate(umfJemallocPoolOps(), prov, p, flags, &pool);
+        }
+        umfJemallocPoolParamsDestroy(p);
+#else
+        umfMemoryProviderDestroy(prov);
+        px_die("pool=jemalloc: this libumf_proxy was built without jemalloc",
+               "rebuild with libjemalloc-dev installed, or choose pool="
+               "disjoint|scalable|proxy");
+#endif
+        break;
+    }
+    case PX_POOL_PROXY:
+        r = umfPoolCreate(umfProxyPoolOps(), prov, NULL, flags, &pool);
+        break;
+    default:
+        break;
+    }
+    if (r != UMF_RESULT_SUCCESS || !pool) {
+        char what[96];
+        snprintf(what, sizeof(what), "pool=%s: cannot create the pool",
+                 px_pool_name(kind));
+        px_die(what, kind == PX_POOL_SCALABLE
+                         ? "libtbbmalloc.so.2 not found or unusable "
+                           "(apt-get install libtbbmalloc2)"
+                         : px_result_str(r));
+    }
+    return pool;
+}
+
+static void px_make_heap(px_heap_t *heap, const px_pool_conf_t *pc,
+                         const char *name, unsigned index) {
+    px_pool_kind_t kind = pc->pool != PX_POOL_UNSET ? pc->pool
+                                                    : PX_POOL_DEFAULT;
+    heap->kind = kind;
+    snprintf(heap->name, sizeof(heap->name), "%s", name);
+    if (kind == PX_POOL_SYSTEM) {
+        heap->pool = NULL;
+        return;
+    }
+    umf_memory_provider_handle_t prov = px_make_provider(pc, name);
+    if (px.stats) {
+        prov = px_stats_wrap_provider(prov, index);
+        if (!prov) {
+            px_die("stats: cannot set up counting", NULL);
+        }
+    }
+    heap->provider = prov;
+    heap->pool = px_make_pool(kind, pc, prov);
+    heap->native_calloc =
+        kind == PX_POOL_JEMALLOC || kind == PX_POOL_SCALABLE;
+    heap->native_realloc = heap->native_calloc;
+}
+
+// A shared-shm heap's name is removed right after it is created, so no
+// name outlives its process; names left by earlier versions of the proxy
+// (or by a process killed in that instant) are removed by the next proxy
+// with a shared-shm heap when their process is gone.
+// The directory is read with getdents64 into a stack buffer (opendir
+// would allocate).
+#define PX_SHM_PREFIX "umf_proxy_lib_shm_pid_"
+
+struct px_dirent64 {
+    unsigned long long d_ino;
+    long long d_off;
+    unsigned short d_reclen;
+    unsigned char d_type;
+    char d_name[];
+};
+
+static void px_shm_collect_stale(void) {
+    int fd = open("/dev/shm", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        return;
+    }
+    _Alignas(8) char buf[8192];
+    size_t plen = strlen(PX_SHM_PREFIX);
+    for (;;) {
+        long n = syscall(SYS_getdents64, fd, buf, sizeof(buf));
+        if (n <= 0) {
+            break;
+        }
+        for (long off = 0; off < n;) {
+            struct px_dirent64 *d = (struct px_dirent64 *)(buf + off);
+            off += d->d_reclen;
+            if (strncmp(d->d_name, PX_SHM_PREFIX, plen) != 0) {
+                continue;
+            }
+            char *end;
+            long pid = strtol(d->d_name + plen, &end, 10);
+            if (end == d->d_name + plen || pid <= 0 ||
+                (*end != '\0' && *end != '_')) {
+                continue;
+            }
+            if (kill((pid_t)pid, 0) != 0 && errno == ESRCH) {
+                char name[300];
+                snprintf(name, sizeof(name), "/%s", d->d_name);
+                (void)shm_unlink(name);
+            }
+        }
+    }
+    close(fd);
+}
+
+static void px_apply_log(const px_config_t *cfg) {
+    if (!cfg->log_level[0] || getenv("UMF_LOG")) {
+        return; // UMF_LOG, when set, wins
+    }
+    char s[PX_PATH_MAX + 64];
+    if (cfg->log_file[0]) {
+        snprintf(s, sizeof(s), "level:%s;flush:%s;output:file,%s",
+                 cfg->log_level, cfg->log_level, cfg->log_file);
+    } else {
+        snprintf(s, sizeof(s), "level:%s;flush:%s;output:stderr",
+                 cfg->log_level, cfg->log_level);
+    }
+    umf_private_log_configure(s);
+}
+
+void px_setup(void) {
+    px_sys_resolve();
+    px_depth++; // allocations made while we set up go to the system
+
+    const char *env = getenv("UMF_PROXY");
+    const char *path = getenv("UMF_PROXY_CONFIG");
+    bool required = path != NULL;
+    if (!path) {
+        path = PX_CONFIG_DEFAULT;
+    }
+    char err[512];
+    if (px_config_load(&px_cfg, env, path, required,
+                       program_invocation_short_name, err,
+                       sizeof(err)) != 0) {
+        px_die(err, NULL);
+    }
+    px_apply_log(&px_cfg);
+
+    px.stats = px_cfg.stats;
+    if (px.stats) {
+        int oerr = px_stats_open(px_cfg.stats_file);
+        if (oerr) {
+            char what[PX_PATH_MAX + 32];
+            snprintf(what, sizeof(what), "stats.file %s: cannot open",
+                     px_cfg.stats_file);
+            px_die(what, strerror(-oerr));
+        }
+    }
+    px.threshold = px_cfg.size_threshold;
+    bool shm = px_cfg.base.disposition == PX_PAGES_SHARED_SHM;
+    for (size_t i = 0; i < px_cfg.ntiers; i++) {
+        shm |= px_cfg.tiers[i].pc.disposition == PX_PAGES_SHARED_SHM;
+    }
+    if (shm) {
+        px_shm_collect_stale();
+    }
+
+    px_make_heap(&px.heaps[0], &px_cfg.base, "", 0);
+    px.nheaps = 1;
+    // Tiers sorted by their first size, so routing scans in order.
+    size_t order[PX_MAX_TIERS];
+    for (size_t i = 0; i < px_cfg.ntiers; i++) {
+        size_t j = i;
+        while (j > 0 && px_cfg.tiers[order[j - 1]].min > px_cfg.tiers[i].min) {
+            order[j] = order[j - 1];
+            j--;
+        }
+        order[j] = i;
+    }
+    for (size_t i = 0; i < px_cfg.ntiers; i++) {
+        const px_tier_t *t = &px_cfg.tiers[order[i]];
+        px_heap_t *heap = &px.heaps[px.nheaps];
+        px_make_heap(heap, &t->pc, t->name, (unsigned)px.nheaps);
+        heap->min = t->min;
+        heap->max = t->max;
+        px.nheaps++;
+    }
+    px.ntiers = px.nheaps - 1;
+    px_epoch = umf_private_tracker_epoch();
+    // From here on, pool memory may be freed at any moment of exit: libumf
+    // keeps its tracker published for good.
+    umf_private_proxy_present();
+    px_depth--;
+    atomic_store_explicit(&px.ready, 1, memory_order_release);
+}
+
+__attribute__((constructor)) static void px_ctor(void) {
+    px_setup();
+}
+
+__attribute__((destructor)) static void px_dtor(void) {
+    // Pools stay: later destructors may still free their memory. (Shm
+    // names were removed as soon as their heaps existed.)
+    if (px.stats) {
+        px_stats_report();
+    }
+}

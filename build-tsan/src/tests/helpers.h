@@ -1,0 +1,291 @@
+/*
+ * SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+ *
+ * helpers.h - shared by the Check suites: running a suite, skipping a test
+ * binary with a printed reason, and a user-written provider and pool of the
+ * kind a program written for UMF 0.10.1 would define.
+ */
+
+#ifndef UMF_TEST_HELPERS_H
+#define UMF_TEST_HELPERS_H
+
+#include <check.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <umf/memory_pool.h>
+#include <umf/memory_pool_ops.h>
+#include <umf/memory_provider.h>
+
+#ifndef ARRAY_SIZE
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#endif
+
+// Automake's SKIP: say why, exit 77.
+static inline void skip_binary(const char *why) {
+    printf("SKIP: %s\n", why);
+    fflush(stdout);
+    exit(77);
+}
+
+// Divisor for the iteration counts of stress tests: 1 normally, larger
+// under `make check-valgrind` (which sets UMF_TEST_SLOW), where threads run
+// one at a time and spinning readers would starve writers.
+static inline int test_slow_factor(void) {
+    const char *v = getenv("UMF_TEST_SLOW");
+    int f = v ? atoi(v) : 1;
+    return f > 0 ? f : 1;
+}
+
+// libumf_proxy.so is preloaded (make check-under-proxy): malloc'd memory
+// then belongs to the proxy's pool, and the proxy is a user of libumf.
+static inline bool under_proxy(void) {
+    const char *p = getenv("LD_PRELOAD");
+    return p && strstr(p, "libumf_proxy") != NULL;
+}
+
+static inline int run_suite(Suite *s) {
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+// --- A user-written provider: mmap-backed, counting, with fault injection ---
+
+typedef struct test_prov_params_t {
+    const char *name;
+    size_t fail_after_bytes; // 0: never fail; else alloc fails past this
+    int init_result;         // initialize returns this
+} test_prov_params_t;
+
+typedef struct test_prov_t {
+    struct test_prov_t *keep_next; // all instances stay reachable (LSan)
+    const char *name;
+    void *params_seen; // what initialize received
+    size_t fail_after_bytes;
+    _Atomic size_t allocated, allocs, frees, purges, splits, merges;
+    _Atomic int finalized;
+} test_prov_t;
+
+// Counters survive finalize so tests can check it ran; every instance is
+// kept on a list so leak checkers see it as reachable, not lost.
+static test_prov_t *test_prov_last;
+static _Atomic(test_prov_t *) test_prov_all;
+
+static _Thread_local int32_t test_prov_native;
+
+static inline umf_result_t tp_initialize(void *params, void **priv) {
+    test_prov_params_t *p = params;
+    if (p && p->init_result != UMF_RESULT_SUCCESS) {
+        return (umf_result_t)p->init_result;
+    }
+    test_prov_t *t = calloc(1, sizeof(*t));
+    if (!t) {
+        return UMF_RESULT_ERROR_OUT_OF_HOST_MEMORY;
+    }
+    t->name = p && p->name ? p->name : "test_provider";
+    t->fail_after_bytes = p ? p->fail_after_bytes : 0;
+    t->params_seen = params;
+    t->keep_next = atomic_load(&test_prov_all);
+    while (!atomic_compare_exchange_weak(&test_prov_all, &t->keep_next, t)) {
+    }
+    test_prov_last = t;
+    *priv = t;
+    return UMF_RESULT_SUCCESS;
+}
+
+static inline void tp_finalize(void *priv) {
+    test_prov_t *t = priv;
+    t->finalized = 1; // leaked on purpose: tests read it afterwards
+}
+
+static inline umf_result_t tp_alloc(void *priv, size_t size, size_t align,
+                                    void **ptr) {
+    test_prov_t *t = priv;
+    if (size == 0) {
+        test_prov_native = 42;
+        return UMF_RESULT_ERROR_MEMORY_PROVIDER_SPECIFIC;
+    }
+    if (t->fail_after_bytes && t->allocated + size > t->fail_after_bytes) {
+        test_prov_native = 7;
+        return UMF_RESULT_ERROR_OUT_OF_HOST_MEMORY;
+    }
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    if (align < page) {
+        align = page;
+    }
+    size_t len = (size + page - 1) & ~(page - 1);
+    char *p = mmap(NULL, len + align, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) {
+        return UMF_RESULT_ERROR_OUT_OF_HOST_MEMORY;
+    }
+    char *a = (char *)(((uintptr_t)p + align - 1) & ~(uintptr_t)(align - 1));
+    if (a > p) {
+        munmap(p, (size_t)(a - p));
+    }
+    munmap(a + len, (size_t)(p + len + align - (a + len)));
+    t->allocated += size;
+    t->allocs++;
+    *ptr = a;
+    return UMF_RESULT_SUCCESS;
+}
+
+static inline umf_result_t tp_free(void *priv, void *ptr, size_t size) {
+    test_prov_t *t = priv;
+    if (!ptr) {
+        return UMF_RESULT_SUCCESS;
+    }
+    if (size == 0) {
+        test_prov_native = 43;
+        return UMF_RESULT_ERROR_MEMORY_PROVIDER_SPECIFIC;
+    }
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    munmap(ptr, (size + page - 1) & ~(page - 1));
+    t->allocated -= size;
+    t->frees++;
+    return UMF_RESULT_SUCCESS;
+}
+
+static inline void tp_native(void *priv, const char **msg, int32_t *err) {
+    (void)priv;
+    *msg = "test provider native error";
+    *err = test_prov_native;
+}
+
+static inline umf_result_t tp_rec_page(void *priv, size_t size, size_t *ps) {
+    (void)priv, (void)size;
+    *ps = (size_t)sysconf(_SC_PAGESIZE);
+    return UMF_RESULT_SUCCESS;
+}
+
+static inline umf_result_t tp_min_page(void *priv, void *ptr, size_t *ps) {
+    (void)priv, (void)ptr;
+    *ps = (size_t)sysconf(_SC_PAGESIZE);
+    return UMF_RESULT_SUCCESS;
+}
+
+static inline const char *tp_name(void *priv) {
+    return ((test_prov_t *)priv)->name;
+}
+
+static inline umf_result_t tp_purge(void *priv, void *ptr, size_t size) {
+    (void)ptr, (void)size;
+    ((test_prov_t *)priv)->purges++;
+    return UMF_RESULT_SUCCESS;
+}
+
+static inline umf_result_t tp_split(void *priv, void *ptr, size_t total,
+                                    size_t first) {
+    (void)ptr, (void)total, (void)first;
+    ((test_prov_t *)priv)->splits++;
+    return UMF_RESULT_SUCCESS;
+}
+
+static inline umf_result_t tp_merge(void *priv, void *lo, void *hi,
+                                    size_t total) {
+    (void)lo, (void)hi, (void)total;
+    ((test_prov_t *)priv)->merges++;
+    return UMF_RESULT_SUCCESS;
+}
+
+static inline umf_memory_provider_ops_t test_provider_ops(void) {
+    umf_memory_provider_ops_t ops = {
+        .version = UMF_VERSION_CURRENT,
+        .initialize = tp_initialize,
+        .finalize = tp_finalize,
+        .alloc = tp_alloc,
+        .get_last_native_error = tp_native,
+        .get_recommended_page_size = tp_rec_page,
+        .get_min_page_size = tp_min_page,
+        .get_name = tp_name,
+        .ext.free = tp_free,
+        .ext.purge_lazy = tp_purge,
+        .ext.purge_force = tp_purge,
+        .ext.allocation_merge = tp_merge,
+        .ext.allocation_split = tp_split,
+    };
+    return ops;
+}
+
+// --- A user-written pool: one provider chunk per allocation ---
+
+typedef struct test_pool_t {
+    struct test_pool_t *keep_next;         // all instances stay reachable
+    umf_memory_provider_handle_t provider; // what initialize received
+    void *params_seen;
+    _Atomic size_t mallocs, frees;
+} test_pool_t;
+
+static test_pool_t *test_pool_last;
+static _Atomic(test_pool_t *) test_pool_all;
+static _Thread_local umf_result_t test_pool_err;
+
+static inline umf_result_t tpl_initialize(umf_memory_provider_handle_t prov,
+                                          void *params, void **priv) {
+    test_pool_t *p = calloc(1, sizeof(*p));
+    if (!p) {
+        return UMF_RESULT_ERROR_OUT_OF_HOST_MEMORY;
+    }
+    p->provider = prov;
+    p->params_seen = params;
+    p->keep_next = atomic_load(&test_pool_all);
+    while (!atomic_compare_exchange_weak(&test_pool_all, &p->keep_next, p)) {
+    }
+    test_pool_last = p;
+    *priv = p;
+    return UMF_RESULT_SUCCESS;
+}
+
+static inline void tpl_finalize(void *priv) {
+    (void)priv; // leaked on purpose: tests read it afterwards
+}
+
+static inline void *tpl_malloc(void *priv, size_t size) {
+    test_pool_t *p = priv;
+    void *ptr = NULL;
+    test_pool_err = umfMemoryProviderAlloc(p->provider, size, 0, &ptr);
+    if (test_pool_err != UMF_RESULT_SUCCESS) {
+        return NULL;
+    }
+    p->mallocs++;
+    return ptr;
+}
+
+static inline umf_result_t tpl_free(void *priv, void *ptr) {
+    test_pool_t *p = priv;
+    if (!ptr) {
+        return UMF_RESULT_SUCCESS;
+    }
+    p->frees++;
+    // A real pool would know the size; this one frees one page.
+    return umfMemoryProviderFree(p->provider, ptr,
+                                 (size_t)sysconf(_SC_PAGESIZE));
+}
+
+static inline umf_result_t tpl_last_error(void *priv) {
+    (void)priv;
+    return test_pool_err;
+}
+
+// Only the mandatory ops plus last error: calloc & co. come from defaults.
+static inline umf_memory_pool_ops_t test_pool_ops(void) {
+    umf_memory_pool_ops_t ops = {
+        .version = UMF_VERSION_CURRENT,
+        .initialize = tpl_initialize,
+        .finalize = tpl_finalize,
+        .malloc = tpl_malloc,
+        .free = tpl_free,
+        .get_last_allocation_error = tpl_last_error,
+    };
+    return ops;
+}
+
+#endif /* UMF_TEST_HELPERS_H */

@@ -1,0 +1,595 @@
+/*
+ * SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+ *
+ * test_pool_disjoint.c - what is particular to the disjoint pool: params,
+ * the bucket/slab algorithm seen from the provider, capacity and shared
+ * limits, memory the CPU cannot touch, traces, thread caches (thread exit,
+ * pool destroy, stale caches), and destroy returning everything.
+ * Behaviour common to all pools is in test_pools.c.
+ */
+
+#include <fcntl.h>
+#include <pthread.h>
+
+#include <umf/pools/pool_disjoint.h>
+#include <umf/providers/provider_os_memory.h>
+
+#include "helpers.h"
+
+#define KiB ((size_t)1024)
+#define MiB (KiB * 1024)
+
+static umf_memory_provider_handle_t counting_provider(test_prov_params_t *pp) {
+    umf_memory_provider_ops_t ops = test_provider_ops();
+    umf_memory_provider_handle_t prov;
+    ck_assert_int_eq(umfMemoryProviderCreate(&ops, pp, &prov),
+                     UMF_RESULT_SUCCESS);
+    return prov;
+}
+
+// The contract's "typical tested configuration".
+static umf_disjoint_pool_params_handle_t typical_params(void) {
+    umf_disjoint_pool_params_handle_t p;
+    ck_assert_int_eq(umfDisjointPoolParamsCreate(&p), UMF_RESULT_SUCCESS);
+    ck_assert_int_eq(umfDisjointPoolParamsSetSlabMinSize(p, 4096), 0);
+    ck_assert_int_eq(umfDisjointPoolParamsSetMaxPoolableSize(p, 4096), 0);
+    ck_assert_int_eq(umfDisjointPoolParamsSetCapacity(p, 4), 0);
+    ck_assert_int_eq(umfDisjointPoolParamsSetMinBucketSize(p, 64), 0);
+    return p;
+}
+
+static umf_memory_pool_handle_t make_pool(umf_memory_provider_handle_t prov,
+                                          umf_disjoint_pool_params_handle_t p,
+                                          umf_pool_create_flags_t flags) {
+    umf_memory_pool_handle_t pool = NULL;
+    ck_assert_int_eq(umfPoolCreate(umfDisjointPoolOps(), prov, p, flags, &pool),
+                     UMF_RESULT_SUCCESS);
+    return pool;
+}
+
+// --- params ---
+
+START_TEST(test_pool_disjoint_params_api) {
+    umf_disjoint_pool_params_handle_t p = (void *)0x1;
+    ck_assert_int_eq(umfDisjointPoolParamsCreate(NULL),
+                     UMF_RESULT_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(umfDisjointPoolParamsDestroy(NULL), UMF_RESULT_SUCCESS);
+    ck_assert_int_eq(umfDisjointPoolParamsSetSlabMinSize(NULL, 1),
+                     UMF_RESULT_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(umfDisjointPoolParamsSetMaxPoolableSize(NULL, 1),
+                     UMF_RESULT_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(umfDisjointPoolParamsSetCapacity(NULL, 1),
+                     UMF_RESULT_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(umfDisjointPoolParamsSetMinBucketSize(NULL, 8),
+                     UMF_RESULT_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(umfDisjointPoolParamsSetTrace(NULL, 1),
+                     UMF_RESULT_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(umfDisjointPoolParamsSetSharedLimits(NULL, NULL),
+                     UMF_RESULT_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(umfDisjointPoolParamsSetName(NULL, "x"),
+                     UMF_RESULT_ERROR_INVALID_ARGUMENT);
+
+    ck_assert_int_eq(umfDisjointPoolParamsCreate(&p), UMF_RESULT_SUCCESS);
+    const size_t bad[] = {0, 3, 6, 24, 100, (size_t)3 << 20};
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+        ck_assert_int_eq(umfDisjointPoolParamsSetMinBucketSize(p, bad[i]),
+                         UMF_RESULT_ERROR_INVALID_ARGUMENT);
+    }
+    const size_t good[] = {1, 2, 4, 8, 64, 4096};
+    for (size_t i = 0; i < ARRAY_SIZE(good); i++) {
+        ck_assert_int_eq(umfDisjointPoolParamsSetMinBucketSize(p, good[i]),
+                         UMF_RESULT_SUCCESS);
+    }
+    ck_assert_int_eq(umfDisjointPoolParamsSetName(p, NULL),
+                     UMF_RESULT_ERROR_INVALID_ARGUMENT);
+    // The name is copied.
+    char name[] = "mine";
+    ck_assert_int_eq(umfDisjointPoolParamsSetName(p, name), 0);
+    name[0] = 'X';
+    ck_assert_int_eq(umfDisjointPoolParamsDestroy(p), UMF_RESULT_SUCCESS);
+
+    umf_disjoint_pool_shared_limits_handle_t l =
+        umfDisjointPoolSharedLimitsCreate(1 << 20);
+    ck_assert_ptr_nonnull(l);
+    umfDisjointPoolSharedLimitsDestroy(l);
+    umfDisjointPoolSharedLimitsDestroy(NULL);
+}
+END_TEST
+
+START_TEST(test_pool_disjoint_null_params_are_defaults) {
+    umf_memory_provider_handle_t prov = counting_provider(NULL);
+    test_prov_t *t = test_prov_last;
+    umf_memory_pool_handle_t pool = make_pool(prov, NULL, 0);
+    void *a = umfPoolMalloc(pool, 64);
+    void *b = umfPoolMalloc(pool, 64);
+    ck_assert_ptr_nonnull(a);
+    ck_assert_ptr_nonnull(b);
+    // Both from one 2 MiB slab: the documented default.
+    ck_assert_uint_eq(t->allocs, 1);
+    ck_assert_uint_eq(t->allocated, 2 * MiB);
+    umfPoolFree(pool, a);
+    umfPoolFree(pool, b);
+    // 1 MiB is chunked (two per slab); 2 MiB is pooled as a whole slab;
+    // 2 MiB + 1 goes straight through.
+    void *e = umfPoolMalloc(pool, MiB);
+    ck_assert_uint_eq(t->allocated, 4 * MiB);
+    void *c = umfPoolMalloc(pool, 2 * MiB);
+    ck_assert_uint_eq(t->allocated, 6 * MiB);
+    void *d = umfPoolMalloc(pool, 2 * MiB + 1);
+    ck_assert_uint_eq(t->allocated, 8 * MiB + 1);
+    umfPoolFree(pool, c);
+    umfPoolFree(pool, d);
+    umfPoolFree(pool, e);
+    ck_assert_uint_eq(t->allocated, 6 * MiB); // c kept, d freed
+    umfPoolDestroy(pool);
+    ck_assert_uint_eq(t->allocated, 0);
+    umfMemoryProviderDestroy(prov);
+}
+END_TEST
+
+START_TEST(test_pool_disjoint_create_errors) {
+    umf_memory_provider_handle_t prov = counting_provider(NULL);
+    umf_disjoint_pool_params_handle_t p = typical_params();
+    // The min bucket can only be set to a power of two, so a pool cannot be
+    // created with a bad one; NULL provider is refused by umfPoolCreate.
+    umf_memory_pool_handle_t pool = (void *)0x1;
+    ck_assert_int_eq(umfPoolCreate(umfDisjointPoolOps(), NULL, p, 0, &pool),
+                     UMF_RESULT_ERROR_INVALID_ARGUMENT);
+    ck_assert_ptr_eq(pool, (void *)0x1);
+    // Degenerate but valid settings: nothing pooled at all.
+    ck_assert_int_eq(umfDisjointPoolParamsSetSlabMinSize(p, 0), 0);
+    ck_assert_int_eq(umfDisjointPoolParamsSetMaxPoolableSize(p, 0), 0);
+    ck_assert_int_eq(umfDisjointPoolParamsSetCapacity(p, 0), 0);
+    pool = make_pool(prov, p, 0);
+    test_prov_t *t = test_prov_last;
+    void *x = umfPoolMalloc(pool, 10);
+    ck_assert_ptr_nonnull(x);
+    ck_assert_uint_eq(t->allocated, 10); // straight to the provider
+    ck_assert_int_eq(umfPoolFree(pool, x), UMF_RESULT_SUCCESS);
+    ck_assert_uint_eq(t->allocated, 0);
+    umfPoolDestroy(pool);
+    umfDisjointPoolParamsDestroy(p);
+    umfMemoryProviderDestroy(prov);
+}
+END_TEST
+
+// --- the algorithm, seen from the provider ---
+
+START_TEST(test_pool_disjoint_chunked_slabs) {
+    umf_memory_provider_handle_t prov = counting_provider(NULL);
+    test_prov_t *t = test_prov_last;
+    umf_disjoint_pool_params_handle_t p = typical_params();
+    umf_memory_pool_handle_t pool = make_pool(prov, p, 0);
+    umfDisjointPoolParamsDestroy(p);
+
+    // 64 chunks of 64 B fill one 4 KiB slab; the 65th needs another.
+    void *ptr[130];
+    for (int i = 0; i < 64; i++) {
+        ptr[i] = umfPoolMalloc(pool, 50);
+        ck_assert_ptr_nonnull(ptr[i]);
+    }
+    ck_assert_uint_eq(t->allocs, 1);
+    ck_assert_uint_eq(t->allocated, 4096);
+    ptr[64] = umfPoolMalloc(pool, 64);
+    ck_assert_uint_eq(t->allocs, 2);
+    // All distinct, 64 B apart within a slab, nothing overlapping.
+    for (int i = 0; i <= 64; i++) {
+        for (int j = 0; j < i; j++) {
+            uintptr_t a = (uintptr_t)ptr[i], b = (uintptr_t)ptr[j];
+            ck_assert(a >= b + 64 || b >= a + 64);
+        }
+    }
+    // Free everything: one empty slab is kept, the other goes back.
+    for (int i = 0; i <= 64; i++) {
+        ck_assert_int_eq(umfPoolFree(pool, ptr[i]), UMF_RESULT_SUCCESS);
+    }
+    umfPoolDestroy(pool); // flushes this thread's cache, frees all slabs
+    ck_assert_uint_eq(t->allocated, 0);
+    ck_assert_uint_eq(t->allocs, t->frees);
+    umfMemoryProviderDestroy(prov);
+}
+END_TEST
+
+START_TEST(test_pool_disjoint_whole_slabs_and_capacity) {
+    umf_memory_provider_handle_t prov = counting_provider(NULL);
+    test_prov_t *t = test_prov_last;
+    umf_disjoint_pool_params_handle_t p = typical_params();
+    umf_memory_pool_handle_t pool = make_pool(prov, p, 0);
+    umfDisjointPoolParamsDestroy(p);
+    // 3000 B: bucket 3072 > slab/2, so one whole 4 KiB slab per request.
+    void *ptr[6];
+    for (int i = 0; i < 6; i++) {
+        ptr[i] = umfPoolMalloc(pool, 3000);
+        ck_assert_ptr_nonnull(ptr[i]);
+    }
+    ck_assert_uint_eq(t->allocs, 6);
+    ck_assert_uint_eq(t->allocated, 6 * 4096);
+    for (int i = 0; i < 6; i++) {
+        umfPoolFree(pool, ptr[i]);
+    }
+    // Capacity 4: four free slabs kept, two returned.
+    ck_assert_uint_eq(t->frees, 2);
+    ck_assert_uint_eq(t->allocated, 4 * 4096);
+    // Reuse: four requests of the same bucket need no provider call.
+    for (int i = 0; i < 4; i++) {
+        ptr[i] = umfPoolMalloc(pool, 3070);
+    }
+    ck_assert_uint_eq(t->allocs, 6);
+    for (int i = 0; i < 4; i++) {
+        umfPoolFree(pool, ptr[i]);
+    }
+    // Above max poolable: straight through, exact size, freed at once.
+    void *big = umfPoolMalloc(pool, 5000);
+    ck_assert_uint_eq(t->allocs, 7);
+    ck_assert_uint_eq(t->allocated, 4 * 4096 + 5000);
+    ck_assert_uint_ge(umfPoolMallocUsableSize(pool, big), 5000);
+    umfPoolFree(pool, big);
+    ck_assert_uint_eq(t->allocated, 4 * 4096);
+    umfPoolDestroy(pool);
+    ck_assert_uint_eq(t->allocated, 0);
+    umfMemoryProviderDestroy(prov);
+}
+END_TEST
+
+START_TEST(test_pool_disjoint_shared_limits) {
+    umf_disjoint_pool_shared_limits_handle_t lim =
+        umfDisjointPoolSharedLimitsCreate(2 * 4096);
+    umf_memory_provider_handle_t prov = counting_provider(NULL);
+    test_prov_t *t = test_prov_last;
+    umf_disjoint_pool_params_handle_t p = typical_params();
+    ck_assert_int_eq(umfDisjointPoolParamsSetSharedLimits(p, lim), 0);
+    umf_memory_pool_handle_t a = make_pool(prov, p, 0);
+    umf_memory_pool_handle_t b = make_pool(prov, p, 0);
+    umfDisjointPoolParamsDestroy(p);
+    void *x[3], *y[3];
+    for (int i = 0; i < 3; i++) {
+        x[i] = umfPoolMalloc(a, 4000);
+        y[i] = umfPoolMalloc(b, 4000);
+    }
+    ck_assert_uint_eq(t->allocated, 6 * 4096);
+    for (int i = 0; i < 3; i++) {
+        umfPoolFree(a, x[i]);
+        umfPoolFree(b, y[i]);
+    }
+    // Only 8 KiB of free slabs may stay cached across both pools.
+    ck_assert_uint_eq(t->allocated, 2 * 4096);
+    umfPoolDestroy(a);
+    umfPoolDestroy(b);
+    ck_assert_uint_eq(t->allocated, 0);
+    umfDisjointPoolSharedLimitsDestroy(lim);
+    umfMemoryProviderDestroy(prov);
+}
+END_TEST
+
+START_TEST(test_pool_disjoint_zero_size_and_unsupported) {
+    umf_memory_provider_handle_t prov = counting_provider(NULL);
+    test_prov_t *t = test_prov_last;
+    umf_memory_pool_handle_t pool = make_pool(prov, NULL, 0);
+    // Size 0: NULL, and the last error is not touched.
+    ck_assert_ptr_null(umfPoolCalloc(pool, 1, 1));
+    ck_assert_int_eq(umfPoolGetLastAllocationError(pool),
+                     UMF_RESULT_ERROR_NOT_SUPPORTED);
+    ck_assert_ptr_null(umfPoolMalloc(pool, 0));
+    ck_assert_int_eq(umfPoolGetLastAllocationError(pool),
+                     UMF_RESULT_ERROR_NOT_SUPPORTED);
+    void *p = umfPoolMalloc(pool, 10);
+    ck_assert_ptr_null(umfPoolRealloc(pool, p, 20));
+    ck_assert_int_eq(umfPoolGetLastAllocationError(pool),
+                     UMF_RESULT_ERROR_NOT_SUPPORTED);
+    ck_assert_uint_eq(umfPoolMallocUsableSize(pool, p), 12); // bucket 12
+    ck_assert_uint_eq(umfPoolMallocUsableSize(pool, NULL), 0);
+    // free(NULL) succeeds without asking the provider.
+    size_t frees = t->frees;
+    ck_assert_int_eq(umfPoolFree(pool, NULL), UMF_RESULT_SUCCESS);
+    ck_assert_uint_eq(t->frees, frees);
+    umfPoolFree(pool, p);
+    umfPoolDestroy(pool);
+    umfMemoryProviderDestroy(prov);
+}
+END_TEST
+
+START_TEST(test_pool_disjoint_provider_errors_propagate) {
+    test_prov_params_t pp = {.fail_after_bytes = 3 * MiB};
+    umf_memory_provider_handle_t prov = counting_provider(&pp);
+    umf_memory_pool_handle_t pool = make_pool(prov, NULL, 0);
+    void *a = umfPoolMalloc(pool, 100); // takes a 2 MiB slab
+    ck_assert_ptr_nonnull(a);
+    ck_assert_ptr_null(umfPoolMalloc(pool, 1000)); // another slab: too much
+    ck_assert_int_eq(umfPoolGetLastAllocationError(pool),
+                     UMF_RESULT_ERROR_OUT_OF_HOST_MEMORY);
+    ck_assert_ptr_null(umfPoolMalloc(pool, 3 * MiB)); // large: too much
+    ck_assert_int_eq(umfPoolGetLastAllocationError(pool),
+                     UMF_RESULT_ERROR_OUT_OF_HOST_MEMORY);
+    // Never reset on success.
+    ck_assert_ptr_nonnull(umfPoolMalloc(pool, 100));
+    ck_assert_int_eq(umfPoolGetLastAllocationError(pool),
+                     UMF_RESULT_ERROR_OUT_OF_HOST_MEMORY);
+    umfPoolDestroy(pool);
+    umfMemoryProviderDestroy(prov);
+}
+END_TEST
+
+// A provider whose free fails: umfPoolFree passes the error on.
+static umf_result_t failing_free(void *priv, void *ptr, size_t size) {
+    (void)priv, (void)ptr, (void)size;
+    return UMF_RESULT_ERROR_MEMORY_PROVIDER_SPECIFIC;
+}
+
+START_TEST(test_pool_disjoint_provider_free_error_returned) {
+    umf_memory_provider_ops_t ops = test_provider_ops();
+    ops.ext.free = failing_free;
+    umf_memory_provider_handle_t prov;
+    ck_assert_int_eq(umfMemoryProviderCreate(&ops, NULL, &prov), 0);
+    umf_memory_pool_handle_t pool = make_pool(prov, NULL, 0);
+    void *big = umfPoolMalloc(pool, 4 * MiB);
+    ck_assert_ptr_nonnull(big);
+    ck_assert_int_eq(umfPoolFree(pool, big),
+                     UMF_RESULT_ERROR_MEMORY_PROVIDER_SPECIFIC);
+    // Still known to the pool: a retry fails the same way, not worse.
+    ck_assert_int_eq(umfPoolFree(pool, big),
+                     UMF_RESULT_ERROR_MEMORY_PROVIDER_SPECIFIC);
+    umfPoolDestroy(pool);
+    umfMemoryProviderDestroy(prov);
+}
+END_TEST
+
+// --- memory the CPU cannot touch ---
+
+START_TEST(test_pool_disjoint_works_on_prot_none) {
+    umf_os_memory_provider_params_handle_t op;
+    ck_assert_int_eq(umfOsMemoryProviderParamsCreate(&op), 0);
+    ck_assert_int_eq(umfOsMemoryProviderParamsSetProtection(op,
+                                                            UMF_PROTECTION_NONE),
+                     0);
+    umf_memory_provider_handle_t prov;
+    ck_assert_int_eq(umfMemoryProviderCreate(umfOsMemoryProviderOps(), op, &prov),
+                     0);
+    umfOsMemoryProviderParamsDestroy(op);
+    umf_memory_pool_handle_t pool =
+        make_pool(prov, NULL, UMF_POOL_CREATE_FLAG_OWN_PROVIDER);
+    // Any touch of this memory would kill the test with SIGSEGV.
+    void *ptrs[500];
+    for (int i = 0; i < 500; i++) {
+        size_t size = (size_t)(1 + (i * 7919) % (3 * MiB));
+        ptrs[i] = i % 3 ? umfPoolMalloc(pool, size)
+                        : umfPoolAlignedMalloc(pool, size, (size_t)1 << (i % 22));
+        ck_assert_ptr_nonnull(ptrs[i]);
+        ck_assert_ptr_eq(umfPoolByPtr(ptrs[i]), pool);
+        ck_assert_uint_ge(umfPoolMallocUsableSize(pool, ptrs[i]), size);
+    }
+    for (int i = 0; i < 500; i++) {
+        ck_assert_int_eq(umfFree(ptrs[i]), UMF_RESULT_SUCCESS);
+    }
+    umfPoolDestroy(pool);
+}
+END_TEST
+
+START_TEST(test_pool_disjoint_without_tracking) {
+    umf_memory_provider_handle_t prov = counting_provider(NULL);
+    test_prov_t *t = test_prov_last;
+    umf_memory_pool_handle_t pool =
+        make_pool(prov, NULL, UMF_POOL_CREATE_FLAG_DISABLE_TRACKING);
+    // The pool knows its large allocations' sizes itself.
+    void *big = umfPoolMalloc(pool, 3 * MiB);
+    void *small = umfPoolMalloc(pool, 100);
+    ck_assert_ptr_null(umfPoolByPtr(big));
+    ck_assert_int_eq(umfPoolFree(pool, big), UMF_RESULT_SUCCESS);
+    ck_assert_int_eq(umfPoolFree(pool, small), UMF_RESULT_SUCCESS);
+    umfPoolDestroy(pool);
+    ck_assert_uint_eq(t->allocated, 0);
+    umfMemoryProviderDestroy(prov);
+}
+END_TEST
+
+// --- traces ---
+
+static char *capture_stdout(void (*fn)(void)) {
+    static char buf[16384];
+    char path[] = "/tmp/umf_dp_trace_XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    fflush(stdout);
+    int saved = dup(1);
+    dup2(fd, 1);
+    fn();
+    fflush(stdout);
+    dup2(saved, 1);
+    close(saved);
+    lseek(fd, 0, SEEK_SET);
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    buf[n > 0 ? n : 0] = '\0';
+    close(fd);
+    unlink(path);
+    return buf;
+}
+
+static int trace_level;
+
+static void traced_run(void) {
+    umf_memory_provider_handle_t prov = counting_provider(NULL);
+    umf_disjoint_pool_params_handle_t p = typical_params();
+    umfDisjointPoolParamsSetTrace(p, trace_level);
+    umfDisjointPoolParamsSetName(p, "traced");
+    umf_memory_pool_handle_t pool;
+    umfPoolCreate(umfDisjointPoolOps(), prov, p, 0, &pool);
+    umfDisjointPoolParamsDestroy(p);
+    void *a = umfPoolMalloc(pool, 100);
+    umfPoolFree(pool, a);
+    umfPoolDestroy(pool);
+    umfMemoryProviderDestroy(prov);
+}
+
+START_TEST(test_pool_disjoint_trace_levels) {
+    trace_level = 0;
+    ck_assert_str_eq(capture_stdout(traced_run), "");
+    trace_level = 2;
+    char *out = capture_stdout(traced_run);
+    ck_assert_msg(strstr(out, "traced: bucket") != NULL, "%s", out);
+    ck_assert_msg(strstr(out, "traced: 128 ") != NULL, "%s", out);
+    ck_assert_ptr_null(strstr(out, "malloc"));
+    trace_level = 3;
+    out = capture_stdout(traced_run);
+    ck_assert_msg(strstr(out, "traced: malloc 0x") != NULL, "%s", out);
+    ck_assert_msg(strstr(out, "traced: free 0x") != NULL, "%s", out);
+}
+END_TEST
+
+START_TEST(test_pool_disjoint_double_free_detected_when_traced) {
+    umf_memory_provider_handle_t prov = counting_provider(NULL);
+    umf_disjoint_pool_params_handle_t p = typical_params();
+    umfDisjointPoolParamsSetTrace(p, 2); // no thread cache: every free checked
+    umf_memory_pool_handle_t pool = make_pool(prov, p, 0);
+    umfDisjointPoolParamsDestroy(p);
+    void *a = umfPoolMalloc(pool, 100), *b = umfPoolMalloc(pool, 100);
+    ck_assert_int_eq(umfPoolFree(pool, a), UMF_RESULT_SUCCESS);
+    ck_assert_int_eq(umfPoolFree(pool, a), UMF_RESULT_ERROR_INVALID_ARGUMENT);
+    void *w = umfPoolMalloc(pool, 3000);
+    ck_assert_int_eq(umfPoolFree(pool, w), UMF_RESULT_SUCCESS);
+    ck_assert_int_eq(umfPoolFree(pool, b), UMF_RESULT_SUCCESS);
+    fflush(stdout);
+    int saved = dup(1), devnull = open("/dev/null", O_WRONLY);
+    dup2(devnull, 1); // the level-2 statistics at destroy
+    umfPoolDestroy(pool);
+    dup2(saved, 1);
+    close(saved);
+    close(devnull);
+    umfMemoryProviderDestroy(prov);
+}
+END_TEST
+
+// --- thread caches ---
+
+typedef struct {
+    umf_memory_pool_handle_t pool;
+    int n;
+} th_arg_t;
+
+static void *alloc_free_and_exit(void *arg) {
+    th_arg_t *a = arg;
+    void *keep[64];
+    for (int round = 0; round < 10; round++) {
+        for (int i = 0; i < 64; i++) {
+            keep[i] = umfPoolMalloc(a->pool, 16 + (size_t)i * 8);
+        }
+        for (int i = 0; i < 64; i++) {
+            umfPoolFree(a->pool, keep[i]);
+        }
+    }
+    return NULL; // leaves chunks in its magazines
+}
+
+START_TEST(test_pool_disjoint_thread_exit_returns_cached_chunks) {
+    umf_memory_provider_handle_t prov = counting_provider(NULL);
+    test_prov_t *t = test_prov_last;
+    umf_memory_pool_handle_t pool = make_pool(prov, NULL, 0);
+    for (int k = 0; k < 20; k++) {
+        pthread_t th;
+        th_arg_t a = {pool, k};
+        pthread_create(&th, NULL, alloc_free_and_exit, &a);
+        pthread_join(th, NULL);
+    }
+    // Each exited thread gave its chunks back: no slab is in use, so at
+    // most one empty slab per bucket used (16..520 B -> 15 buckets).
+    ck_assert_uint_le(t->allocated, 15 * 2 * MiB);
+    // And every chunk is free: a fresh thread can fill slabs exactly.
+    umfPoolDestroy(pool);
+    ck_assert_uint_eq(t->allocated, 0);
+    umfMemoryProviderDestroy(prov);
+}
+END_TEST
+
+static _Atomic int phase;
+
+static void *hold_cache_across_destroy(void *arg) {
+    umf_memory_pool_handle_t *pools = arg;
+    void *p = umfPoolMalloc(pools[0], 100);
+    umfPoolFree(pools[0], p); // a cached chunk of pool 0
+    atomic_store(&phase, 1);
+    while (atomic_load(&phase) != 2) {
+        sched_yield();
+    }
+    // Pool 0 is gone; pools[1] may have its slot. The stale cache must not
+    // hand out pool 0's memory.
+    uintptr_t bad = 0;
+    for (int i = 0; i < 200; i++) {
+        void *q = umfPoolMalloc(pools[1], 100);
+        bad += !q || umfPoolByPtr(q) != pools[1];
+        umfPoolFree(pools[1], q);
+    }
+    return (void *)bad;
+}
+
+START_TEST(test_pool_disjoint_stale_cache_after_destroy) {
+    umf_memory_provider_handle_t prov = counting_provider(NULL);
+    umf_memory_pool_handle_t pools[2];
+    pools[0] = make_pool(prov, NULL, 0);
+    pthread_t th;
+    atomic_store(&phase, 0);
+    pthread_create(&th, NULL, hold_cache_across_destroy, pools);
+    while (atomic_load(&phase) != 1) {
+        sched_yield();
+    }
+    umfPoolDestroy(pools[0]);
+    pools[1] = make_pool(prov, NULL, 0); // likely the same slot
+    atomic_store(&phase, 2);
+    void *bad;
+    pthread_join(th, &bad);
+    ck_assert_uint_eq((uintptr_t)bad, 0);
+    umfPoolDestroy(pools[1]);
+    ck_assert_uint_eq(test_prov_last->allocated, 0);
+    umfMemoryProviderDestroy(prov);
+}
+END_TEST
+
+START_TEST(test_pool_disjoint_many_pools_beyond_cache_slots) {
+    // More pools than thread-cache slots: the rest use bucket locks.
+    enum { N = 100 };
+    umf_memory_provider_handle_t prov = counting_provider(NULL);
+    umf_memory_pool_handle_t pools[N];
+    void *ptrs[N];
+    for (int i = 0; i < N; i++) {
+        pools[i] = make_pool(prov, NULL, 0);
+        ptrs[i] = umfPoolMalloc(pools[i], 24);
+        ck_assert_ptr_eq(umfPoolByPtr(ptrs[i]), pools[i]);
+    }
+    for (int i = 0; i < N; i++) {
+        ck_assert_int_eq(umfFree(ptrs[i]), UMF_RESULT_SUCCESS);
+        umfPoolDestroy(pools[i]);
+    }
+    ck_assert_uint_eq(test_prov_last->allocated, 0);
+    umfMemoryProviderDestroy(prov);
+}
+END_TEST
+
+static Suite *pool_disjoint_suite(void) {
+    Suite *s = suite_create("pool_disjoint");
+    TCase *tc = tcase_create("params");
+    tcase_add_test(tc, test_pool_disjoint_params_api);
+    tcase_add_test(tc, test_pool_disjoint_null_params_are_defaults);
+    tcase_add_test(tc, test_pool_disjoint_create_errors);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("algorithm");
+    tcase_add_test(tc, test_pool_disjoint_chunked_slabs);
+    tcase_add_test(tc, test_pool_disjoint_whole_slabs_and_capacity);
+    tcase_add_test(tc, test_pool_disjoint_shared_limits);
+    tcase_add_test(tc, test_pool_disjoint_zero_size_and_unsupported);
+    tcase_add_test(tc, test_pool_disjoint_provider_errors_propagate);
+    tcase_add_test(tc, test_pool_disjoint_provider_free_error_returned);
+    tcase_add_test(tc, test_pool_disjoint_works_on_prot_none);
+    tcase_add_test(tc, test_pool_disjoint_without_tracking);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("trace");
+    tcase_add_test(tc, test_pool_disjoint_trace_levels);
+    tcase_add_test(tc, test_pool_disjoint_double_free_detected_when_traced);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("threads");
+    tcase_add_test(tc, test_pool_disjoint_thread_exit_returns_cached_chunks);
+    tcase_add_test(tc, test_pool_disjoint_stale_cache_after_destroy);
+    tcase_add_test(tc, test_pool_disjoint_many_pools_beyond_cache_slots);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void) {
+    return run_suite(pool_disjoint_suite());
+}

@@ -1,0 +1,371 @@
+/*
+ * SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+ *
+ * test_proxy_api.c - the malloc family under libumf_proxy.so. Run by
+ * tests/test_proxy.sh with LD_PRELOAD set, once per pool; it fails when the
+ * proxy is not loaded. Checks C/POSIX semantics (errno, alignment, zero
+ * sizes, overflow), that every entry point's pointers belong to the proxy's
+ * pool (umfPoolByPtr: this program links libumf and shares the proxy's
+ * tracker), realloc keeping contents across pools and sizes, size.threshold
+ * routing (PROXY_TEST_THRESHOLD), threads with cross-thread frees, and fork
+ * from a threaded parent.
+ */
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <dlfcn.h>
+#include <errno.h>
+#include <malloc.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/wait.h>
+
+#include "helpers.h"
+
+// glibc declares these only in some configurations.
+extern void *pvalloc(size_t size);
+extern void *memalign(size_t align, size_t size);
+
+// Hides a size from the compiler, which rejects huge constant requests.
+static size_t opaque(size_t x) {
+    volatile size_t v = x;
+    return v;
+}
+
+static size_t threshold(void) {
+    const char *t = getenv("PROXY_TEST_THRESHOLD");
+    return t ? strtoul(t, NULL, 10) : 0;
+}
+
+// The proxy's pool owns p (or, below the threshold, nobody does).
+static void expect_proxy(void *p, size_t size) {
+    ck_assert_ptr_nonnull(p);
+    if (size < threshold()) {
+        ck_assert_ptr_null(umfPoolByPtr(p));
+    } else {
+        ck_assert_msg(umfPoolByPtr(p) != NULL,
+                      "%zu-byte block %p is not in a UMF pool", size, p);
+    }
+}
+
+START_TEST(test_proxy_loaded) {
+    ck_assert_msg(malloc_usable_size((void *)1) == 0xDEADBEEF,
+                  "libumf_proxy.so is not preloaded");
+}
+END_TEST
+
+START_TEST(test_proxy_malloc_sizes) {
+    for (size_t s = 0; s < (8u << 20); s = s * 3 + 1) {
+        unsigned char *p = malloc(s);
+        expect_proxy(p, s);
+        ck_assert_uint_eq((uintptr_t)p % 16, 0);
+        ck_assert_uint_ge(malloc_usable_size(p), s);
+        memset(p, 0xab, s);
+        free(p);
+    }
+}
+END_TEST
+
+START_TEST(test_proxy_malloc_zero_unique) {
+    void *a = malloc(0), *b = malloc(0);
+    ck_assert_ptr_nonnull(a);
+    ck_assert_ptr_nonnull(b);
+    ck_assert_ptr_ne(a, b);
+    free(a);
+    free(b);
+    free(NULL);
+}
+END_TEST
+
+START_TEST(test_proxy_malloc_enomem) {
+    errno = 0;
+    ck_assert_ptr_null(malloc(opaque(SIZE_MAX - 4096)));
+    ck_assert_int_eq(errno, ENOMEM);
+    errno = 0;
+    ck_assert_ptr_null(malloc(opaque((size_t)1 << 62)));
+    ck_assert_int_eq(errno, ENOMEM);
+}
+END_TEST
+
+START_TEST(test_proxy_calloc) {
+    for (size_t s = 1; s < (4u << 20); s = s * 5 + 3) {
+        unsigned char *p = malloc(s);
+        memset(p, 0xff, s); // dirty memory the pool may hand out again
+        free(p);
+        p = calloc(1, s);
+        expect_proxy(p, s);
+        for (size_t i = 0; i < s; i += 61) {
+            ck_assert_uint_eq(p[i], 0);
+        }
+        ck_assert_uint_eq(p[s - 1], 0);
+        free(p);
+    }
+    errno = 0;
+    ck_assert_ptr_null(calloc(opaque(SIZE_MAX / 2), 3));
+    ck_assert_int_eq(errno, ENOMEM);
+    void *z = calloc(0, 0);
+    ck_assert_ptr_nonnull(z);
+    free(z);
+}
+END_TEST
+
+START_TEST(test_proxy_realloc) {
+    unsigned char *p = realloc(NULL, 10); // = malloc
+    expect_proxy(p, 10);
+    for (int i = 0; i < 10; i++) {
+        p[i] = (unsigned char)i;
+    }
+    size_t s = 10;
+    // Grow through every size range and shrink back: contents kept.
+    for (size_t n = 17; n < (16u << 20); n = n * 2 + 5) {
+        p = realloc(p, n);
+        ck_assert_ptr_nonnull(p);
+        for (size_t i = 0; i < s && i < 10; i++) {
+            ck_assert_uint_eq(p[i], i);
+        }
+        s = n;
+    }
+    for (size_t n = s; n > 10; n /= 3) {
+        p = realloc(p, n);
+        ck_assert_ptr_nonnull(p);
+        for (size_t i = 0; i < 10; i++) {
+            ck_assert_uint_eq(p[i], i);
+        }
+    }
+    errno = 0;
+    ck_assert_ptr_null(realloc(p, opaque(SIZE_MAX - 64)));
+    ck_assert_int_eq(errno, ENOMEM);
+    ck_assert_uint_eq(p[3], 3); // still there after a failed realloc
+    ck_assert_ptr_null(realloc(p, 0)); // frees, as glibc
+}
+END_TEST
+
+START_TEST(test_proxy_reallocarray) {
+    int *a = reallocarray(NULL, 100, sizeof(int));
+    expect_proxy(a, 100 * sizeof(int));
+    for (int i = 0; i < 100; i++) {
+        a[i] = i;
+    }
+    a = reallocarray(a, 10000, sizeof(int));
+    ck_assert_ptr_nonnull(a);
+    ck_assert_int_eq(a[99], 99);
+    errno = 0;
+    ck_assert_ptr_null(reallocarray(a, opaque(SIZE_MAX / 2), 4));
+    ck_assert_int_eq(errno, ENOMEM);
+    free(a);
+}
+END_TEST
+
+START_TEST(test_proxy_aligned) {
+    for (size_t a = 1; a <= (2u << 20); a <<= 1) {
+        for (size_t s = 1; s < (1u << 20); s = s * 7 + 1) {
+            void *p = NULL;
+            if (a >= sizeof(void *)) {
+                ck_assert_int_eq(posix_memalign(&p, a, s), 0);
+                expect_proxy(p, s);
+                ck_assert_uint_eq((uintptr_t)p % a, 0);
+                free(p);
+            }
+            p = aligned_alloc(a, s);
+            expect_proxy(p, s);
+            ck_assert_uint_eq((uintptr_t)p % a, 0);
+            free(p);
+            p = memalign(a, s);
+            expect_proxy(p, s);
+            ck_assert_uint_eq((uintptr_t)p % a, 0);
+            ck_assert_uint_ge(malloc_usable_size(p), s);
+            p = realloc(p, s * 2); // an aligned block reallocates too
+            ck_assert_ptr_nonnull(p);
+            free(p);
+        }
+    }
+    void *p = (void *)0x1234;
+    ck_assert_int_eq(posix_memalign(&p, 24, 10), EINVAL);
+    ck_assert_int_eq(posix_memalign(&p, 4, 10), EINVAL); // < sizeof(void*)
+    ck_assert_ptr_eq(p, (void *)0x1234); // untouched on error
+    errno = 0;
+    ck_assert_ptr_null(aligned_alloc(opaque(24), 48));
+    ck_assert_int_eq(errno, EINVAL);
+    void *m = memalign(opaque(24), 10); // glibc: rounded up to 32
+    ck_assert_ptr_nonnull(m);
+    ck_assert_uint_eq((uintptr_t)m % 32, 0);
+    free(m);
+}
+END_TEST
+
+START_TEST(test_proxy_valloc) {
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    void *p = valloc(100);
+    expect_proxy(p, 100);
+    ck_assert_uint_eq((uintptr_t)p % page, 0);
+    free(p);
+    p = pvalloc(100);
+    expect_proxy(p, page); // a whole page is what gets allocated
+    ck_assert_uint_eq((uintptr_t)p % page, 0);
+    ck_assert_uint_ge(malloc_usable_size(p), page);
+    free(p);
+}
+END_TEST
+
+// A pointer from glibc's allocator proper (not through our malloc): what a
+// program's memory from before the preload looks like. Freed by us.
+START_TEST(test_proxy_frees_foreign_memory) {
+    void *libc = dlopen("libc.so.6", RTLD_NOW | RTLD_NOLOAD);
+    ck_assert_ptr_nonnull(libc);
+    void *(*sys_malloc)(size_t) = (void *(*)(size_t))dlsym(libc, "malloc");
+    ck_assert_ptr_nonnull((void *)(uintptr_t)sys_malloc);
+    char *p = sys_malloc(1000);
+    ck_assert_ptr_nonnull(p);
+    ck_assert_ptr_null(umfPoolByPtr(p));
+    strcpy(p, "hello");
+    p = realloc(p, 100000); // stays with the system allocator
+    ck_assert_str_eq(p, "hello");
+    ck_assert_ptr_null(umfPoolByPtr(p));
+    ck_assert_uint_ge(malloc_usable_size(p), 100000);
+    free(p);
+    dlclose(libc);
+}
+END_TEST
+
+START_TEST(test_proxy_threshold) {
+    size_t t = threshold();
+    if (t == 0) {
+        return; // run with PROXY_TEST_THRESHOLD set by test_proxy.sh
+    }
+    char *small = malloc(t - 1), *big = malloc(t);
+    ck_assert_ptr_null(umfPoolByPtr(small));
+    ck_assert_ptr_nonnull(umfPoolByPtr(big));
+    // realloc never changes the allocator.
+    small = realloc(small, t * 4);
+    ck_assert_ptr_null(umfPoolByPtr(small));
+    big = realloc(big, 1);
+    ck_assert_ptr_nonnull(umfPoolByPtr(big));
+    free(small);
+    free(big);
+}
+END_TEST
+
+// --- threads ---
+
+enum { NTHREADS = 8, PER_THREAD = 20000, RING = 64 };
+
+static _Atomic(void *) mailbox[NTHREADS][RING];
+
+static void *worker(void *arg) {
+    uintptr_t id = (uintptr_t)arg;
+    uint64_t s = 0x9E3779B97F4A7C15ull * (id + 1);
+    uintptr_t bad = 0;
+    int n = PER_THREAD / test_slow_factor();
+    for (int i = 0; i < n; i++) {
+        s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+        size_t size = 16 + s % 2000;
+        unsigned char *p = malloc(size);
+        if (!p || (uintptr_t)p % 16) {
+            bad++;
+            continue;
+        }
+        memset(p, (int)id, size);
+        p[0] = (unsigned char)id;
+        // Hand it to another thread's mailbox; free what was there.
+        size_t to = (id + 1 + s % (NTHREADS - 1)) % NTHREADS;
+        void *old = atomic_exchange(&mailbox[to][s % RING], p);
+        free(old);
+    }
+    return (void *)bad;
+}
+
+START_TEST(test_proxy_threads_cross_free) {
+    pthread_t t[NTHREADS];
+    for (uintptr_t i = 0; i < NTHREADS; i++) {
+        ck_assert_int_eq(pthread_create(&t[i], NULL, worker, (void *)i), 0);
+    }
+    for (int i = 0; i < NTHREADS; i++) {
+        void *bad;
+        pthread_join(t[i], &bad);
+        ck_assert_ptr_null(bad);
+    }
+    for (int i = 0; i < NTHREADS; i++) {
+        for (int j = 0; j < RING; j++) {
+            free(atomic_exchange(&mailbox[i][j], NULL));
+        }
+    }
+}
+END_TEST
+
+// --- fork ---
+
+static _Atomic int spin_stop;
+
+static void *spinner(void *arg) {
+    (void)arg;
+    while (!atomic_load(&spin_stop)) {
+        void *p = malloc(64 + (size_t)rand() % 5000);
+        free(p);
+    }
+    return NULL;
+}
+
+START_TEST(test_proxy_fork_threaded_parent) {
+    pthread_t t[3];
+    atomic_store(&spin_stop, 0);
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(pthread_create(&t[i], NULL, spinner, NULL), 0);
+    }
+    char *shared = malloc(4096);
+    strcpy(shared, "parent");
+    for (int round = 0; round < 20; round++) {
+        pid_t pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+            // The child allocates and frees at once, and its heap is its own.
+            int ok = strcmp(shared, "parent") == 0;
+            size_t limit = threshold();
+            for (int i = 0; i < 2000; i++) {
+                size_t n = 16 + (size_t)i * 7;
+                void *p = malloc(n);
+                ok &= p != NULL && (umfPoolByPtr(p) != NULL) == (n >= limit);
+                free(p);
+            }
+            strcpy(shared, "child");
+            _exit(ok ? 0 : 1);
+        }
+        int status;
+        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+        ck_assert(WIFEXITED(status));
+        ck_assert_int_eq(WEXITSTATUS(status), 0);
+        ck_assert_str_eq(shared, "parent"); // the child wrote its copy
+    }
+    atomic_store(&spin_stop, 1);
+    for (int i = 0; i < 3; i++) {
+        pthread_join(t[i], NULL);
+    }
+    free(shared);
+}
+END_TEST
+
+static Suite *proxy_suite(void) {
+    Suite *s = suite_create("proxy_api");
+    TCase *tc = tcase_create("semantics");
+    tcase_add_test(tc, test_proxy_loaded);
+    tcase_add_test(tc, test_proxy_malloc_sizes);
+    tcase_add_test(tc, test_proxy_malloc_zero_unique);
+    tcase_add_test(tc, test_proxy_malloc_enomem);
+    tcase_add_test(tc, test_proxy_calloc);
+    tcase_add_test(tc, test_proxy_realloc);
+    tcase_add_test(tc, test_proxy_reallocarray);
+    tcase_add_test(tc, test_proxy_aligned);
+    tcase_add_test(tc, test_proxy_valloc);
+    tcase_add_test(tc, test_proxy_frees_foreign_memory);
+    tcase_add_test(tc, test_proxy_threshold);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("threads");
+    tcase_add_test(tc, test_proxy_threads_cross_free);
+    tcase_add_test(tc, test_proxy_fork_threaded_parent);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void) {
+    return run_suite(proxy_suite());
+}
