@@ -455,8 +455,8 @@ static int os_privatize_range(uintptr_t lo, uintptr_t hi, int prot, int fd,
 // accept garbage silently). perms receives the 4 flag characters.
 static bool maps_line_parse(const char *s, unsigned long *lo,
                             unsigned long *hi, char perms[5],
-                            unsigned long *maj, unsigned long *mnr,
-                            unsigned long *ino) {
+                            unsigned long *off, unsigned long *maj,
+                            unsigned long *mnr, unsigned long *ino) {
     char *e;
     errno = 0;
     *lo = strtoul(s, &e, 16);
@@ -477,7 +477,7 @@ static bool maps_line_parse(const char *s, unsigned long *lo,
     }
     perms[4] = '\0';
     s += 4;
-    (void)strtoul(s, &e, 16); // offset
+    *off = strtoul(s, &e, 16);
     if (e == s || *e != ' ') {
         return false;
     }
@@ -540,10 +540,11 @@ int os_privatize_fd_mappings(int fd) {
             end++;
         }
         // "lo-hi perms offset major:minor inode path"
-        unsigned long lo, hi, maj, mnr, ino;
+        unsigned long lo, hi, off, maj, mnr, ino;
         char perms[5];
         buf[end < len ? end : len - 1] = '\0';
-        if (maps_line_parse(buf + i, &lo, &hi, perms, &maj, &mnr, &ino) &&
+        if (maps_line_parse(buf + i, &lo, &hi, perms, &off, &maj, &mnr,
+                            &ino) &&
             perms[3] == 's' && ino == (unsigned long)st.st_ino &&
             makedev(maj, mnr) == st.st_dev) {
             int prot = (perms[0] == 'r' ? PROT_READ : 0) |
