@@ -33,7 +33,7 @@
 
 #define BA_MAGIC 0xba5eba11u
 #define BA_LARGE UINT32_MAX
-#define BA_HDR 16
+#define BA_HDR   16
 
 typedef struct ba_hdr_t {
     uint32_t magic;
@@ -44,9 +44,9 @@ typedef struct ba_hdr_t {
 _Static_assert(sizeof(ba_hdr_t) == BA_HDR, "header keeps 16-byte alignment");
 
 static const uint32_t class_sizes[] = {
-    32,    48,    64,    96,    128,   192,   256,   384,
-    512,   768,   1024,  1536,  2048,  3072,  4096,  6144,
-    8192,  12288, 16384, 24576, 32768, 49152, 65536,
+    32,   48,    64,    96,    128,   192,   256,   384,
+    512,  768,   1024,  1536,  2048,  3072,  4096,  6144,
+    8192, 12288, 16384, 24576, 32768, 49152, 65536,
 };
 #define NCLASSES ARRAY_SIZE(class_sizes)
 

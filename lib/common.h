@@ -18,11 +18,11 @@
 // (-fvisibility=hidden) and the version script lib/libumf.map lists the API.
 #define UMF_EXPORT __attribute__((visibility("default")))
 
-#define likely(x) __builtin_expect(!!(x), 1)
-#define unlikely(x) __builtin_expect(!!(x), 0)
+#define likely(x)    __builtin_expect(!!(x), 1)
+#define unlikely(x)  __builtin_expect(!!(x), 0)
 #define UMF_NOINLINE __attribute__((noinline))
-#define UMF_COLD __attribute__((cold))
-#define UMF_UNUSED __attribute__((unused))
+#define UMF_COLD     __attribute__((cold))
+#define UMF_UNUSED   __attribute__((unused))
 
 static inline void cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)

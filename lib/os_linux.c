@@ -12,19 +12,19 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <linux/membarrier.h>
 #include <sched.h>
 #include <stdatomic.h>
-#include <stdlib.h>
-#include <linux/capability.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
-#include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/vfs.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <umf/memory_provider.h>
@@ -442,8 +442,8 @@ static int os_privatize_range(uintptr_t lo, uintptr_t hi, int prot, int fd,
     if (prot != (PROT_READ | PROT_WRITE)) {
         (void)mprotect(tmp, size, prot);
     }
-    if (mremap(tmp, size, size, MREMAP_MAYMOVE | MREMAP_FIXED,
-               (void *)lo) == MAP_FAILED) {
+    if (mremap(tmp, size, size, MREMAP_MAYMOVE | MREMAP_FIXED, (void *)lo) ==
+        MAP_FAILED) {
         int e = errno;
         munmap(tmp, size);
         return -e;
@@ -453,10 +453,10 @@ static int os_privatize_range(uintptr_t lo, uintptr_t hi, int prot, int fd,
 // One line of /proc/self/maps, "lo-hi perms offset major:minor inode ...",
 // parsed with strtoul so that every field is checked (sscanf's %lx would
 // accept garbage silently). perms receives the 4 flag characters.
-static bool maps_line_parse(const char *s, unsigned long *lo,
-                            unsigned long *hi, char perms[5],
-                            unsigned long *off, unsigned long *maj,
-                            unsigned long *mnr, unsigned long *ino) {
+static bool maps_line_parse(const char *s, unsigned long *lo, unsigned long *hi,
+                            char perms[5], unsigned long *off,
+                            unsigned long *maj, unsigned long *mnr,
+                            unsigned long *ino) {
     char *e;
     errno = 0;
     *lo = strtoul(s, &e, 16);
@@ -495,7 +495,6 @@ static bool maps_line_parse(const char *s, unsigned long *lo,
     *ino = strtoul(s, &e, 10);
     return e != s && errno == 0;
 }
-
 
 int os_privatize_fd_mappings(int fd) {
     struct stat st;
@@ -543,8 +542,7 @@ int os_privatize_fd_mappings(int fd) {
         unsigned long lo, hi, off, maj, mnr, ino;
         char perms[5];
         buf[end < len ? end : len - 1] = '\0';
-        if (maps_line_parse(buf + i, &lo, &hi, perms, &off, &maj, &mnr,
-                            &ino) &&
+        if (maps_line_parse(buf + i, &lo, &hi, perms, &off, &maj, &mnr, &ino) &&
             perms[3] == 's' && ino == (unsigned long)st.st_ino &&
             makedev(maj, mnr) == st.st_dev) {
             int prot = (perms[0] == 'r' ? PROT_READ : 0) |
