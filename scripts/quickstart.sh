@@ -24,11 +24,14 @@ jobs=$(nproc 2>/dev/null || echo 2)
 
 need="build-essential autoconf automake libtool pkg-config libhwloc-dev check
 libjemalloc-dev libtbbmalloc2"
-# python3 and redis run under the proxy in make check; cmake builds the
-# CMake consumer of the installed tree (make installcheck, in distcheck);
-# clang-format and clang-tidy (14 on Debian 12) for format-check and tidy.
-[ "$mode" = check ] && need="$need clang python3 redis-server redis-tools cmake
-clang-format clang-tidy"
+# python3 and redis run under the proxy in make check; libze-dev (Level
+# Zero headers and loader) lets tests/test_ze_abi check the Level Zero
+# provider's view of the driver ABI against the real headers; cmake builds
+# the CMake consumer of the installed tree (make installcheck, in
+# distcheck); clang-format and clang-tidy (14 on Debian 12) for
+# format-check and tidy.
+[ "$mode" = check ] && need="$need clang python3 redis-server redis-tools libze-dev
+cmake clang-format clang-tidy"
 
 missing=""
 for p in $need; do
