@@ -10,8 +10,12 @@
  *
  * Locking: one mutex per size class, held only to pop/push a block or to
  * carve a new slab; fork.c takes them all (in class order) around fork().
- * Metadata is allocated on slow paths only (pool/provider creation, tracker
- * nodes, IPC caches), so a lock per class is cheap enough.
+ * Callers: the pool and provider front ends and their handles, the pools'
+ * and the OS provider's bookkeeping, memspaces, memtargets and mempolicies,
+ * the IPC caches and the OS provider's offset map (addr_map.c). Not the
+ * tracker: it maps its own arenas, so a lookup never touches this
+ * allocator. Most of these allocations are on slow paths (creation, IPC
+ * open); a lock per class keeps the others cheap enough.
  */
 
 #include "base_alloc.h"
@@ -29,7 +33,7 @@
 
 #define BA_MAGIC 0xba5eba11u
 #define BA_LARGE UINT32_MAX
-#define BA_HDR 16
+#define BA_HDR   16
 
 typedef struct ba_hdr_t {
     uint32_t magic;
@@ -40,9 +44,9 @@ typedef struct ba_hdr_t {
 _Static_assert(sizeof(ba_hdr_t) == BA_HDR, "header keeps 16-byte alignment");
 
 static const uint32_t class_sizes[] = {
-    32,    48,    64,    96,    128,   192,   256,   384,
-    512,   768,   1024,  1536,  2048,  3072,  4096,  6144,
-    8192,  12288, 16384, 24576, 32768, 49152, 65536,
+    32,   48,    64,    96,    128,   192,   256,   384,
+    512,  768,   1024,  1536,  2048,  3072,  4096,  6144,
+    8192, 12288, 16384, 24576, 32768, 49152, 65536,
 };
 #define NCLASSES ARRAY_SIZE(class_sizes)
 

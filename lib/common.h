@@ -18,11 +18,11 @@
 // (-fvisibility=hidden) and the version script lib/libumf.map lists the API.
 #define UMF_EXPORT __attribute__((visibility("default")))
 
-#define likely(x) __builtin_expect(!!(x), 1)
-#define unlikely(x) __builtin_expect(!!(x), 0)
+#define likely(x)    __builtin_expect(!!(x), 1)
+#define unlikely(x)  __builtin_expect(!!(x), 0)
 #define UMF_NOINLINE __attribute__((noinline))
-#define UMF_COLD __attribute__((cold))
-#define UMF_UNUSED __attribute__((unused))
+#define UMF_COLD     __attribute__((cold))
+#define UMF_UNUSED   __attribute__((unused))
 
 static inline void cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
@@ -52,11 +52,6 @@ static inline bool is_pow2(size_t x) {
 // pre: a is a power of two.
 static inline size_t align_up(size_t x, size_t a) {
     return (x + a - 1) & ~(a - 1);
-}
-
-// pre: a is a power of two.
-static inline uintptr_t align_down_ptr(uintptr_t x, uintptr_t a) {
-    return x & ~(a - 1);
 }
 
 // Overflow-checked align_up: false when x rounded up to a does not fit.

@@ -660,21 +660,6 @@ umf_result_t ipc_consumer_close(void *owner, const tracker_info_t *mapping) {
     return r;
 }
 
-size_t ipc_consumer_mappings(umf_memory_pool_handle_t pool, size_t *idle) {
-    ipc_pool_t *ip = atomic_load_explicit(&pool->ipc, memory_order_acquire);
-    size_t n = 0, ni = 0;
-    if (ip) {
-        pthread_mutex_lock(&ip->cons_lock);
-        n = ip->nmaps;
-        ni = ip->nidle;
-        pthread_mutex_unlock(&ip->cons_lock);
-    }
-    if (idle) {
-        *idle = ni;
-    }
-    return n;
-}
-
 // --- Pool destroy ---
 
 void ipc_pool_destroy(umf_memory_pool_handle_t pool) {

@@ -68,7 +68,6 @@ umf_result_t ipc_consumer_close(void *owner, const tracker_info_t *mapping);
 
 // Number of live entries (tests and the benchmark).
 size_t ipc_producer_entries(umf_memory_pool_handle_t pool);
-size_t ipc_consumer_mappings(umf_memory_pool_handle_t pool, size_t *idle);
 
 
 #endif /* UMF_IPC_CACHE_H */

@@ -12,19 +12,19 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <linux/membarrier.h>
 #include <sched.h>
 #include <stdatomic.h>
-#include <stdlib.h>
-#include <linux/capability.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
-#include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/vfs.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <umf/memory_provider.h>
@@ -91,10 +91,6 @@ int os_munmap(void *addr, size_t size) {
     return munmap(addr, size) ? -errno : 0;
 }
 
-int os_mprotect(void *addr, size_t size, int prot) {
-    return mprotect(addr, size, prot) ? -errno : 0;
-}
-
 int os_madvise(void *addr, size_t size, int advice) {
     return madvise(addr, size, advice) ? -errno : 0;
 }
@@ -138,21 +134,6 @@ int os_mbind(void *addr, size_t len, int mode, const unsigned long *nodemask,
     return r ? -errno : 0;
 }
 
-int os_get_mempolicy_addr(void *addr, int *mode, unsigned long *nodemask,
-                          unsigned long maxnode) {
-    const unsigned long MPOL_F_ADDR_ = 1UL << 1;
-    long r =
-        syscall(SYS_get_mempolicy, mode, nodemask, maxnode, addr, MPOL_F_ADDR_);
-    return r ? -errno : 0;
-}
-
-int os_get_node_of_addr(void *addr, int *node) {
-    const unsigned long MPOL_F_NODE_ = 1UL << 0, MPOL_F_ADDR_ = 1UL << 1;
-    long r = syscall(SYS_get_mempolicy, node, NULL, 0, addr,
-                     MPOL_F_NODE_ | MPOL_F_ADDR_);
-    return r ? -errno : 0;
-}
-
 // --- File descriptors ---
 
 int os_memfd_create(const char *name) {
@@ -193,12 +174,6 @@ int os_shm_unlink(const char *name) {
 
 int os_ftruncate(int fd, off_t size) {
     return ftruncate(fd, size) ? -errno : 0;
-}
-
-int os_fallocate_punch(int fd, off_t offset, off_t len) {
-    int r = fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset,
-                      len);
-    return r ? -errno : 0;
 }
 
 int os_open(const char *path, int flags, unsigned mode) {
@@ -525,13 +500,58 @@ static int os_privatize_range(uintptr_t lo, uintptr_t hi, int prot, int fd,
     if (prot != (PROT_READ | PROT_WRITE)) {
         (void)mprotect(tmp, size, prot);
     }
-    if (mremap(tmp, size, size, MREMAP_MAYMOVE | MREMAP_FIXED,
-               (void *)lo) == MAP_FAILED) {
+    if (mremap(tmp, size, size, MREMAP_MAYMOVE | MREMAP_FIXED, (void *)lo) ==
+        MAP_FAILED) {
         int e = errno;
         munmap(tmp, size);
         return -e;
     }
     return 0;
+}
+// One line of /proc/self/maps, "lo-hi perms offset major:minor inode ...",
+// parsed with strtoul so that every field is checked (sscanf's %lx would
+// accept garbage silently). perms receives the 4 flag characters.
+static bool maps_line_parse(const char *s, unsigned long *lo, unsigned long *hi,
+                            char perms[5], unsigned long *off,
+                            unsigned long *maj, unsigned long *mnr,
+                            unsigned long *ino) {
+    char *e;
+    errno = 0;
+    *lo = strtoul(s, &e, 16);
+    if (e == s || *e != '-') {
+        return false;
+    }
+    s = e + 1;
+    *hi = strtoul(s, &e, 16);
+    if (e == s || *e != ' ') {
+        return false;
+    }
+    s = e + 1;
+    for (int k = 0; k < 4; k++) {
+        if (!s[k] || s[k] == ' ') {
+            return false;
+        }
+        perms[k] = s[k];
+    }
+    perms[4] = '\0';
+    s += 4;
+    *off = strtoul(s, &e, 16);
+    if (e == s || *e != ' ') {
+        return false;
+    }
+    s = e + 1;
+    *maj = strtoul(s, &e, 16);
+    if (e == s || *e != ':') {
+        return false;
+    }
+    s = e + 1;
+    *mnr = strtoul(s, &e, 16);
+    if (e == s || *e != ' ') {
+        return false;
+    }
+    s = e + 1;
+    *ino = strtoul(s, &e, 10);
+    return e != s && errno == 0;
 }
 
 int os_privatize_fd_mappings(int fd) {
@@ -578,10 +598,9 @@ int os_privatize_fd_mappings(int fd) {
         }
         // "lo-hi perms offset major:minor inode path"
         unsigned long lo, hi, off, maj, mnr, ino;
-        char perms[8];
+        char perms[5];
         buf[end < len ? end : len - 1] = '\0';
-        if (sscanf(buf + i, "%lx-%lx %7s %lx %lx:%lx %lu", &lo, &hi, perms,
-                   &off, &maj, &mnr, &ino) == 7 &&
+        if (maps_line_parse(buf + i, &lo, &hi, perms, &off, &maj, &mnr, &ino) &&
             perms[3] == 's' && ino == (unsigned long)st.st_ino &&
             makedev(maj, mnr) == st.st_dev) {
             int prot = (perms[0] == 'r' ? PROT_READ : 0) |

@@ -31,7 +31,6 @@ int os_mmap_fd_sync(void *addr, size_t size, int prot, int fd, off_t offset,
 int os_mmap_fd_private(void *addr, size_t size, int prot, int fd,
                        off_t offset, void **out);
 int os_munmap(void *addr, size_t size);
-int os_mprotect(void *addr, size_t size, int prot);
 int os_madvise(void *addr, size_t size, int advice);
 size_t os_page_size(void);
 // Converts UMF_PROTECTION_* bits to PROT_*; -EINVAL for unknown bits.
@@ -41,10 +40,6 @@ int os_prot_from_umf(unsigned umf_prot, int *prot);
 // mode is an MPOL_* value; nodemask has maxnode bits.
 int os_mbind(void *addr, size_t len, int mode, const unsigned long *nodemask,
              unsigned long maxnode, unsigned flags);
-// Policy and node of the page at addr (get_mempolicy(2) with MPOL_F_ADDR).
-int os_get_mempolicy_addr(void *addr, int *mode, unsigned long *nodemask,
-                          unsigned long maxnode);
-int os_get_node_of_addr(void *addr, int *node);
 
 // --- File descriptors ---
 int os_memfd_create(const char *name);
@@ -58,7 +53,6 @@ int os_shm_unlink(const char *name);
 // ptrace read access, not attach). An fd, or -errno.
 int os_open_proc_fd(int pid, int fd);
 int os_ftruncate(int fd, off_t size);
-int os_fallocate_punch(int fd, off_t offset, off_t len);
 int os_close(int fd);
 // open(2) with O_CLOEXEC added; the fd or -errno.
 int os_open(const char *path, int flags, unsigned mode);

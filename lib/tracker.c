@@ -19,16 +19,17 @@
  * two) entries of each slot on the way and stopping at the first that
  * contains ptr or at a missing child: at most 6 slots, each one cache line.
  *
- * Concurrency: writers (register, unregister, split, merge, drop) hold
+ * Concurrency: writers (register, unregister, remove_range, drop) hold
  * `lock`. Readers take no lock: each slot is a seqlock (odd seq = being
  * written), child pointers go from NULL to a zeroed node once (release,
  * paired with the acquire in lookup) and nodes are freed only by
  * tracker_destroy. A found entry is therefore always a consistent snapshot
- * of a range that was registered. A change that replaces ranges (split,
- * merge) first adds the new entries to slots that hold no old one, then
+ * of a range that was registered. A change that replaces ranges (a cut by
+ * remove_range) first adds the new entries to slots that hold no old one, then
  * swaps old for new in shared slots, then removes the old entries left; but
- * a merge moves a range up the tree, and a reader that passed the upper
- * level before the swap may reach the lower one after the removal. So
+ * were a range to move up the tree (merges did, before they were dropped),
+ * a reader that passed the upper level before the swap could reach the
+ * lower one after the removal. So
  * "not found" is validated against `gen`, a tree-wide sequence count that
  * is odd while a change is being applied: a miss that saw a change retries.
  * Only misses pay for that; hits never read `gen`.
@@ -678,61 +679,6 @@ umf_result_t tracker_unregister(tracker_t *t, const void *base,
     return UMF_RESULT_SUCCESS;
 }
 
-umf_result_t tracker_split(tracker_t *t, const void *base, size_t total,
-                           size_t first) {
-    if (first == 0 || first >= total) {
-        return UMF_RESULT_ERROR_INVALID_ARGUMENT;
-    }
-    tr_range_t old, adds[2];
-    umf_result_t ret = UMF_RESULT_ERROR_INVALID_ARGUMENT;
-    pthread_mutex_lock(&t->lock);
-    tracker_t *l = layer_with(t, (uintptr_t)base, NULL, &old);
-    if (!l || old.size != total) {
-        LOG_ERR("split of [%p, +%zu): no such registered range", base, total);
-        goto out_unlock;
-    }
-    range_make(old.base, first, old.owner, &adds[0]);
-    range_make(old.base + first, total - first, old.owner, &adds[1]);
-    adds[0].nested = adds[1].nested = old.nested;
-    ret = validate(l, adds, 2, &old, 1);
-    if (ret == UMF_RESULT_SUCCESS) {
-        apply(l, adds, 2, &old, 1);
-        atomic_fetch_add_explicit(&l->count, 1, memory_order_relaxed);
-    }
-out_unlock:
-    pthread_mutex_unlock(&t->lock);
-    return ret;
-}
-
-umf_result_t tracker_merge(tracker_t *t, const void *low, const void *high,
-                           size_t total) {
-    uintptr_t lo = (uintptr_t)low, hi = (uintptr_t)high;
-    if (lo >= hi || hi - lo >= total) {
-        return UMF_RESULT_ERROR_INVALID_ARGUMENT;
-    }
-    tr_range_t rems[2], add;
-    umf_result_t ret = UMF_RESULT_ERROR_INVALID_ARGUMENT;
-    pthread_mutex_lock(&t->lock);
-    tracker_t *l = layer_with(t, lo, NULL, &rems[0]);
-    if (!l || !find_exact(l, hi, &rems[1]) || rems[0].size != hi - lo ||
-        rems[1].size != total - (hi - lo) || rems[0].owner != rems[1].owner) {
-        LOG_ERR("merge of [%p, +%zu) and [%p, ...) into %zu bytes: not two "
-                "adjacent ranges of one owner",
-                low, hi - lo, high, total);
-        goto out_unlock;
-    }
-    range_make(lo, total, rems[0].owner, &add);
-    add.nested = rems[0].nested || rems[1].nested;
-    ret = validate(l, &add, 1, rems, 2);
-    if (ret == UMF_RESULT_SUCCESS) {
-        apply(l, &add, 1, rems, 2);
-        atomic_fetch_sub_explicit(&l->count, 1, memory_order_relaxed);
-    }
-out_unlock:
-    pthread_mutex_unlock(&t->lock);
-    return ret;
-}
-
 // Cuts the range of layer t containing `at` (which must start before
 // `at`) in two at `at`.
 static umf_result_t split_at_locked(tracker_t *t, uintptr_t at) {
@@ -907,18 +853,6 @@ size_t tracker_count(const tracker_t *t) {
         n += atomic_load_explicit(&((tracker_t *)t)->count,
                                   memory_order_relaxed);
     }
-    return n;
-}
-
-size_t tracker_node_bytes(tracker_t *t) {
-    size_t n = 0;
-    pthread_mutex_lock(&t->lock);
-    for (tracker_t *l = t; l; l = inner_of(l)) {
-        for (tr_arena_t *a = l->arenas; a; a = a->next) {
-            n += a->used - 64;
-        }
-    }
-    pthread_mutex_unlock(&t->lock);
     return n;
 }
 

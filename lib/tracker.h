@@ -3,8 +3,12 @@
  *
  * tracker.h - which pool owns an address. Maps registered ranges
  * [base, base+size) to an owner (a pool handle) and answers for any address
- * inside a range. Lookups are lock-free and take a bounded number of
- * dependent loads (DESIGN.md invariant 2); writers serialise on one mutex.
+ * inside a range. Lookups take no lock and write nothing: a bounded number
+ * of dependent loads (DESIGN.md invariant 2), each slot read as a seqlock.
+ * They are not lock-free in the strict sense: a lookup that meets a slot
+ * while a writer is changing it spins until the writer is done (a writer
+ * preempted there delays it), and a miss that overlapped a change is
+ * retried. Writers serialise on one mutex.
  */
 
 #ifndef UMF_TRACKER_H
@@ -48,14 +52,6 @@ umf_result_t tracker_register(tracker_t *t, void *owner, const void *base,
 // Not registered -> INVALID_ARGUMENT.
 umf_result_t tracker_unregister(tracker_t *t, const void *base,
                                 tracker_info_t *info);
-// Replaces the range [base, base+total) by [base, +first) and the rest.
-// A concurrent lookup finds one of them at every moment.
-umf_result_t tracker_split(tracker_t *t, const void *base, size_t total,
-                           size_t first);
-// Replaces the adjacent ranges at low and high (same owner) by one range
-// [low, low+total).
-umf_result_t tracker_merge(tracker_t *t, const void *low, const void *high,
-                           size_t total);
 // Removes [base, base+size) from owner's ranges: ranges inside it are
 // unregistered, a range reaching over its start or end is cut there first.
 // The range must be covered by ranges of owner without gaps; otherwise
@@ -63,10 +59,11 @@ umf_result_t tracker_merge(tracker_t *t, const void *low, const void *high,
 // outside the range see no change at any moment.
 umf_result_t tracker_remove_range(tracker_t *t, void *owner, const void *base,
                                   size_t size);
-// Range containing ptr. Lock-free; false when no range contains it. Where
-// ranges nest (one registered inside another owner's), the innermost.
+// Range containing ptr. Takes no lock (see above); false when no range
+// contains it. Where ranges nest (one registered inside another owner's),
+// the innermost.
 bool tracker_lookup(const tracker_t *t, const void *ptr, tracker_info_t *info);
-// The range of `owner` containing ptr, nested or not. Lock-free.
+// The range of `owner` containing ptr, nested or not. Takes no lock.
 bool tracker_lookup_owner(const tracker_t *t, const void *ptr, void *owner,
                           tracker_info_t *info);
 // Removes every range of owner; returns how many.
@@ -78,8 +75,6 @@ size_t tracker_drop_owner(tracker_t *t, void *owner);
 const _Atomic uint64_t *tracker_epoch(const tracker_t *t);
 // Number of registered ranges.
 size_t tracker_count(const tracker_t *t);
-// Bytes of node memory in use (for tests of registration cost).
-size_t tracker_node_bytes(tracker_t *t);
 
 // pthread_atfork hooks (fork.c).
 void tracker_fork_prepare(tracker_t *t);

@@ -86,19 +86,19 @@ static char px_lower(char c) {
 // --- The key table ---
 
 typedef enum px_type_t {
-    PX_T_POOL,  // px_pool_kind_t; "system" in tiers only
-    PX_T_DISP,  // px_disposition_t
-    PX_T_TRI,   // px_tristate_t, from a bool word
-    PX_T_BOOL,  // bool
-    PX_T_SIZE,  // size_t, SIZE syntax
-    PX_T_COUNT, // size_t, digits only
-    PX_T_NODES, // numa_all_nodes / numa_nodes / numa_nnodes
-    PX_T_MODE,  // int: umf_numa_mode_t, -1 unset
+    PX_T_POOL,   // px_pool_kind_t; "system" in tiers only
+    PX_T_DISP,   // px_disposition_t
+    PX_T_TRI,    // px_tristate_t, from a bool word
+    PX_T_BOOL,   // bool
+    PX_T_SIZE,   // size_t, SIZE syntax
+    PX_T_COUNT,  // size_t, digits only
+    PX_T_NODES,  // numa_all_nodes / numa_nodes / numa_nnodes
+    PX_T_MODE,   // int: umf_numa_mode_t, -1 unset
     PX_T_MSPACE, // px_memspace_t
-    PX_T_LEVEL, // char[16]
-    PX_T_PATH,  // char[PX_PATH_MAX]
-    PX_T_MIN,   // px_tier_t.min
-    PX_T_MAX,   // px_tier_t.max
+    PX_T_LEVEL,  // char[16]
+    PX_T_PATH,   // char[PX_PATH_MAX]
+    PX_T_MIN,    // px_tier_t.min
+    PX_T_MAX,    // px_tier_t.max
     PX_T_CHECKS, // int: umf_disjoint_pool_checks_t
 } px_type_t;
 
@@ -321,15 +321,6 @@ static int px_size_parse(const char *s, size_t len, size_t *out) {
     return PX_SIZE_OK;
 }
 
-int px_parse_size(const char *s, size_t len, size_t *out) {
-    size_t v;
-    if (!out || px_size_parse(s, len, &v) != PX_SIZE_OK) {
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
 // The shortest exact form: 2097152 -> "2M", 1000 -> "1000".
 static const char *px_size_str(size_t v, char *buf, size_t cap) {
     static const char suffix[] = "KMGT";
@@ -409,6 +400,55 @@ static size_t px_distance(const char *a, size_t an, const char *b, size_t bn) {
     return prev[bn];
 }
 
+// --- Escaping for messages ---
+
+size_t px_escape(char *dst, size_t cap, const char *src) {
+    static const char hex[] = "0123456789abcdef";
+    if (!dst || cap == 0) {
+        return 0;
+    }
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)(src ? src : ""); *p;
+         p++) {
+        char e[4];
+        size_t k = 0;
+        switch (*p) {
+        case '\n':
+            e[k++] = '\\';
+            e[k++] = 'n';
+            break;
+        case '\t':
+            e[k++] = '\\';
+            e[k++] = 't';
+            break;
+        case '\r':
+            e[k++] = '\\';
+            e[k++] = 'r';
+            break;
+        case '\\':
+            e[k++] = '\\';
+            e[k++] = '\\';
+            break;
+        default:
+            if (*p < 0x20 || *p >= 0x7f) {
+                e[k++] = '\\';
+                e[k++] = 'x';
+                e[k++] = hex[*p >> 4];
+                e[k++] = hex[*p & 0xf];
+            } else {
+                e[k++] = (char)*p;
+            }
+        }
+        if (n + k >= cap) {
+            break; // never half an escape
+        }
+        memcpy(dst + n, e, k);
+        n += k;
+    }
+    dst[n] = '\0';
+    return n;
+}
+
 // --- Loading context and errors ---
 
 typedef struct px_loc_t {
@@ -434,29 +474,35 @@ typedef struct px_ctx_t {
     px_track_t track[1 + PX_MAX_TIERS]; // [0] the base heap
 } px_ctx_t;
 
-// Writes "<where>: <message>" to err; returns -1.
-static int px_fail_at(px_ctx_t *c, px_loc_t loc, const char *fmt, ...)
+// Writes "<where>: <message>" to err. px_fail_at() also evaluates to -1 in
+// the caller, where the static analyzer (which does not follow variadic
+// calls) can see it.
+static void px_fail_fmt(px_ctx_t *c, px_loc_t loc, const char *fmt, ...)
     PX_PRINTF(3, 4);
+#define px_fail_at(...) (px_fail_fmt(__VA_ARGS__), -1)
 
-static int px_fail_at(px_ctx_t *c, px_loc_t loc, const char *fmt, ...) {
+static void px_fail_fmt(px_ctx_t *c, px_loc_t loc, const char *fmt, ...) {
     if (!c->err || c->errlen == 0) {
-        return -1;
+        return;
     }
+    // Formatted whole, then escaped: the message echoes user input (values,
+    // keys, paths), which may hold newlines or terminal escapes.
+    char raw[1024];
     int n;
     if (!loc.src) {
-        n = snprintf(c->err, c->errlen, "%s: ", PX_ENV_NAME);
+        n = snprintf(raw, sizeof(raw), "%s: ", PX_ENV_NAME);
     } else if (loc.line) {
-        n = snprintf(c->err, c->errlen, "%s:%u: ", loc.src, loc.line);
+        n = snprintf(raw, sizeof(raw), "%s:%u: ", loc.src, loc.line);
     } else {
-        n = snprintf(c->err, c->errlen, "%s: ", loc.src);
+        n = snprintf(raw, sizeof(raw), "%s: ", loc.src);
     }
-    if (n >= 0 && (size_t)n < c->errlen) {
+    if (n >= 0 && (size_t)n < sizeof(raw)) {
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(c->err + n, c->errlen - (size_t)n, fmt, ap);
+        vsnprintf(raw + n, sizeof(raw) - (size_t)n, fmt, ap);
         va_end(ap);
     }
-    return -1;
+    px_escape(c->err, c->errlen, raw);
 }
 
 // The "accepted: ..." text of a key.
@@ -925,7 +971,8 @@ static int px_item(px_ctx_t *c, px_span_t text) {
     if (px_key_resolve(c, &it) != 0) {
         return -1;
     }
-    px_value_t v;
+    px_value_t v = {0}; // zeroed: the analyzer cannot tell which fields
+                        // each key type sets
     if (px_parse_value(c, &it, &v) != 0) {
         return -1;
     }
@@ -1005,7 +1052,7 @@ static int px_load_file(px_ctx_t *c, const char *path, bool required) {
         return px_fail_at(c, c->loc, "larger than the limit of %zu bytes",
                           PX_FILE_MAX);
     }
-    char chunk[4096], line[PX_LINE_MAX];
+    char chunk[4096], line[PX_LINE_MAX] = "";
     size_t len = 0, total = 0;
     int rc = 0;
     c->loc.line = 1;
@@ -1086,9 +1133,8 @@ static int px_check_memspace(px_ctx_t *c, px_pool_conf_t *pc,
                           pre, pre, ms);
     }
     if (pc->thp != PX_UNSET) {
-        return px_fail_at(c, tr->thp,
-                          "%sthp: not supported with %smemspace=%s", pre, pre,
-                          ms);
+        return px_fail_at(c, tr->thp, "%sthp: not supported with %smemspace=%s",
+                          pre, pre, ms);
     }
     if (pc->numa_part_size && m != UMF_NUMA_MODE_INTERLEAVE) {
         return px_fail_at(c, tr->part,
@@ -1106,6 +1152,20 @@ static int px_check_numa(px_ctx_t *c, px_pool_conf_t *pc, const px_track_t *tr,
     }
     bool nodes = pc->numa_all_nodes || pc->numa_nnodes;
     bool implied = false;
+    // The OS provider maps shared memory (memfd or shm object) with the
+    // default NUMA policy only (UMF_NUMA_MODE_DEFAULT); say so here rather
+    // than let provider creation fail.
+    if (pc->disposition != PX_PAGES_PRIVATE &&
+        (nodes ||
+         (pc->numa_mode >= 0 && pc->numa_mode != UMF_NUMA_MODE_DEFAULT))) {
+        return px_fail_at(
+            c, nodes ? tr->nodes : tr->mode,
+            "%s%s: shared memory (%spage.disposition=%s) supports only the "
+            "default NUMA mode: drop %snuma.nodes and %snuma.mode, or use "
+            "%spage.disposition=private",
+            pre, nodes ? "numa.nodes" : "numa.mode", pre,
+            px_word_of(px_disp_words, (int)pc->disposition), pre, pre, pre);
+    }
     if (nodes && pc->numa_mode < 0) {
         pc->numa_mode = UMF_NUMA_MODE_BIND; // documented default
         implied = true;

@@ -22,10 +22,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define PX_MAX_TIERS   8   // tier.NAME.* groups
-#define PX_MAX_NODES   64  // NUMA node ids per list
-#define PX_NAME_MAX    32  // tier names, including the NUL
-#define PX_PATH_MAX    256 // paths and strings, including the NUL
+#define PX_MAX_TIERS 8   // tier.NAME.* groups
+#define PX_MAX_NODES 64  // NUMA node ids per list
+#define PX_NAME_MAX  32  // tier names, including the NUL
+#define PX_PATH_MAX  256 // paths and strings, including the NUL
 
 typedef enum px_pool_kind_t {
     PX_POOL_UNSET = 0, // not configured: the proxy picks its default pool
@@ -67,11 +67,11 @@ typedef struct px_pool_conf_t {
     // NUMA (numa.nodes=, numa.mode=, numa.part_size=). mode is a
     // umf_numa_mode_t value, or -1 when unset.
     int numa_mode;
-    bool numa_all_nodes;          // numa.nodes=all
+    bool numa_all_nodes; // numa.nodes=all
     unsigned numa_nodes[PX_MAX_NODES];
     size_t numa_nnodes;
-    size_t numa_part_size;        // 0 = unset
-    px_memspace_t memspace;       // memspace= (with numa.mode as policy)
+    size_t numa_part_size;  // 0 = unset
+    px_memspace_t memspace; // memspace= (with numa.mode as policy)
 
     // disjoint.slab_min_size=, .max_poolable_size=, .capacity=,
     // .min_bucket_size=; each with a flag saying it was given.
@@ -83,30 +83,30 @@ typedef struct px_pool_conf_t {
     int dj_checks;
     bool dj_checks_set;
 
-    px_tristate_t je_keep_all;    // jemalloc.keep_all=
-    size_t sc_granularity;        // scalable.granularity= (0 = unset)
-    px_tristate_t sc_keep_all;    // scalable.keep_all=
+    px_tristate_t je_keep_all; // jemalloc.keep_all=
+    size_t sc_granularity;     // scalable.granularity= (0 = unset)
+    px_tristate_t sc_keep_all; // scalable.keep_all=
 } px_pool_conf_t;
 
 // A size range routed to its own pool: tier.NAME.min= / tier.NAME.max=
 // and tier.NAME.<any pool key above>.
 typedef struct px_tier_t {
     char name[PX_NAME_MAX];
-    size_t min;  // inclusive; required
-    size_t max;  // inclusive; SIZE_MAX when not given
+    size_t min; // inclusive; required
+    size_t max; // inclusive; SIZE_MAX when not given
     px_pool_conf_t pc;
 } px_tier_t;
 
 typedef struct px_config_t {
-    px_pool_conf_t base; // every size no tier claims
+    px_pool_conf_t base;   // every size no tier claims
     size_t size_threshold; // size.threshold=: smaller requests -> system
     px_tier_t tiers[PX_MAX_TIERS];
     size_t ntiers;
-    bool stats;                      // stats=
-    char stats_file[PX_PATH_MAX];    // stats.file= ("" = stderr)
-    char log_level[16];              // log= debug|info|warning|error ("")
-    char log_file[PX_PATH_MAX];      // log.file= ("" = stderr)
-    char file_used[PX_PATH_MAX];     // the config file read ("" = none)
+    bool stats;                   // stats=
+    char stats_file[PX_PATH_MAX]; // stats.file= ("" = stderr)
+    char log_level[16];           // log= debug|info|warning|error ("")
+    char log_file[PX_PATH_MAX];   // log.file= ("" = stderr)
+    char file_used[PX_PATH_MAX];  // the config file read ("" = none)
 } px_config_t;
 
 // The file read when UMF_PROXY_CONFIG is not set (if it exists).
@@ -126,17 +126,18 @@ void px_config_defaults(px_config_t *cfg);
 // unsectioned items apply). Validates the result (tier ranges must not
 // overlap; a tier needs min; min <= max; numa.mode needs nodes where the
 // mode does; part_size needs interleave).
-// Returns 0, or -1 with one line (no newline) in err describing the first
-// problem: where (UMF_PROXY or file:line), the key, and the accepted
+// Returns 0, or -1 with one line (no newline; the input it echoes is
+// escaped with px_escape) in err describing the first problem: where (UMF_PROXY or file:line), the key, and the accepted
 // values; for an unknown key, the nearest valid one ("did you mean ...").
 int px_config_load(px_config_t *cfg, const char *env, const char *path,
                    bool path_required, const char *prog, char *err,
                    size_t errlen);
 
-// Parses a size: digits with an optional suffix K, M, G or T (also KB/KiB
-// etc., case-insensitive; all binary). Returns 0, or -1 on a bad value or
-// overflow.
-int px_parse_size(const char *s, size_t len, size_t *out);
+// Copies src to dst (cap bytes, always NUL-terminated) with every byte that
+// is not printable ASCII escaped: \n, \t, \r, \\ and \xNN; an escape is never
+// cut in half. For messages that echo user input on one line. Returns the
+// length written.
+size_t px_escape(char *dst, size_t cap, const char *src);
 
 // Writes the configuration as `key=value` lines (every key, effective
 // values, "(default)" where unset) to fd; for umfrun --show and stats.

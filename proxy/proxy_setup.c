@@ -22,10 +22,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/mman.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -46,13 +46,24 @@
 
 static px_config_t px_cfg; // static: the parser must not allocate
 
-static __attribute__((noreturn)) void px_die(const char *what,
-                                             const char *detail) {
-    char line[768];
-    snprintf(line, sizeof(line), "umf_proxy: %s%s%s\n", what,
-             detail ? ": " : "", detail ? detail : "");
+// Every configuration or set-up error ends here: one line on stderr, exit
+// status 1, before main. `msg` is already escaped (px_escape).
+static __attribute__((noreturn)) void px_die_escaped(const char *msg) {
+    char line[1024];
+    snprintf(line, sizeof(line), "umf_proxy: %s\n", msg);
     px_write_err(line);
     _exit(1);
+}
+
+// The same for a message that may echo user input (a path): escaped here,
+// so that it stays one line.
+static __attribute__((noreturn)) void px_die(const char *what,
+                                             const char *detail) {
+    char raw[768], msg[1000];
+    snprintf(raw, sizeof(raw), "%s%s%s", what, detail ? ": " : "",
+             detail ? detail : "");
+    px_escape(msg, sizeof(msg), raw);
+    px_die_escaped(msg);
 }
 
 // Every online NUMA node, for numa.nodes=all (no hwloc at start-up).
@@ -184,8 +195,7 @@ static umf_memory_provider_handle_t px_make_provider(const px_pool_conf_t *pc,
     }
     if (pc->disposition != PX_PAGES_PRIVATE) {
         r = umfOsMemoryProviderParamsSetVisibility(params, UMF_MEM_MAP_SHARED);
-        if (r == UMF_RESULT_SUCCESS &&
-            pc->disposition == PX_PAGES_SHARED_SHM) {
+        if (r == UMF_RESULT_SUCCESS && pc->disposition == PX_PAGES_SHARED_SHM) {
             char name[64];
             snprintf(name, sizeof(name), "umf_proxy_lib_shm_pid_%d%s%s",
                      (int)getpid(), heap[0] ? "_" : "", heap);
@@ -206,8 +216,7 @@ static umf_memory_provider_handle_t px_make_provider(const px_pool_conf_t *pc,
         }
         int mode = pc->numa_mode >= 0 ? pc->numa_mode : UMF_NUMA_MODE_BIND;
         if (n) {
-            r = umfOsMemoryProviderParamsSetNumaList(params, ids,
-                                                     (unsigned)n);
+            r = umfOsMemoryProviderParamsSetNumaList(params, ids, (unsigned)n);
         }
         if (r == UMF_RESULT_SUCCESS) {
             r = umfOsMemoryProviderParamsSetNumaMode(params,
@@ -223,8 +232,8 @@ static umf_memory_provider_handle_t px_make_provider(const px_pool_conf_t *pc,
     }
     if (pc->thp != PX_UNSET) {
         r = umfOsMemoryProviderParamsSetHugePages(
-            params, pc->thp == PX_ON ? UMF_OS_HUGE_PAGES_ON
-                                     : UMF_OS_HUGE_PAGES_OFF);
+            params,
+            pc->thp == PX_ON ? UMF_OS_HUGE_PAGES_ON : UMF_OS_HUGE_PAGES_OFF);
         if (r != UMF_RESULT_SUCCESS) {
             px_die("thp: cannot set huge pages", px_result_str(r));
         }
@@ -358,8 +367,8 @@ px_make_pool(px_pool_kind_t kind, const px_pool_conf_t *pc,
 
 static void px_make_heap(px_heap_t *heap, const px_pool_conf_t *pc,
                          const char *name, unsigned index) {
-    px_pool_kind_t kind = pc->pool != PX_POOL_UNSET ? pc->pool
-                                                    : PX_POOL_DEFAULT;
+    px_pool_kind_t kind =
+        pc->pool != PX_POOL_UNSET ? pc->pool : PX_POOL_DEFAULT;
     heap->kind = kind;
     snprintf(heap->name, sizeof(heap->name), "%s", name);
     if (kind == PX_POOL_SYSTEM) {
@@ -375,8 +384,7 @@ static void px_make_heap(px_heap_t *heap, const px_pool_conf_t *pc,
     }
     heap->provider = prov;
     heap->pool = px_make_pool(kind, pc, prov);
-    heap->native_calloc =
-        kind == PX_POOL_JEMALLOC || kind == PX_POOL_SCALABLE;
+    heap->native_calloc = kind == PX_POOL_JEMALLOC || kind == PX_POOL_SCALABLE;
     heap->native_realloc = heap->native_calloc;
 }
 
@@ -430,9 +438,36 @@ static void px_shm_collect_stale(void) {
     close(fd);
 }
 
+// log= and log.file= take effect only when UMF_LOG is not set (it wins).
+static bool px_log_wanted(const px_config_t *cfg) {
+    return cfg->log_level[0] && !getenv("UMF_LOG");
+}
+
+// The rule for log.file and stats.file alike: a file is opened only when
+// its output is on (log=LEVEL, stats=on), for appending, created 0644 if
+// missing; one that cannot be opened stops the program before main.
+static void px_out_file_die(const char *key, const char *path, int err) {
+    char what[PX_PATH_MAX + 32];
+    snprintf(what, sizeof(what), "%s %s: cannot open", key, path);
+    px_die(what, strerror(err));
+}
+
+static void px_check_log_file(const px_config_t *cfg) {
+    if (!px_log_wanted(cfg) || !cfg->log_file[0]) {
+        return;
+    }
+    // The logger opens it again (the same flags) when it is configured.
+    int fd =
+        open(cfg->log_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        px_out_file_die("log.file", cfg->log_file, errno);
+    }
+    close(fd);
+}
+
 static void px_apply_log(const px_config_t *cfg) {
-    if (!cfg->log_level[0] || getenv("UMF_LOG")) {
-        return; // UMF_LOG, when set, wins
+    if (!px_log_wanted(cfg)) {
+        return;
     }
     char s[PX_PATH_MAX + 64];
     if (cfg->log_file[0]) {
@@ -457,20 +492,16 @@ void px_setup(void) {
     }
     char err[512];
     if (px_config_load(&px_cfg, env, path, required,
-                       program_invocation_short_name, err,
-                       sizeof(err)) != 0) {
-        px_die(err, NULL);
+                       program_invocation_short_name, err, sizeof(err)) != 0) {
+        px_die_escaped(err); // px_config_load escapes what it echoes
     }
-    px_apply_log(&px_cfg);
+    px_check_log_file(&px_cfg);
 
     px.stats = px_cfg.stats;
     if (px.stats) {
         int oerr = px_stats_open(px_cfg.stats_file);
         if (oerr) {
-            char what[PX_PATH_MAX + 32];
-            snprintf(what, sizeof(what), "stats.file %s: cannot open",
-                     px_cfg.stats_file);
-            px_die(what, strerror(-oerr));
+            px_out_file_die("stats.file", px_cfg.stats_file, -oerr);
         }
     }
     px.threshold = px_cfg.size_threshold;
@@ -485,7 +516,7 @@ void px_setup(void) {
     px_make_heap(&px.heaps[0], &px_cfg.base, "", 0);
     px.nheaps = 1;
     // Tiers sorted by their first size, so routing scans in order.
-    size_t order[PX_MAX_TIERS];
+    size_t order[PX_MAX_TIERS] = {0};
     for (size_t i = 0; i < px_cfg.ntiers; i++) {
         size_t j = i;
         while (j > 0 && px_cfg.tiers[order[j - 1]].min > px_cfg.tiers[i].min) {
@@ -503,6 +534,9 @@ void px_setup(void) {
         px.nheaps++;
     }
     px.ntiers = px.nheaps - 1;
+    // Logging starts once the heaps exist: a set-up error above is the
+    // proxy's one line, never also a line of the library's log.
+    px_apply_log(&px_cfg);
     px_epoch = umf_private_tracker_epoch();
     // From here on, pool memory may be freed at any moment of exit: libumf
     // keeps its tracker published for good.

@@ -6,10 +6,13 @@
 #   scripts/quickstart.sh run     install what is missing, build, run an
 #                                 unmodified program (sort) under the proxy
 #                                 with its stats shown
-#   scripts/quickstart.sh check   install what is missing, build, run the
+#   scripts/quickstart.sh check   install what is missing, build, check
+#                                 the formatting (make format-check) and
+#                                 run clang-tidy (make tidy), run the
 #                                 whole test suite (make check), the suite
 #                                 under the proxy (make check-under-proxy),
-#                                 a clang build, and make distcheck
+#                                 a clang build, and make distcheck (whose
+#                                 installcheck builds a CMake consumer)
 #
 # Needs root (or sudo) only to install packages. Idempotent: packages that
 # are present are not reinstalled, and an existing build is reused.
@@ -23,8 +26,12 @@ need="build-essential autoconf automake libtool pkg-config libhwloc-dev check
 libjemalloc-dev libtbbmalloc2"
 # python3 and redis run under the proxy in make check; libze-dev (Level
 # Zero headers and loader) lets tests/test_ze_abi check the Level Zero
-# provider's view of the driver ABI against the real headers.
-[ "$mode" = check ] && need="$need clang python3 redis-server redis-tools libze-dev"
+# provider's view of the driver ABI against the real headers; cmake builds
+# the CMake consumer of the installed tree (make installcheck, in
+# distcheck); clang-format and clang-tidy (14 on Debian 12) for
+# format-check and tidy.
+[ "$mode" = check ] && need="$need clang python3 redis-server redis-tools libze-dev
+cmake clang-format clang-tidy"
 
 missing=""
 for p in $need; do
@@ -51,6 +58,9 @@ run)
         sort -n | tail -n 1
     ;;
 check)
+    # Cheap static checks first: they fail in seconds to minutes.
+    make format-check
+    make tidy TIDY_JOBS="$jobs"
     make -j"$jobs" check
     # The whole suite again under LD_PRELOAD=libumf_proxy.so, twice.
     make check-under-proxy

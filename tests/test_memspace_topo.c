@@ -19,6 +19,7 @@
 
 #include <umf.h>
 #include <umf/memspace.h>
+#include <umf/providers/provider_os_memory.h>
 
 #include "helpers.h"
 
@@ -224,20 +225,13 @@ START_TEST(test_memspace_topo_hmat_providers) {
     umfMemspaceDestroy(c);
     umfMempolicyDestroy(split);
 
-    // Node 5 is in no file: refused when the provider is created.
+    // Node 5 is in no file: refused when the memspace is created (the
+    // topology the OS provider checks against is the same).
     unsigned ids[] = {0, 5};
     umf_memspace_handle_t bad = NULL;
     ck_assert_int_eq(umfMemspaceCreateFromNumaArray(ids, 2, &bad),
-                     UMF_RESULT_SUCCESS);
-    h = NULL;
-    ck_assert_int_eq(umfMemoryProviderCreateFromMemspace(bad, NULL, &h),
                      UMF_RESULT_ERROR_INVALID_ARGUMENT);
-    ck_assert_ptr_null(h);
-    umf_memory_pool_handle_t pool = NULL;
-    ck_assert_int_eq(umfPoolCreateFromMemspace(bad, NULL, &pool),
-                     UMF_RESULT_ERROR_INVALID_ARGUMENT);
-    ck_assert_ptr_null(pool);
-    umfMemspaceDestroy(bad);
+    ck_assert_ptr_null(bad);
 }
 END_TEST
 
@@ -275,7 +269,12 @@ START_TEST(test_memspace_topo_plain_unknown_node) {
     unsigned ids[] = {5, 3}; // 3 is not in the file
     umf_memspace_handle_t ms = NULL;
     ck_assert_int_eq(umfMemspaceCreateFromNumaArray(ids, 2, &ms),
-                     UMF_RESULT_SUCCESS); // ids are not checked here
+                     UMF_RESULT_ERROR_INVALID_ARGUMENT);
+    ck_assert_ptr_null(ms);
+    // The file's node ids, not the machine's, are the ones that exist.
+    unsigned keep[] = {5, 7};
+    ck_assert_int_eq(umfMemspaceCreateFromNumaArray(keep, 2, &ms),
+                     UMF_RESULT_SUCCESS);
     size_t cap = 0;
     ck_assert_int_eq(
         umfMemtargetGetCapacity(umfMemspaceMemtargetGet(ms, 0), &cap),
@@ -283,20 +282,8 @@ START_TEST(test_memspace_topo_plain_unknown_node) {
     ck_assert_uint_eq(cap, 1 * GiB);
     ck_assert_int_eq(
         umfMemtargetGetCapacity(umfMemspaceMemtargetGet(ms, 1), &cap),
-        UMF_RESULT_ERROR_INVALID_ARGUMENT);
-    // The capacity filter cannot judge node 3: it fails, nothing removed.
-    ck_assert_int_eq(umfMemspaceFilterByCapacity(ms, 0),
-                     UMF_RESULT_ERROR_INVALID_ARGUMENT);
-    ck_assert_uint_eq(umfMemspaceMemtargetNum(ms), 2);
-    umf_memory_provider_handle_t h = NULL;
-    ck_assert_int_eq(umfMemoryProviderCreateFromMemspace(ms, NULL, &h),
-                     UMF_RESULT_ERROR_INVALID_ARGUMENT);
-    // Without node 3 it works.
-    unsigned keep[] = {5};
-    ck_assert_int_eq(umfMemspaceFilterById(ms, keep, 1), UMF_RESULT_SUCCESS);
-    ck_assert_int_eq(umfMemoryProviderCreateFromMemspace(ms, NULL, &h),
-                     UMF_RESULT_SUCCESS);
-    umfMemoryProviderDestroy(h);
+        UMF_RESULT_SUCCESS);
+    ck_assert_uint_eq(cap, 8 * GiB);
     umfMemspaceDestroy(ms);
 }
 END_TEST
@@ -320,20 +307,27 @@ START_TEST(test_memspace_topo_unloadable) {
     ck_assert_ptr_null(umfMemspaceHighestCapacityGet());
     ck_assert_ptr_null(umfMemspaceHighestBandwidthGet());
     ck_assert_ptr_null(umfMemspaceLowestLatencyGet());
-    // Memspaces from ids still work; capacities cannot be known.
+    // Without a topology node ids cannot be checked: memspaces from ids
+    // are not supported either (a provider from one could not be made).
     unsigned ids[] = {0};
     umf_memspace_handle_t ms = NULL;
     ck_assert_int_eq(umfMemspaceCreateFromNumaArray(ids, 1, &ms),
-                     UMF_RESULT_SUCCESS);
-    size_t cap = 0;
-    ck_assert_int_eq(
-        umfMemtargetGetCapacity(umfMemspaceMemtargetGet(ms, 0), &cap),
-        UMF_RESULT_ERROR_NOT_SUPPORTED);
+                     UMF_RESULT_ERROR_NOT_SUPPORTED);
+    ck_assert_ptr_null(ms);
     // The OS provider reports the failed discovery.
+    umf_os_memory_provider_params_handle_t params = NULL;
+    ck_assert_int_eq(umfOsMemoryProviderParamsCreate(&params),
+                     UMF_RESULT_SUCCESS);
+    ck_assert_int_eq(umfOsMemoryProviderParamsSetNumaList(params, ids, 1),
+                     UMF_RESULT_SUCCESS);
+    ck_assert_int_eq(
+        umfOsMemoryProviderParamsSetNumaMode(params, UMF_NUMA_MODE_BIND),
+        UMF_RESULT_SUCCESS);
     umf_memory_provider_handle_t h = NULL;
-    ck_assert_int_eq(umfMemoryProviderCreateFromMemspace(ms, NULL, &h),
-                     UMF_RESULT_ERROR_MEMORY_PROVIDER_SPECIFIC);
-    umfMemspaceDestroy(ms);
+    ck_assert_int_eq(
+        umfMemoryProviderCreate(umfOsMemoryProviderOps(), params, &h),
+        UMF_RESULT_ERROR_MEMORY_PROVIDER_SPECIFIC);
+    umfOsMemoryProviderParamsDestroy(params);
 }
 END_TEST
 

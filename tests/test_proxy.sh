@@ -251,6 +251,26 @@ expect_error "tier.big.max=1M" "tier"
 expect_error "tier.a.min=1K;tier.b.min=2K;tier.a.max=4K" "overlap"
 expect_error "" "cannot read" UMF_PROXY_CONFIG="$tmp/missing.conf"
 expect_error "stats=1;stats.file=$tmp/no/such/dir/stats" "stats.file"
+# log.file and stats.file follow one rule: opened only when their output is
+# on, and one that cannot be opened stops the program with one line.
+expect_error "log=error;log.file=$tmp/no/such/dir/log" \
+    "log.file $tmp/no/such/dir/log: cannot open: No such file or directory"
+for settings in "log.file=$tmp/no/such/dir/log" \
+    "stats.file=$tmp/no/such/dir/stats"; do
+    out=$(UMF_PROXY="$settings" LD_PRELOAD="$proxy" sh -c 'echo main-ran' 2>&1) ||
+        fail "'$settings' (output off): exit status $?"
+    [ "$out" = main-ran ] || fail "'$settings' (output off): said '$out'"
+done
+# Control characters in the input are echoed escaped: still one line.
+expect_error "pool=dis
+joint" "pool: bad value 'dis\\njoint'"
+expect_error "$(printf 'pool=\033[2Jx')" "pool: bad value '\\x1b[2Jx'"
+# Shared memory takes only the default NUMA mode; the message says that.
+expect_error "page.disposition=shared-shm;numa.nodes=all" \
+    "numa.nodes: shared memory (page.disposition=shared-shm) supports only the default NUMA mode"
+# A log level does not add the library's own error line to the proxy's.
+expect_error "log=warning;numa.nodes=1000" "numa.nodes"
+expect_error "log=debug;memspace=fastest" "memspace"
 expect_error "numa.nodes=1000;numa.mode=bind" "numa.nodes"
 expect_error "memspace=fastest" "host_all, highest_capacity"
 expect_error "memspace=host_all;numa.nodes=0" "numa.nodes: not used with memspace"

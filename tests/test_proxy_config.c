@@ -188,7 +188,7 @@ END_TEST
 
 START_TEST(test_proxy_config_every_key) {
     ck_load_ok(load_env(
-        "pool=scalable; page.disposition=shared-fd; size.threshold=64;"
+        "pool=scalable; page.disposition=private; size.threshold=64;"
         "thp=on; numa.nodes=0,2-3; numa.mode=interleave;"
         "numa.part_size=8K; disjoint.slab_min_size=1M;"
         "disjoint.max_poolable_size=256K; disjoint.capacity=16;"
@@ -197,7 +197,8 @@ START_TEST(test_proxy_config_every_key) {
         "stats.file=/tmp/umf stats.txt; log=warning; log.file=umf.log"));
     const px_pool_conf_t *pc = &cfg.base;
     ck_assert_int_eq(pc->pool, PX_POOL_SCALABLE);
-    ck_assert_int_eq(pc->disposition, PX_PAGES_SHARED_FD);
+    // (shared memory takes no NUMA settings: numa_rules)
+    ck_assert_int_eq(pc->disposition, PX_PAGES_PRIVATE);
     ck_assert_uint_eq(cfg.size_threshold, 64);
     ck_assert_int_eq(pc->thp, PX_ON);
     ck_assert(!pc->numa_all_nodes);
@@ -239,7 +240,7 @@ END_TEST
 START_TEST(test_proxy_config_every_tier_key) {
     ck_load_ok(load_env(
         "tier.big.min=1M; tier.big.max=1G; tier.big.pool=jemalloc;"
-        "tier.big.page.disposition=shared-shm; tier.big.thp=off;"
+        "tier.big.page.disposition=private; tier.big.thp=off;"
         "tier.big.numa.nodes=1; tier.big.numa.mode=preferred;"
         "tier.big.disjoint.slab_min_size=2M;"
         "tier.big.disjoint.max_poolable_size=4M;"
@@ -255,7 +256,7 @@ START_TEST(test_proxy_config_every_tier_key) {
     ck_assert_uint_eq(t->min, 1 << 20);
     ck_assert_uint_eq(t->max, (size_t)1 << 30);
     ck_assert_int_eq(t->pc.pool, PX_POOL_JEMALLOC);
-    ck_assert_int_eq(t->pc.disposition, PX_PAGES_SHARED_SHM);
+    ck_assert_int_eq(t->pc.disposition, PX_PAGES_PRIVATE);
     ck_assert_int_eq(t->pc.thp, PX_OFF);
     ck_assert_uint_eq(t->pc.numa_nnodes, 1);
     ck_assert_uint_eq(t->pc.numa_nodes[0], 1);
@@ -555,6 +556,53 @@ START_TEST(test_proxy_config_err_buffer) {
 }
 END_TEST
 
+// --- Messages stay one line ---
+
+START_TEST(test_proxy_config_escape) {
+    char buf[64];
+    ck_assert_uint_eq(px_escape(buf, sizeof(buf), "plain text 1=2;x"), 16);
+    ck_assert_str_eq(buf, "plain text 1=2;x");
+    px_escape(buf, sizeof(buf), "a\nb\tc\rd\\e\x1b[31m\x7f\x01\xc3\xa9");
+    ck_assert_str_eq(buf, "a\\nb\\tc\\rd\\\\e\\x1b[31m\\x7f\\x01\\xc3\\xa9");
+    // Cut to the buffer, never inside an escape, always terminated.
+    memset(buf, 'Z', sizeof(buf));
+    ck_assert_uint_eq(px_escape(buf, 4, "ab\ncd"), 2);
+    ck_assert_str_eq(buf, "ab");
+    ck_assert_uint_eq(px_escape(buf, 6, "ab\ncd"), 5);
+    ck_assert_str_eq(buf, "ab\\nc");
+    ck_assert_uint_eq(px_escape(buf, 1, "abc"), 0);
+    ck_assert_str_eq(buf, "");
+    ck_assert_uint_eq(px_escape(buf, sizeof(buf), NULL), 0);
+    ck_assert_str_eq(buf, "");
+    ck_assert_uint_eq(px_escape(NULL, 8, "abc"), 0);
+}
+END_TEST
+
+START_TEST(test_proxy_config_errors_escape_input) {
+    // A newline or a terminal escape in a value is echoed escaped.
+    ck_load_fails(load_env("pool=dis\njoint"),
+                  "UMF_PROXY: pool: bad value 'dis\\njoint' (accepted: "
+                  "disjoint, jemalloc, scalable, proxy)");
+    ck_load_fails(load_env("pool=\x1b[2Jx"),
+                  "UMF_PROXY: pool: bad value '\\x1b[2Jx' (accepted: "
+                  "disjoint, jemalloc, scalable, proxy)");
+    // In a key (the unknown-key path) and in a file's path and lines.
+    ck_assert_int_eq(load_env("po\bol=proxy"), -1);
+    ck_assert_int_eq(strncmp(err, "UMF_PROXY: unknown key 'po\\x08ol'", 33), 0);
+    const char *path = make_file("ctl\tname.conf", "pool = \x7fproxy\n");
+    char want[512];
+    snprintf(want, sizeof(want),
+             "%.*s\\t%s:1: pool: bad value '\\x7fproxy' (accepted: disjoint, "
+             "jemalloc, scalable, proxy)",
+             (int)(strchr(path, '\t') - path), path, strchr(path, '\t') + 1);
+    ck_load_fails(load(NULL, path, true, NULL), want);
+    for (const char *p = err; *p; p++) {
+        ck_assert_msg(*p >= 0x20 && *p < 0x7f, "raw byte 0x%02x in '%s'",
+                      (unsigned char)*p, err);
+    }
+}
+END_TEST
+
 // --- Syntax and precedence ---
 
 START_TEST(test_proxy_config_env_syntax) {
@@ -838,18 +886,18 @@ START_TEST(test_proxy_config_parse_size) {
         {"18446744073709551615", SIZE_MAX},
         {"0K", 0},
     };
+    // Through a size key, as users write them.
+    char env[128];
     for (size_t i = 0; i < ARRAY_SIZE(good); i++) {
-        size_t v = 12345;
-        ck_assert_msg(px_parse_size(good[i].s, strlen(good[i].s), &v) == 0,
-                      "%s refused", good[i].s);
-        ck_assert_msg(v == good[i].want, "%s: %zu", good[i].s, v);
+        snprintf(env, sizeof(env), "size.threshold=%s", good[i].s);
+        ck_assert_msg(load_env(env) == 0, "%s refused: %s", good[i].s, err);
+        ck_assert_msg(cfg.size_threshold == good[i].want, "%s: %zu", good[i].s,
+                      cfg.size_threshold);
     }
     static const char *const bad[] = {
         "",
         "K",
         "B",
-        " 1",
-        "1 ",
         "1 K",
         "-1",
         "+1",
@@ -859,7 +907,6 @@ START_TEST(test_proxy_config_parse_size) {
         "1KBB",
         "1Ki",
         "1KiBB",
-        "1KB ",
         "1X",
         "1MK",
         "1e3",
@@ -874,20 +921,17 @@ START_TEST(test_proxy_config_parse_size) {
         "18014398509481984K",
     };
     for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
-        size_t v = 12345;
-        ck_assert_msg(px_parse_size(bad[i], strlen(bad[i]), &v) == -1,
-                      "'%s' accepted", bad[i]);
-        ck_assert_uint_eq(v, 12345); // untouched
+        snprintf(env, sizeof(env), "size.threshold=%s", bad[i]);
+        ck_assert_msg(load_env(env) == -1, "'%s' accepted", bad[i]);
+        ck_assert_msg(
+            strncmp(err, "UMF_PROXY: size.threshold: bad value '", 38) == 0,
+            "'%s': %s", bad[i], err);
     }
-    // Only `len` characters are read.
-    size_t v = 0;
-    ck_assert_int_eq(px_parse_size("64Kxyz", 3, &v), 0);
-    ck_assert_uint_eq(v, 65536);
-    ck_assert_int_eq(px_parse_size("64Kxyz", 2, &v), 0);
-    ck_assert_uint_eq(v, 64);
-    ck_assert_int_eq(px_parse_size("64Kxyz", 0, &v), -1);
-    ck_assert_int_eq(px_parse_size(NULL, 3, &v), -1);
-    ck_assert_int_eq(px_parse_size("1", 1, NULL), -1);
+    // Blanks around a value are the item's, not the size's; the item ends
+    // at ';'.
+    ck_load_ok(load_env("size.threshold= 64K ;pool=proxy"));
+    ck_assert_uint_eq(cfg.size_threshold, 65536);
+    ck_assert_int_eq(cfg.base.pool, PX_POOL_PROXY);
 }
 END_TEST
 
@@ -1038,10 +1082,12 @@ START_TEST(test_proxy_config_tier_pool_settings) {
                   ")");
 
     // A tier's settings start unset, not from the base's.
-    ck_load_ok(load_env("pool=scalable; thp=on; numa.nodes=0;"
+    ck_load_ok(load_env("pool=scalable; thp=on;"
                         "page.disposition=shared-fd; disjoint.capacity=9;"
                         "tier.t.min=1M"));
     ck_assert_int_eq(cfg.base.pool, PX_POOL_SCALABLE);
+    ck_assert_int_eq(cfg.base.disposition, PX_PAGES_SHARED_FD);
+    ck_load_ok(load_env("numa.nodes=0; tier.t.min=1M"));
     ck_assert_int_eq(cfg.base.numa_mode, UMF_NUMA_MODE_BIND);
     ck_pool_conf_unset(&cfg.tiers[0].pc);
     // ...and base settings given after a tier do not reach it either.
@@ -1262,6 +1308,35 @@ START_TEST(test_proxy_config_numa_rules) {
                   "UMF_PROXY: tier.t.numa.part_size: needs "
                   "tier.t.numa.mode=interleave (numa.mode is not set)");
 
+    // Shared memory takes only the default NUMA mode (the OS provider's
+    // rule): the message says so, whichever NUMA key breaks it.
+    ck_load_fails(load_env("page.disposition=shared-shm;numa.nodes=all"),
+                  "UMF_PROXY: numa.nodes: shared memory "
+                  "(page.disposition=shared-shm) supports only the default "
+                  "NUMA mode: drop numa.nodes and numa.mode, or use "
+                  "page.disposition=private");
+    ck_load_fails(load_env("numa.mode=local;page.disposition=shared-fd"),
+                  "UMF_PROXY: numa.mode: shared memory "
+                  "(page.disposition=shared-fd) supports only the default "
+                  "NUMA mode: drop numa.nodes and numa.mode, or use "
+                  "page.disposition=private");
+    ck_load_fails(load_env("page.disposition=shared-fd;numa.mode=bind"),
+                  "UMF_PROXY: numa.mode: shared memory "
+                  "(page.disposition=shared-fd) supports only the default "
+                  "NUMA mode: drop numa.nodes and numa.mode, or use "
+                  "page.disposition=private");
+    ck_load_fails(load_env("tier.t.min=0;tier.t.page.disposition=shared-shm;"
+                           "tier.t.numa.nodes=0;tier.t.numa.mode=interleave"),
+                  "UMF_PROXY: tier.t.numa.nodes: shared memory "
+                  "(tier.t.page.disposition=shared-shm) supports only the "
+                  "default NUMA mode: drop tier.t.numa.nodes and "
+                  "tier.t.numa.mode, or use tier.t.page.disposition=private");
+    ck_load_ok(load_env("page.disposition=shared-shm;numa.mode=default"));
+    ck_assert_int_eq(cfg.base.numa_mode, UMF_NUMA_MODE_DEFAULT);
+    // A tier's shared disposition does not constrain the base heap.
+    ck_load_ok(load_env("numa.nodes=0;tier.t.min=1M;"
+                        "tier.t.page.disposition=shared-fd"));
+
     // In a file, each rule points at the line of the key it concerns.
     char want[512];
     const char *path = make_file("numa.conf", "numa.nodes = 0\n"
@@ -1454,7 +1529,7 @@ START_TEST(test_proxy_config_print) {
 
     const char *path =
         make_file("print.conf", "pool = disjoint\n"
-                                "page.disposition = shared-shm\n"
+                                "page.disposition = private\n"
                                 "size.threshold = 1000\n"
                                 "thp = off\n"
                                 "numa.nodes = 0,2-3,5,7-9\n"
@@ -1482,7 +1557,7 @@ START_TEST(test_proxy_config_print) {
     snprintf(want, sizeof(want),
              "config file: %s\n"
              "pool=disjoint\n"
-             "page.disposition=shared-shm\n"
+             "page.disposition=private\n"
              "size.threshold=1000\n"
              "thp=off\n"
              "numa.nodes=0,2-3,5,7-9\n"
@@ -1726,8 +1801,7 @@ START_TEST(test_proxy_config_man_page_covers_keys) {
     // What the brief says the page must state.
     static const char *const facts[] = {
         "UMF_PROXY_CONFIG", "/etc/umf/proxy.conf",
-        "the default pool is disjoint",
-        "did you mean"};
+        "the default pool is disjoint", "did you mean"};
     for (size_t i = 0; i < ARRAY_SIZE(facts); i++) {
         ck_assert_msg(strstr(man, facts[i]) != NULL, "%s lacks '%s'", path,
                       facts[i]);
@@ -1754,6 +1828,8 @@ static Suite *proxy_config_suite(void) {
     tcase_add_test(tc, test_proxy_config_bad_values);
     tcase_add_test(tc, test_proxy_config_unknown_keys);
     tcase_add_test(tc, test_proxy_config_err_buffer);
+    tcase_add_test(tc, test_proxy_config_escape);
+    tcase_add_test(tc, test_proxy_config_errors_escape_input);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("syntax");

@@ -23,6 +23,7 @@
 #include "base_alloc.h"
 #include "common.h"
 #include "log.h"
+#include "topology.h"
 
 // --- Internal ---
 
@@ -193,8 +194,23 @@ UMF_EXPORT umf_result_t umfMemspaceCreateFromNumaArray(
     CHECK_ARG(numIds > 0, UMF_RESULT_ERROR_INVALID_ARGUMENT, "numIds is 0");
     CHECK_ARG(hMemspace != NULL, UMF_RESULT_ERROR_INVALID_ARGUMENT,
               "hMemspace is NULL");
-    // Ids are not checked against the machine (contract): the OS provider
-    // checks them when a provider is made from the memspace.
+    // Ids the machine (the hwloc topology the OS provider checks against)
+    // does not have are refused here, where the caller named them, not
+    // only later when a provider is made from the memspace. Stricter than
+    // upstream 0.10.1, which accepts them.
+    hwloc_topology_t topo = topology_get();
+    if (!topo) {
+        LOG_ERR("no hwloc topology: NUMA node ids cannot be checked");
+        return UMF_RESULT_ERROR_NOT_SUPPORTED;
+    }
+    for (size_t i = 0; i < numIds; i++) {
+        if (!topology_has_numa_node(topo, nodeIds[i])) {
+            LOG_ERR("nodeIds[%zu]: NUMA node %u does not exist on this "
+                    "machine",
+                    i, nodeIds[i]);
+            return UMF_RESULT_ERROR_INVALID_ARGUMENT;
+        }
+    }
     umf_memspace_handle_t ms = NULL;
     umf_result_t ret = memspace_create(MEMSPACE_USER, &ms);
     if (ret != UMF_RESULT_SUCCESS) {
