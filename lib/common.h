@@ -54,6 +54,11 @@ static inline size_t align_up(size_t x, size_t a) {
     return (x + a - 1) & ~(a - 1);
 }
 
+// pre: a is a power of two.
+static inline uintptr_t align_down_ptr(uintptr_t x, uintptr_t a) {
+    return x & ~(a - 1);
+}
+
 // Overflow-checked align_up: false when x rounded up to a does not fit.
 static inline bool align_up_checked(size_t x, size_t a, size_t *out) {
     if (x > SIZE_MAX - (a - 1)) {
