@@ -44,9 +44,9 @@
 extern void *__libc_malloc(size_t);
 extern void __libc_free(void *);
 
-#define REPS 5
+#define REPS        5
 #define MAX_THREADS 4
-#define NSIZES 4096
+#define NSIZES      4096
 
 typedef struct engine_t {
     const char *name;
@@ -127,8 +127,7 @@ static umf_memory_pool_handle_t make_disjoint_unchecked(void) {
         umfDisjointPoolParamsSetChecks(p, UMF_DISJOINT_POOL_CHECKS_OFF)) {
         return NULL;
     }
-    umf_memory_pool_handle_t pool =
-        make_pool_params(umfDisjointPoolOps(), p);
+    umf_memory_pool_handle_t pool = make_pool_params(umfDisjointPoolOps(), p);
     umfDisjointPoolParamsDestroy(p);
     return pool;
 }
@@ -244,17 +243,30 @@ int main(int argc, char **argv) {
         tbb_malloc = (void *(*)(size_t))dlsym(tbb, "scalable_malloc");
         tbb_free = (void (*)(void *))dlsym(tbb, "scalable_free");
     }
-    engines[ne++] = (engine_t){"tbbmalloc", NULL, tbb_alloc_fn, tbb_free_fn,
-                               NULL, tbb_malloc && tbb_free};
-    engines[ne++] = (engine_t){"disjoint", "glibc", pool_alloc, pool_free,
-                               make_pool(umfDisjointPoolOps()), 1};
-    engines[ne++] = (engine_t){"disjoint-unchecked", "glibc", pool_alloc,
-                               pool_free, make_disjoint_unchecked(), 1};
-    engines[ne++] = (engine_t){"scalable", "tbbmalloc", pool_alloc, pool_free,
-                               make_pool(umfScalablePoolOps()), 1};
+    engines[ne++] = (engine_t){"tbbmalloc", NULL, tbb_alloc_fn,
+                               tbb_free_fn, NULL, tbb_malloc && tbb_free};
+    engines[ne++] = (engine_t){"disjoint",
+                               "glibc",
+                               pool_alloc,
+                               pool_free,
+                               make_pool(umfDisjointPoolOps()),
+                               1};
+    engines[ne++] =
+        (engine_t){"disjoint-unchecked",      "glibc", pool_alloc, pool_free,
+                   make_disjoint_unchecked(), 1};
+    engines[ne++] = (engine_t){"scalable",
+                               "tbbmalloc",
+                               pool_alloc,
+                               pool_free,
+                               make_pool(umfScalablePoolOps()),
+                               1};
 #ifdef HAVE_JEMALLOC_POOL
-    engines[ne++] = (engine_t){"jemalloc pool", "jemalloc", pool_alloc,
-                               pool_free, make_pool(umfJemallocPoolOps()), 1};
+    engines[ne++] = (engine_t){"jemalloc pool",
+                               "jemalloc",
+                               pool_alloc,
+                               pool_free,
+                               make_pool(umfJemallocPoolOps()),
+                               1};
 #endif
     const char *only = getenv("POOL_BENCH_ONLY");
     for (int i = 0; i < ne; i++) {
@@ -295,8 +307,8 @@ int main(int argc, char **argv) {
             for (int t = 0; t < 3; t++) {
                 double r[REPS];
                 for (int k = 0; k < REPS; k++) {
-                    r[k] = run_cell(&engines[e], &classes[c], threads[t],
-                                    seconds);
+                    r[k] =
+                        run_cell(&engines[e], &classes[c], threads[t], seconds);
                 }
                 qsort(r, REPS, sizeof(double), cmp_double);
                 rate[t] = r[REPS / 2];

@@ -30,7 +30,7 @@
 #include <umf/memory_provider.h>
 #include <umf/pools/pool_proxy.h>
 
-#define CHUNK 4096
+#define CHUNK      4096
 #define MAX_CHUNKS 1000000
 
 typedef struct {
@@ -156,8 +156,8 @@ int main(int argc, char **argv) {
     printf("umfPoolByPtr on random interior pointers, %ld lookups per cell, "
            "ns per lookup\n",
            lookups);
-    printf("%10s %10s %10s %10s %14s\n", "chunks", "all", "hot-1000",
-           "bsearch", "register (s)");
+    printf("%10s %10s %10s %10s %14s\n", "chunks", "all", "hot-1000", "bsearch",
+           "register (s)");
     for (size_t c = 0; c < sizeof(counts) / sizeof(counts[0]); c++) {
         double t0 = now();
         while (have < counts[c]) {

@@ -9,7 +9,7 @@
 
 #include "base_alloc.h"
 
-#define SLOT_EMPTY 0
+#define SLOT_EMPTY   0
 #define SLOT_DELETED 1
 
 static inline size_t hash(uint64_t k) {

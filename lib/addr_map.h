@@ -17,12 +17,13 @@
 typedef struct addr_map_t {
     uint64_t *keys; // 0: empty, 1: deleted; stored keys are key + 2
     uint64_t *vals;
-    size_t cap;     // power of two, or 0 before the first insert
-    size_t used;    // live + deleted slots
+    size_t cap;  // power of two, or 0 before the first insert
+    size_t used; // live + deleted slots
     size_t live;
 } addr_map_t;
 
-#define ADDR_MAP_INIT {0}
+#define ADDR_MAP_INIT                                                          \
+    { 0 }
 
 // Inserts or replaces. false when out of memory (map unchanged).
 // pre: key <= UINT64_MAX - 2.

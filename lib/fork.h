@@ -41,7 +41,7 @@ enum {
 typedef struct fork_handler_t {
     const char *name;
     int rank;
-    void (*prepare)(void);     // may be NULL, as may the others
+    void (*prepare)(void); // may be NULL, as may the others
     void (*parent)(void);
     void (*child)(void);       // release or reset locks only
     void (*child_after)(void); // child state fix-ups; may take any lock

@@ -34,8 +34,8 @@
 #include "memspaces/memspaces_predefined.h"
 #include "os_linux.h"
 #include "thread.h"
-#include "umf_private.h"
 #include "topology.h"
+#include "umf_private.h"
 
 enum { ST_NEVER, ST_UP, ST_DOWN };
 
@@ -43,9 +43,9 @@ _Atomic(tracker_t *) umf_tracker_pub;
 
 static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic int init_state = ST_NEVER;
-static unsigned init_users;       // umfInit calls minus umfTearDown calls
-static unsigned pools_alive;      // pools holding the tracker object
-static tracker_t *tracker_obj;    // the one tracker, published or not
+static unsigned init_users;    // umfInit calls minus umfTearDown calls
+static unsigned pools_alive;   // pools holding the tracker object
+static tracker_t *tracker_obj; // the one tracker, published or not
 static bool fork_hooks_installed;
 // Set by libumf_proxy.so's constructor (umf_private_proxy_present): the
 // program's malloc is a pool, so the tracker must outlive every destructor.

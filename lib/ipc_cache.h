@@ -69,5 +69,4 @@ umf_result_t ipc_consumer_close(void *owner, const tracker_info_t *mapping);
 // Number of live entries (tests and the benchmark).
 size_t ipc_producer_entries(umf_memory_pool_handle_t pool);
 
-
 #endif /* UMF_IPC_CACHE_H */

@@ -39,9 +39,9 @@
 _Atomic int log_threshold = LOG_LEVEL_OFF;
 
 static struct {
-    int fd;       // output fd; -1 while disabled
-    int file_fd;  // fd we opened for output:file, closed at fini
-    int flush;    // log_level_t, informative only
+    int fd;      // output fd; -1 while disabled
+    int file_fd; // fd we opened for output:file, closed at fini
+    int flush;   // log_level_t, informative only
     bool timestamp;
     bool pid;
 } log_cfg = {.fd = -1, .file_fd = -1, .flush = LOG_LEVEL_ERROR};
@@ -98,8 +98,8 @@ static int find_level(const char *s, const char *key, int dflt) {
 }
 
 static bool is_known_token(const char *tok, size_t len) {
-    static const char *const prefixes[] = {"output:", "level:", "flush:",
-                                           "timestamp:", "pid:"};
+    static const char *const prefixes[] = {
+        "output:", "level:", "flush:", "timestamp:", "pid:"};
     for (size_t i = 0; i < ARRAY_SIZE(prefixes); i++) {
         size_t pl = strlen(prefixes[i]);
         if (len > pl && strncmp(tok, prefixes[i], pl) == 0) {
@@ -161,9 +161,8 @@ void log_init_from_string(const char *s) {
 
     LOG_INFO("Logger enabled (UMF version: %s, level: %s, flush: %s, "
              "pid: %s, timestamp: %s)",
-             PACKAGE_VERSION, level_names[level],
-             level_names[log_cfg.flush], log_cfg.pid ? "yes" : "no",
-             log_cfg.timestamp ? "yes" : "no");
+             PACKAGE_VERSION, level_names[level], level_names[log_cfg.flush],
+             log_cfg.pid ? "yes" : "no", log_cfg.timestamp ? "yes" : "no");
 
     // Tell about options we do not know rather than drop them silently.
     for (const char *p = s; *p;) {
@@ -217,8 +216,8 @@ static int format_utc(char *buf, size_t cap) {
                     m, d, rem / 3600, rem % 3600 / 60, rem % 60);
 }
 
-void log_emit(log_level_t level, const char *func, int errnum,
-              const char *fmt, ...) {
+void log_emit(log_level_t level, const char *func, int errnum, const char *fmt,
+              ...) {
     int saved_errno = errno;
     int fd = log_cfg.fd;
     if (fd < 0 || level < LOG_LEVEL_DEBUG || level > LOG_LEVEL_FATAL) {
@@ -232,13 +231,12 @@ void log_emit(log_level_t level, const char *func, int errnum,
         n += (size_t)format_utc(line + n, sizeof(line) - n);
     }
     if (log_cfg.pid) {
-        n += (size_t)snprintf(line + n, sizeof(line) - n,
-                              "PID:%-6lu TID:%-6lu ",
-                              (unsigned long)os_getpid(),
-                              (unsigned long)os_gettid());
+        n += (size_t)snprintf(
+            line + n, sizeof(line) - n, "PID:%-6lu TID:%-6lu ",
+            (unsigned long)os_getpid(), (unsigned long)os_gettid());
     }
-    n += (size_t)snprintf(line + n, sizeof(line) - n, "%s UMF] %s: ",
-                          level_tags[level], func);
+    n += (size_t)snprintf(line + n, sizeof(line) - n,
+                          "%s UMF] %s: ", level_tags[level], func);
 
     // Leave room for ": <strerror>" and the newline.
     const size_t reserve = 2;
@@ -278,8 +276,8 @@ void umf_assert_fail(const char *expr, const char *file, int line,
                      "[FATAL UMF] %s: assertion failed: %s (%s:%d)\n", func,
                      expr, file, line);
     if (n > 0) {
-        (void)os_write_all(2, msg, (size_t)n < sizeof(msg) ? (size_t)n
-                                                           : sizeof(msg) - 1);
+        (void)os_write_all(
+            2, msg, (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1);
     }
     abort();
 }

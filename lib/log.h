@@ -33,8 +33,8 @@ void log_init_from_string(const char *config);
 // Disables logging and closes a log file.
 void log_fini(void);
 
-void log_emit(log_level_t level, const char *func, int errnum,
-              const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void log_emit(log_level_t level, const char *func, int errnum, const char *fmt,
+              ...) __attribute__((format(printf, 4, 5)));
 
 static inline bool log_enabled(log_level_t level) {
     return (int)level >=
@@ -48,14 +48,14 @@ static inline bool log_enabled(log_level_t level) {
         }                                                                      \
     } while (0)
 
-#define LOG_DEBUG(...) LOG_AT_(LOG_LEVEL_DEBUG, 0, __VA_ARGS__)
-#define LOG_INFO(...) LOG_AT_(LOG_LEVEL_INFO, 0, __VA_ARGS__)
-#define LOG_WARN(...) LOG_AT_(LOG_LEVEL_WARNING, 0, __VA_ARGS__)
-#define LOG_ERR(...) LOG_AT_(LOG_LEVEL_ERROR, 0, __VA_ARGS__)
-#define LOG_FATAL(...) LOG_AT_(LOG_LEVEL_FATAL, 0, __VA_ARGS__)
+#define LOG_DEBUG(...)          LOG_AT_(LOG_LEVEL_DEBUG, 0, __VA_ARGS__)
+#define LOG_INFO(...)           LOG_AT_(LOG_LEVEL_INFO, 0, __VA_ARGS__)
+#define LOG_WARN(...)           LOG_AT_(LOG_LEVEL_WARNING, 0, __VA_ARGS__)
+#define LOG_ERR(...)            LOG_AT_(LOG_LEVEL_ERROR, 0, __VA_ARGS__)
+#define LOG_FATAL(...)          LOG_AT_(LOG_LEVEL_FATAL, 0, __VA_ARGS__)
 // Same, ending the message with ": <strerror(errnum)>" (errnum > 0).
-#define LOG_PERR(errnum, ...) LOG_AT_(LOG_LEVEL_ERROR, errnum, __VA_ARGS__)
-#define LOG_PWARN(errnum, ...) LOG_AT_(LOG_LEVEL_WARNING, errnum, __VA_ARGS__)
+#define LOG_PERR(errnum, ...)   LOG_AT_(LOG_LEVEL_ERROR, errnum, __VA_ARGS__)
+#define LOG_PWARN(errnum, ...)  LOG_AT_(LOG_LEVEL_WARNING, errnum, __VA_ARGS__)
 #define LOG_PDEBUG(errnum, ...) LOG_AT_(LOG_LEVEL_DEBUG, errnum, __VA_ARGS__)
 
 // Argument check failure: one line naming the argument, then `ret`.

@@ -76,8 +76,8 @@ int os_mmap_fd_sync(void *addr, size_t size, int prot, int fd, off_t offset,
     return 0;
 }
 
-int os_mmap_fd_private(void *addr, size_t size, int prot, int fd,
-                       off_t offset, void **out) {
+int os_mmap_fd_private(void *addr, size_t size, int prot, int fd, off_t offset,
+                       void **out) {
     int flags = MAP_PRIVATE | (addr ? MAP_FIXED : 0);
     void *p = mmap(addr, size, prot, flags, fd, offset);
     if (p == MAP_FAILED) {

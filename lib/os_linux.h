@@ -28,8 +28,8 @@ int os_mmap_fd_sync(void *addr, size_t size, int prot, int fd, off_t offset,
                     void **out);
 // A private (copy-on-write) mapping of fd at offset, exactly at addr
 // (MAP_FIXED), or anywhere when addr is NULL; *out receives the address.
-int os_mmap_fd_private(void *addr, size_t size, int prot, int fd,
-                       off_t offset, void **out);
+int os_mmap_fd_private(void *addr, size_t size, int prot, int fd, off_t offset,
+                       void **out);
 int os_munmap(void *addr, size_t size);
 int os_madvise(void *addr, size_t size, int advice);
 size_t os_page_size(void);

@@ -209,8 +209,7 @@ UMF_EXPORT size_t umfPoolMallocUsableSize(umf_memory_pool_handle_t hPool,
     return hPool->ops.malloc_usable_size(hPool->priv, ptr);
 }
 
-UMF_EXPORT umf_result_t umfPoolFree(umf_memory_pool_handle_t hPool,
-                                    void *ptr) {
+UMF_EXPORT umf_result_t umfPoolFree(umf_memory_pool_handle_t hPool, void *ptr) {
     CHECK_ARG(hPool != NULL, UMF_RESULT_ERROR_INVALID_ARGUMENT,
               "hPool is NULL");
     return hPool->ops.free(hPool->priv, ptr);
@@ -253,9 +252,8 @@ UMF_EXPORT umf_result_t umfFree(void *ptr) {
     return pool->ops.free(pool->priv, ptr);
 }
 
-UMF_EXPORT umf_result_t
-umfPoolGetMemoryProvider(umf_memory_pool_handle_t hPool,
-                         umf_memory_provider_handle_t *hProvider) {
+UMF_EXPORT umf_result_t umfPoolGetMemoryProvider(
+    umf_memory_pool_handle_t hPool, umf_memory_provider_handle_t *hProvider) {
     CHECK_ARG(hPool != NULL, UMF_RESULT_ERROR_INVALID_ARGUMENT,
               "hPool is NULL");
     CHECK_ARG(hProvider != NULL, UMF_RESULT_ERROR_INVALID_ARGUMENT,

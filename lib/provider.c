@@ -31,8 +31,7 @@ static inline umf_result_t note(umf_memory_provider_handle_t h,
     return r;
 }
 
-#define CHECK_HANDLE(h, ret)                                                   \
-    CHECK_ARG((h) != NULL, ret, "hProvider is NULL")
+#define CHECK_HANDLE(h, ret) CHECK_ARG((h) != NULL, ret, "hProvider is NULL")
 
 // --- Creation ---
 
@@ -111,7 +110,8 @@ umfMemoryProviderCreate(const umf_memory_provider_ops_t *ops, void *params,
     return UMF_RESULT_SUCCESS;
 }
 
-UMF_EXPORT void umfMemoryProviderDestroy(umf_memory_provider_handle_t hProvider) {
+UMF_EXPORT void
+umfMemoryProviderDestroy(umf_memory_provider_handle_t hProvider) {
     if (!hProvider) {
         return;
     }
@@ -129,13 +129,12 @@ umfMemoryProviderAlloc(umf_memory_provider_handle_t hProvider, size_t size,
                        size_t alignment, void **ptr) {
     CHECK_HANDLE(hProvider, UMF_RESULT_ERROR_INVALID_ARGUMENT);
     CHECK_ARG(ptr != NULL, UMF_RESULT_ERROR_INVALID_ARGUMENT, "ptr is NULL");
-    return note(hProvider, hProvider->ops.alloc(hProvider->priv, size,
-                                                alignment, ptr));
+    return note(hProvider,
+                hProvider->ops.alloc(hProvider->priv, size, alignment, ptr));
 }
 
-UMF_EXPORT umf_result_t
-umfMemoryProviderFree(umf_memory_provider_handle_t hProvider, void *ptr,
-                      size_t size) {
+UMF_EXPORT umf_result_t umfMemoryProviderFree(
+    umf_memory_provider_handle_t hProvider, void *ptr, size_t size) {
     CHECK_HANDLE(hProvider, UMF_RESULT_ERROR_INVALID_ARGUMENT);
     if (!hProvider->ops.ext.free) {
         return UMF_RESULT_ERROR_NOT_SUPPORTED;
@@ -172,9 +171,8 @@ UMF_EXPORT umf_result_t umfMemoryProviderGetRecommendedPageSize(
                                hProvider->priv, size, pageSize));
 }
 
-UMF_EXPORT umf_result_t
-umfMemoryProviderGetMinPageSize(umf_memory_provider_handle_t hProvider,
-                                void *ptr, size_t *pageSize) {
+UMF_EXPORT umf_result_t umfMemoryProviderGetMinPageSize(
+    umf_memory_provider_handle_t hProvider, void *ptr, size_t *pageSize) {
     CHECK_HANDLE(hProvider, UMF_RESULT_ERROR_INVALID_ARGUMENT);
     CHECK_ARG(pageSize != NULL, UMF_RESULT_ERROR_INVALID_ARGUMENT,
               "pageSize is NULL");
@@ -182,9 +180,8 @@ umfMemoryProviderGetMinPageSize(umf_memory_provider_handle_t hProvider,
                                                             ptr, pageSize));
 }
 
-UMF_EXPORT umf_result_t
-umfMemoryProviderPurgeLazy(umf_memory_provider_handle_t hProvider, void *ptr,
-                           size_t size) {
+UMF_EXPORT umf_result_t umfMemoryProviderPurgeLazy(
+    umf_memory_provider_handle_t hProvider, void *ptr, size_t size) {
     CHECK_HANDLE(hProvider, UMF_RESULT_ERROR_INVALID_ARGUMENT);
     CHECK_ARG(ptr != NULL, UMF_RESULT_ERROR_INVALID_ARGUMENT, "ptr is NULL");
     if (!hProvider->ops.ext.purge_lazy) {
@@ -194,9 +191,8 @@ umfMemoryProviderPurgeLazy(umf_memory_provider_handle_t hProvider, void *ptr,
                 hProvider->ops.ext.purge_lazy(hProvider->priv, ptr, size));
 }
 
-UMF_EXPORT umf_result_t
-umfMemoryProviderPurgeForce(umf_memory_provider_handle_t hProvider, void *ptr,
-                            size_t size) {
+UMF_EXPORT umf_result_t umfMemoryProviderPurgeForce(
+    umf_memory_provider_handle_t hProvider, void *ptr, size_t size) {
     CHECK_HANDLE(hProvider, UMF_RESULT_ERROR_INVALID_ARGUMENT);
     CHECK_ARG(ptr != NULL, UMF_RESULT_ERROR_INVALID_ARGUMENT, "ptr is NULL");
     if (!hProvider->ops.ext.purge_force) {
@@ -216,10 +212,9 @@ UMF_EXPORT umf_memory_provider_handle_t umfGetLastFailedMemoryProvider(void) {
     return tls_last_failed;
 }
 
-UMF_EXPORT umf_result_t
-umfMemoryProviderAllocationSplit(umf_memory_provider_handle_t hProvider,
-                                 void *ptr, size_t totalSize,
-                                 size_t firstSize) {
+UMF_EXPORT umf_result_t umfMemoryProviderAllocationSplit(
+    umf_memory_provider_handle_t hProvider, void *ptr, size_t totalSize,
+    size_t firstSize) {
     CHECK_HANDLE(hProvider, UMF_RESULT_ERROR_INVALID_ARGUMENT);
     CHECK_ARG(ptr != NULL, UMF_RESULT_ERROR_INVALID_ARGUMENT, "ptr is NULL");
     CHECK_ARG(firstSize != 0 && totalSize != 0 && firstSize < totalSize,
@@ -233,10 +228,9 @@ umfMemoryProviderAllocationSplit(umf_memory_provider_handle_t hProvider,
                                hProvider->priv, ptr, totalSize, firstSize));
 }
 
-UMF_EXPORT umf_result_t
-umfMemoryProviderAllocationMerge(umf_memory_provider_handle_t hProvider,
-                                 void *lowPtr, void *highPtr,
-                                 size_t totalSize) {
+UMF_EXPORT umf_result_t umfMemoryProviderAllocationMerge(
+    umf_memory_provider_handle_t hProvider, void *lowPtr, void *highPtr,
+    size_t totalSize) {
     CHECK_HANDLE(hProvider, UMF_RESULT_ERROR_INVALID_ARGUMENT);
     CHECK_ARG(lowPtr != NULL && highPtr != NULL,
               UMF_RESULT_ERROR_INVALID_ARGUMENT, "lowPtr or highPtr is NULL");
@@ -272,10 +266,9 @@ UMF_EXPORT umf_result_t umfMemoryProviderGetIPCHandleSize(
     return hProvider->ops.ipc.get_ipc_handle_size(hProvider->priv, size);
 }
 
-UMF_EXPORT umf_result_t
-umfMemoryProviderGetIPCHandle(umf_memory_provider_handle_t hProvider,
-                              const void *ptr, size_t size,
-                              void *providerIpcData) {
+UMF_EXPORT umf_result_t umfMemoryProviderGetIPCHandle(
+    umf_memory_provider_handle_t hProvider, const void *ptr, size_t size,
+    void *providerIpcData) {
     CHECK_HANDLE(hProvider, UMF_RESULT_ERROR_INVALID_ARGUMENT);
     CHECK_ARG(ptr != NULL, UMF_RESULT_ERROR_INVALID_ARGUMENT, "ptr is NULL");
     CHECK_ARG(providerIpcData != NULL, UMF_RESULT_ERROR_INVALID_ARGUMENT,
@@ -328,8 +321,8 @@ void provider_traits_register(const umf_memory_provider_ops_t *ops,
     void *key = (void *)ops->alloc;
     pthread_mutex_lock(&traits_lock);
     for (size_t i = 0; i < TRAITS_MAX; i++) {
-        void *k = atomic_load_explicit(&traits_table[i].alloc,
-                                       memory_order_relaxed);
+        void *k =
+            atomic_load_explicit(&traits_table[i].alloc, memory_order_relaxed);
         if (k == key) {
             break;
         }
@@ -350,8 +343,8 @@ const provider_traits_t *provider_traits(umf_memory_provider_handle_t h) {
     }
     void *key = (void *)h->ops.alloc;
     for (size_t i = 0; i < TRAITS_MAX; i++) {
-        void *k = atomic_load_explicit(&traits_table[i].alloc,
-                                       memory_order_acquire);
+        void *k =
+            atomic_load_explicit(&traits_table[i].alloc, memory_order_acquire);
         if (!k) {
             return NULL;
         }

@@ -38,7 +38,6 @@
 #include "log.h"
 #include "provider.h"
 
-
 typedef struct tracking_t {
     umf_memory_provider_handle_t upstream;
     umf_memory_pool_handle_t pool;
@@ -145,8 +144,7 @@ static umf_result_t trk_free(void *priv, void *ptr, size_t size) {
     if (had && ret != UMF_RESULT_SUCCESS &&
         tracker_register(t->tracker, t->pool, removed_base, removed_size) !=
             UMF_RESULT_SUCCESS) {
-        LOG_ERR("free of %p failed and it could not be registered again",
-                ptr);
+        LOG_ERR("free of %p failed and it could not be registered again", ptr);
     }
     return ret;
 }
@@ -163,8 +161,7 @@ static umf_result_t trk_get_recommended_page_size(void *priv, size_t size,
         ((tracking_t *)priv)->upstream, size, page);
 }
 
-static umf_result_t trk_get_min_page_size(void *priv, void *ptr,
-                                          size_t *page) {
+static umf_result_t trk_get_min_page_size(void *priv, void *ptr, size_t *page) {
     return umfMemoryProviderGetMinPageSize(((tracking_t *)priv)->upstream, ptr,
                                            page);
 }
@@ -247,7 +244,8 @@ static const umf_memory_provider_ops_t tracking_ops = {
 // of h (or of the provider h's tracking wrapper forwards to) is fresh,
 // zero-filled memory: the OS provider's always is (mmap, new file offsets).
 // A pool asked for zeroed memory can then skip clearing it.
-UMF_EXPORT bool umf_private_provider_zero_filled(umf_memory_provider_handle_t h) {
+UMF_EXPORT bool
+umf_private_provider_zero_filled(umf_memory_provider_handle_t h) {
     if (h && h->ops.alloc == tracking_ops.alloc) {
         h = ((tracking_t *)provider_priv(h))->upstream;
     }
@@ -259,6 +257,7 @@ umf_result_t tracking_provider_create(umf_memory_provider_handle_t upstream,
                                       umf_memory_pool_handle_t pool,
                                       tracker_t *tracker,
                                       umf_memory_provider_handle_t *out) {
-    tracking_t params = {.upstream = upstream, .pool = pool, .tracker = tracker};
+    tracking_t params = {
+        .upstream = upstream, .pool = pool, .tracker = tracker};
     return umfMemoryProviderCreate(&tracking_ops, &params, out);
 }

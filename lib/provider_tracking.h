@@ -9,8 +9,8 @@
 #ifndef UMF_PROVIDER_TRACKING_H
 #define UMF_PROVIDER_TRACKING_H
 
-#include <umf/memory_pool.h>
 #include <stdbool.h>
+#include <umf/memory_pool.h>
 
 #include <umf/memory_provider.h>
 
@@ -20,6 +20,5 @@ umf_result_t tracking_provider_create(umf_memory_provider_handle_t upstream,
                                       umf_memory_pool_handle_t pool,
                                       tracker_t *tracker,
                                       umf_memory_provider_handle_t *out);
-
 
 #endif /* UMF_PROVIDER_TRACKING_H */

@@ -77,9 +77,9 @@ typedef struct ut_client_t {
 } ut_client_t;
 
 typedef struct ut_gate_t {
-    _Atomic int closed;       // a fork is in progress: wait
-    _Atomic unsigned shared;  // depth of threads without a live record
-    bool membarrier;          // the handler issues membarrier(2)
+    _Atomic int closed;      // a fork is in progress: wait
+    _Atomic unsigned shared; // depth of threads without a live record
+    bool membarrier;         // the handler issues membarrier(2)
 } ut_gate_t;
 
 // This thread's record; never NULL (any state).
@@ -96,18 +96,18 @@ ut_gate_t *umf_private_thread_gate(void);
 // Slow path of ut_gate_enter: makes the record live, or counts the call
 // on the shared counter, and waits while a fork is in progress. Returns
 // the record to pass to ut_gate_leave (NULL: the shared counter).
-ut_thread_t *umf_private_thread_gate_enter_slow(ut_gate_t *g,
-                                                ut_thread_t *t);
+ut_thread_t *umf_private_thread_gate_enter_slow(ut_gate_t *g, ut_thread_t *t);
 
 // Live records (tests: after threads exit only the callers' stay).
 unsigned umf_private_thread_live_count(void);
 
 // libumf's own code reads the record directly (no call); other libraries
 // call umf_private_thread_self.
-extern _Thread_local ut_thread_t umf_ut_tls __attribute__((visibility("hidden")));
-#define ut_self() (&umf_ut_tls)
+extern _Thread_local ut_thread_t umf_ut_tls
+    __attribute__((visibility("hidden")));
+#define ut_self()          (&umf_ut_tls)
 #define ut_client_register umf_private_thread_client_register
-#define ut_set umf_private_thread_set
+#define ut_set             umf_private_thread_set
 
 static inline void *ut_get(const ut_thread_t *t, int slot) {
     return t->slot[slot];

@@ -94,9 +94,9 @@ typedef struct tr_arena_t {
 
 struct tracker_t {
     tr_slot_t root[1 << 9];
-    pthread_mutex_t lock;          // the outermost layer's serves all
+    pthread_mutex_t lock;              // the outermost layer's serves all
     _Atomic(struct tracker_t *) inner; // ranges nested in this layer's
-    unsigned depth;                // 0 for the outermost layer
+    unsigned depth;                    // 0 for the outermost layer
     tr_arena_t *arenas; // node memory; freed by tracker_destroy only
     _Atomic size_t count;
     _Atomic uint64_t gen __attribute__((aligned(64))); // odd: change applying
@@ -246,8 +246,10 @@ static inline void slot_read(const tr_slot_t *s, tr_snap_t *o) {
             continue;
         }
         for (int i = 0; i < 2; i++) {
-            o->base[i] = atomic_load_explicit(&m->e[i].base, memory_order_relaxed);
-            o->size[i] = atomic_load_explicit(&m->e[i].size, memory_order_relaxed);
+            o->base[i] =
+                atomic_load_explicit(&m->e[i].base, memory_order_relaxed);
+            o->size[i] =
+                atomic_load_explicit(&m->e[i].size, memory_order_relaxed);
             o->owner[i] =
                 atomic_load_explicit(&m->e[i].owner, memory_order_relaxed);
         }
@@ -380,7 +382,8 @@ static void apply(tracker_t *t, const tr_range_t *adds, int nadd,
             if (seen) {
                 continue;
             }
-            tr_slot_t *s = slot_get(t, g << tr_shift[r->level], r->level, false);
+            tr_slot_t *s =
+                slot_get(t, g << tr_shift[r->level], r->level, false);
             UMF_ASSERT(s != NULL);
             slot_write_begin(s);
             for (int k = 0; k < nrem; k++) {
@@ -418,7 +421,8 @@ static void apply(tracker_t *t, const tr_range_t *adds, int nadd,
             if (done) {
                 continue;
             }
-            tr_slot_t *s = slot_get(t, g << tr_shift[r->level], r->level, false);
+            tr_slot_t *s =
+                slot_get(t, g << tr_shift[r->level], r->level, false);
             if (!s) {
                 continue;
             }
@@ -463,7 +467,8 @@ static umf_result_t validate(tracker_t *t, const tr_range_t *adds, int nadd,
                 }
                 // Ranges of one level meeting one slot: overlap means a bug.
                 for (int j = 0; j < nadd; j++) {
-                    if (adds[j].level == r->level && b < adds[j].base + adds[j].size &&
+                    if (adds[j].level == r->level &&
+                        b < adds[j].base + adds[j].size &&
                         adds[j].base < b + sz) {
                         LOG_ERR("range [%p, +%zu) overlaps registered range "
                                 "[%p, +%zu)",
@@ -615,8 +620,7 @@ static umf_result_t register_locked(tracker_t *t, tr_range_t *r) {
             }
             if (ret == UMF_RESULT_SUCCESS && !lo_nested) {
                 tr_range_t outer;
-                if (range_make((uintptr_t)lo.base, lo.size, lo.owner,
-                               &outer)) {
+                if (range_make((uintptr_t)lo.base, lo.size, lo.owner, &outer)) {
                     mark_nested(t, &outer);
                 }
             }
@@ -705,8 +709,8 @@ static umf_result_t split_at_locked(tracker_t *t, uintptr_t at) {
 
 // INVALID_ARGUMENT (nothing changed) when [lo, hi) is not all owner's in
 // layer t or one inside it.
-static umf_result_t remove_range_locked(tracker_t *t, void *owner,
-                                        uintptr_t lo, uintptr_t hi) {
+static umf_result_t remove_range_locked(tracker_t *t, void *owner, uintptr_t lo,
+                                        uintptr_t hi) {
     tracker_t *in = inner_of(t);
     if (in) {
         umf_result_t ret = remove_range_locked(in, owner, lo, hi);

@@ -14,8 +14,8 @@
 #ifndef UMF_TRACKER_H
 #define UMF_TRACKER_H
 
-#include <stdbool.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 

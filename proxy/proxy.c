@@ -47,11 +47,10 @@ umf_result_t umfMemoryTrackerGetAllocInfo(const void *ptr,
                                           umf_alloc_info_t *pAllocInfo);
 // The same, and whether the answer holds for the whole chunk (no other
 // pool's range nests in it).
-umf_result_t umf_private_tracker_lookup(const void *ptr,
-                                       umf_alloc_info_t *info,
-                                       bool *cacheable);
+umf_result_t umf_private_tracker_lookup(const void *ptr, umf_alloc_info_t *info,
+                                        bool *cacheable);
 
-#define PX_EXPORT    __attribute__((visibility("default")))
+#define PX_EXPORT       __attribute__((visibility("default")))
 #define UMF_NOINLINE_PX __attribute__((noinline, cold))
 #define PX_NOINLINE     __attribute__((noinline))
 
@@ -119,8 +118,7 @@ bool px_sys_resolve(void) {
     int expected = 0;
     if (!atomic_compare_exchange_strong(&px_sys_state, &expected, 1)) {
         // Another thread resolves; meanwhile, the bootstrap region.
-        return atomic_load_explicit(&px_sys_state, memory_order_acquire) ==
-               2;
+        return atomic_load_explicit(&px_sys_state, memory_order_acquire) == 2;
     }
     px_depth++; // dlsym's own allocations: bootstrap
     px_sys_t s;
@@ -129,8 +127,7 @@ bool px_sys_resolve(void) {
     s.calloc = (void *(*)(size_t, size_t))dlsym(RTLD_NEXT, "calloc");
     s.realloc = (void *(*)(void *, size_t))dlsym(RTLD_NEXT, "realloc");
     s.memalign = (void *(*)(size_t, size_t))dlsym(RTLD_NEXT, "memalign");
-    s.usable_size =
-        (size_t(*)(void *))dlsym(RTLD_NEXT, "malloc_usable_size");
+    s.usable_size = (size_t(*)(void *))dlsym(RTLD_NEXT, "malloc_usable_size");
     px_depth--;
     if (!s.malloc || !s.free || !s.calloc || !s.realloc || !s.memalign ||
         !s.usable_size) {
@@ -145,8 +142,8 @@ bool px_sys_resolve(void) {
 
 // True when this call must not go to a pool.
 static inline bool px_bypass(void) {
-    return px_unlikely(
-        !atomic_load_explicit(&px.ready, memory_order_acquire) || px_depth);
+    return px_unlikely(!atomic_load_explicit(&px.ready, memory_order_acquire) ||
+                       px_depth);
 }
 
 // The system allocator, or the bootstrap region while it is unknown (or
@@ -211,8 +208,7 @@ static UMF_NOINLINE_PX void *px_heap_alloc_failed(px_heap_t *heap, size_t size,
 }
 
 // Allocation from heap h (size already checked against overflow).
-static void *px_heap_alloc(unsigned h, size_t size, size_t align,
-                           bool zero) {
+static void *px_heap_alloc(unsigned h, size_t size, size_t align, bool zero) {
     px_heap_t *heap = &px.heaps[h];
     if (!heap->pool) {
         return px_sys_alloc(size, align, zero);
@@ -291,8 +287,8 @@ static size_t px_copy_bound(const void *ptr, size_t want) {
     if (umfMemoryTrackerGetAllocInfo(ptr, &info) != UMF_RESULT_SUCCESS) {
         return 0;
     }
-    size_t left = info.baseSize - (size_t)((const char *)ptr -
-                                           (const char *)info.base);
+    size_t left =
+        info.baseSize - (size_t)((const char *)ptr - (const char *)info.base);
     return left < want ? left : want;
 }
 
@@ -355,8 +351,8 @@ static PX_NOINLINE umf_memory_pool_handle_t px_owner_slow(const void *ptr,
         return info.pool;
     }
     tls_owner[1] = tls_owner[0];
-    tls_owner[0] = (px_owner_t){(uintptr_t)info.base, info.baseSize,
-                                info.pool, epoch};
+    tls_owner[0] =
+        (px_owner_t){(uintptr_t)info.base, info.baseSize, info.pool, epoch};
     return info.pool;
 }
 
@@ -506,8 +502,8 @@ PX_EXPORT void *realloc(void *ptr, size_t size) {
     if (old != 0 && size <= old && size >= old / 2) {
         return ptr;
     }
-    size_t copy = old != 0 ? (old < size ? old : size)
-                           : px_copy_bound(ptr, size);
+    size_t copy =
+        old != 0 ? (old < size ? old : size) : px_copy_bound(ptr, size);
     void *q;
     if (heap) {
         q = px_heap_alloc((unsigned)(heap - px.heaps), size, 0, false);

@@ -142,8 +142,8 @@ static const px_key_t px_keys[] = {
      PC(dj_capacity_set), false},
     {"disjoint.min_bucket_size", PX_T_SIZE, PX_POOL, PC(dj_min_bucket_size),
      PC(dj_min_bucket_size_set), false},
-    {"disjoint.checks", PX_T_CHECKS, PX_POOL, PC(dj_checks),
-     PC(dj_checks_set), false},
+    {"disjoint.checks", PX_T_CHECKS, PX_POOL, PC(dj_checks), PC(dj_checks_set),
+     false},
     {"jemalloc.keep_all", PX_T_TRI, PX_POOL, PC(je_keep_all), PX_NO_FLAG,
      false},
     {"scalable.granularity", PX_T_SIZE, PX_POOL, PC(sc_granularity), PX_NO_FLAG,
@@ -207,7 +207,10 @@ static const px_word_t px_bool_words[] = {
 
 // The values of umf_disjoint_pool_checks_t (pool_disjoint_ext.h).
 static const px_word_t px_checks_words[] = {
-    {"abort", 0}, {"error", 1}, {"off", 2}, {NULL, 0},
+    {"abort", 0},
+    {"error", 1},
+    {"off", 2},
+    {NULL, 0},
 };
 
 static const char *px_word_of(const px_word_t *w, int value) {

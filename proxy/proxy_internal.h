@@ -21,7 +21,7 @@
 
 #include "proxy_config.h"
 
-#define PX_HIDDEN __attribute__((visibility("hidden")))
+#define PX_HIDDEN      __attribute__((visibility("hidden")))
 #define px_likely(x)   __builtin_expect(!!(x), 1)
 #define px_unlikely(x) __builtin_expect(!!(x), 0)
 
@@ -43,8 +43,8 @@ typedef struct px_state_t {
     // Written by the constructor before `ready`, read-only after.
     size_t threshold; // size.threshold
     px_heap_t heaps[PX_MAX_HEAPS];
-    size_t nheaps;   // heaps[0] is the base heap
-    size_t ntiers;   // heaps[1..ntiers] are tiers, sorted by min
+    size_t nheaps; // heaps[0] is the base heap
+    size_t ntiers; // heaps[1..ntiers] are tiers, sorted by min
     bool stats;
     _Atomic int ready; // the pools exist: requests go to them
 } px_state_t;

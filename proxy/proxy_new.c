@@ -56,10 +56,8 @@ void _ZdlPvSt11align_val_t(void *p, size_t align);
 void _ZdaPvSt11align_val_t(void *p, size_t align);
 void _ZdlPvmSt11align_val_t(void *p, size_t size, size_t align);
 void _ZdaPvmSt11align_val_t(void *p, size_t size, size_t align);
-void _ZdlPvSt11align_val_tRKSt9nothrow_t(void *p, size_t align,
-                                         const void *nt);
-void _ZdaPvSt11align_val_tRKSt9nothrow_t(void *p, size_t align,
-                                         const void *nt);
+void _ZdlPvSt11align_val_tRKSt9nothrow_t(void *p, size_t align, const void *nt);
+void _ZdaPvSt11align_val_tRKSt9nothrow_t(void *p, size_t align, const void *nt);
 
 // libstdc++'s definition of `name`, or NULL when libstdc++ is not loaded.
 static void *px_libstdcxx_sym(const char *name) {
@@ -100,8 +98,8 @@ static inline void *px_new(const char *name, size_t size, bool nothrow) {
     return px_likely(p != NULL) ? p : px_new_fail(name, size, 0, nothrow);
 }
 
-static inline void *px_new_aligned(const char *name, size_t size,
-                                   size_t align, bool nothrow) {
+static inline void *px_new_aligned(const char *name, size_t size, size_t align,
+                                   bool nothrow) {
     void *p = NULL;
     // align_val_t is a power of two by the standard; anything else is
     // undefined behaviour, answered here as out of memory.
@@ -111,8 +109,7 @@ static inline void *px_new_aligned(const char *name, size_t size,
             p = NULL;
         }
     }
-    return px_likely(p != NULL) ? p
-                                : px_new_fail(name, size, align, nothrow);
+    return px_likely(p != NULL) ? p : px_new_fail(name, size, align, nothrow);
 }
 
 PX_EXPORT void *_Znwm(size_t size) {

@@ -73,8 +73,8 @@ static void px_flush(px_tstats_t *t, size_t h) {
     long long now = atomic_fetch_add(&px_in_use[h], t->delta[h]) + t->delta[h];
     t->delta[h] = 0;
     long long peak = atomic_load(&px_peak[h]);
-    while (now > peak && !atomic_compare_exchange_weak(&px_peak[h], &peak,
-                                                        now)) {
+    while (now > peak &&
+           !atomic_compare_exchange_weak(&px_peak[h], &peak, now)) {
     }
 }
 
@@ -241,8 +241,8 @@ static void cp_native_error(void *priv, const char **msg, int32_t *code) {
 }
 
 static umf_result_t cp_rec_page(void *priv, size_t size, size_t *page) {
-    return umfMemoryProviderGetRecommendedPageSize(
-        ((px_cprov_t *)priv)->inner, size, page);
+    return umfMemoryProviderGetRecommendedPageSize(((px_cprov_t *)priv)->inner,
+                                                   size, page);
 }
 
 static umf_result_t cp_min_page(void *priv, void *ptr, size_t *page) {
@@ -259,8 +259,7 @@ static umf_result_t cp_purge_lazy(void *priv, void *ptr, size_t size) {
 }
 
 static umf_result_t cp_purge_force(void *priv, void *ptr, size_t size) {
-    return umfMemoryProviderPurgeForce(((px_cprov_t *)priv)->inner, ptr,
-                                       size);
+    return umfMemoryProviderPurgeForce(((px_cprov_t *)priv)->inner, ptr, size);
 }
 
 static umf_result_t cp_split(void *priv, void *ptr, size_t total,
@@ -270,8 +269,8 @@ static umf_result_t cp_split(void *priv, void *ptr, size_t total,
 }
 
 static umf_result_t cp_merge(void *priv, void *lo, void *hi, size_t total) {
-    return umfMemoryProviderAllocationMerge(((px_cprov_t *)priv)->inner, lo,
-                                            hi, total);
+    return umfMemoryProviderAllocationMerge(((px_cprov_t *)priv)->inner, lo, hi,
+                                            total);
 }
 
 umf_memory_provider_handle_t

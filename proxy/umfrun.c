@@ -83,8 +83,8 @@ static void usage(FILE *f) {
         "  -c, --config FILE       read the configuration file FILE\n"
         "  -o, --set KEY=VALUE     any other key of umf_proxy.conf(5); "
         "repeatable\n"
-        "      --proxy PATH        the proxy library (default: "
-        UMFRUN_PROXY_LIBDIR "/" UMFRUN_PROXY_SONAME ")\n"
+        "      --proxy PATH        the proxy library "
+        "(default: " UMFRUN_PROXY_LIBDIR "/" UMFRUN_PROXY_SONAME ")\n"
         "      --show              print the effective configuration, the "
         "pools,\n"
         "                          NUMA nodes and memspaces; run nothing\n"
@@ -97,8 +97,8 @@ static void usage(FILE *f) {
         f);
 }
 
-static __attribute__((noreturn, format(printf, 1, 2))) void
-die(const char *fmt, ...) {
+static __attribute__((noreturn, format(printf, 1, 2))) void die(const char *fmt,
+                                                                ...) {
     va_list ap;
     va_start(ap, fmt);
     fputs("umfrun: ", stderr);
@@ -164,8 +164,8 @@ static void set_preload(void) {
 #else
     (void)find_san_runtime;
 #endif
-    size_t n = (size_t)snprintf(env_preload, sizeof(env_preload), "%s%s%s",
-                                san, san[0] ? " " : "", proxy_path);
+    size_t n = (size_t)snprintf(env_preload, sizeof(env_preload), "%s%s%s", san,
+                                san[0] ? " " : "", proxy_path);
     const char *s = old ? old : "";
     while (*s) {
         size_t len = strcspn(s, " :");
@@ -453,8 +453,7 @@ int main(int argc, char **argv) {
     }
     char err[512];
     if (px_config_load(&cfg, env_proxy, path, required,
-                       prog ? base_name(prog) : NULL, err,
-                       sizeof(err)) != 0) {
+                       prog ? base_name(prog) : NULL, err, sizeof(err)) != 0) {
         die("%s", err);
     }
     find_proxy(proxy_opt);

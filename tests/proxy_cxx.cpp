@@ -70,7 +70,8 @@ int main() {
     unsigned long sum = 0;
     std::map<std::string, std::vector<long>> m;
     for (long i = 0; i < 20000; i++) {
-        std::string key = "key-" + std::to_string(i % 997) + std::string(i % 40, 'x');
+        std::string key =
+            "key-" + std::to_string(i % 997) + std::string(i % 40, 'x');
         auto &v = m[key];
         v.push_back(i);
         if (v.size() > 20) {

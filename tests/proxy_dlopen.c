@@ -62,8 +62,8 @@ int main(int argc, char **argv) {
     for (size_t n = 1; n < (4u << 20); n = n * 5 + 3) {
         unsigned char *p = pnew(n);
         EXPECT(p != NULL, "new[%zu] returned NULL", n);
-        EXPECT(umfPoolByPtr(p) != NULL, "new[%zu] = %p is not in a UMF pool",
-               n, (void *)p);
+        EXPECT(umfPoolByPtr(p) != NULL, "new[%zu] = %p is not in a UMF pool", n,
+               (void *)p);
         memset(p, 0x5c, n);
         pdel(p);
     }

@@ -243,8 +243,8 @@ static void free_late(void) {
 static void register_early(void) {
     atexit(free_late);
 }
-__attribute__((section(".preinit_array"), used)) static void (
-    *const preinit)(void) = register_early;
+__attribute__((section(".preinit_array"),
+               used)) static void (*const preinit)(void) = register_early;
 
 static int mode_atexit(void) {
     unsetenv("LD_PRELOAD");

@@ -118,7 +118,7 @@ END_TEST
 
 // --- threads ---
 
-#define NT 8
+#define NT    8
 #define SLOTS 256
 
 typedef struct {

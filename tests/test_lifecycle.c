@@ -327,8 +327,8 @@ START_TEST(test_fork_churn) {
         int st;
         ck_assert_int_eq(waitpid(pid, &st, 0), pid);
         ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
-                      "%s: round %d: child status %d (exit %d)", k->name,
-                      round, st, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+                      "%s: round %d: child status %d (exit %d)", k->name, round,
+                      st, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
         umfPoolFree(pool, kept);
     }
     atomic_store(&churn_stop, 1);

@@ -17,7 +17,7 @@
 
 #include "helpers.h"
 
-#define MiB ((size_t)1 << 20)
+#define MiB     ((size_t)1 << 20)
 #define THP_DIR "/sys/kernel/mm/transparent_hugepage/"
 
 static size_t huge_size(void) {

@@ -879,8 +879,8 @@ END_TEST
 
 // ======================= alloc =======================
 
-static const size_t alignments[] = {0,        1,        8,        64,     4 * KiB,
-                                    12 * KiB, 20 * KiB, 64 * KiB, 2 * MiB};
+static const size_t alignments[] = {
+    0, 1, 8, 64, 4 * KiB, 12 * KiB, 20 * KiB, 64 * KiB, 2 * MiB};
 static const size_t alloc_sizes[] = {1, 100, 4 * KiB, 3 * 4 * KiB + 123,
                                      2 * MiB + 5};
 

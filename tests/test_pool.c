@@ -11,8 +11,8 @@
 #include <pthread.h>
 #include <sys/wait.h>
 
-#include <umf/providers/provider_os_memory.h>
 #include <umf/pools/pool_proxy.h>
+#include <umf/providers/provider_os_memory.h>
 
 #include "helpers.h"
 
@@ -358,8 +358,8 @@ static int churn_once_lib_only(void) {
     if (umfOsMemoryProviderParamsCreate(&params) != UMF_RESULT_SUCCESS) {
         return 0;
     }
-    int ok = umfMemoryProviderCreate(umfOsMemoryProviderOps(), params,
-                                     &prov) == UMF_RESULT_SUCCESS;
+    int ok = umfMemoryProviderCreate(umfOsMemoryProviderOps(), params, &prov) ==
+             UMF_RESULT_SUCCESS;
     umfOsMemoryProviderParamsDestroy(params);
     if (!ok) {
         return 0;
@@ -392,9 +392,9 @@ START_TEST(test_pool_fork_in_threaded_parent) {
     ck_assert_int_eq(umfOsMemoryProviderParamsCreate(&params),
                      UMF_RESULT_SUCCESS);
     umf_memory_provider_handle_t os;
-    ck_assert_int_eq(umfMemoryProviderCreate(umfOsMemoryProviderOps(), params,
-                                             &os),
-                     UMF_RESULT_SUCCESS);
+    ck_assert_int_eq(
+        umfMemoryProviderCreate(umfOsMemoryProviderOps(), params, &os),
+        UMF_RESULT_SUCCESS);
     umfOsMemoryProviderParamsDestroy(params);
     umf_memory_pool_handle_t pool;
     ck_assert_int_eq(umfPoolCreate(umfProxyPoolOps(), os, NULL, 0, &pool),

@@ -344,12 +344,11 @@ END_TEST
 START_TEST(test_pool_disjoint_works_on_prot_none) {
     umf_os_memory_provider_params_handle_t op;
     ck_assert_int_eq(umfOsMemoryProviderParamsCreate(&op), 0);
-    ck_assert_int_eq(umfOsMemoryProviderParamsSetProtection(op,
-                                                            UMF_PROTECTION_NONE),
-                     0);
+    ck_assert_int_eq(
+        umfOsMemoryProviderParamsSetProtection(op, UMF_PROTECTION_NONE), 0);
     umf_memory_provider_handle_t prov;
-    ck_assert_int_eq(umfMemoryProviderCreate(umfOsMemoryProviderOps(), op, &prov),
-                     0);
+    ck_assert_int_eq(
+        umfMemoryProviderCreate(umfOsMemoryProviderOps(), op, &prov), 0);
     umfOsMemoryProviderParamsDestroy(op);
     umf_memory_pool_handle_t pool =
         make_pool(prov, NULL, UMF_POOL_CREATE_FLAG_OWN_PROVIDER);
@@ -357,8 +356,9 @@ START_TEST(test_pool_disjoint_works_on_prot_none) {
     void *ptrs[500];
     for (int i = 0; i < 500; i++) {
         size_t size = (size_t)(1 + (i * 7919) % (3 * MiB));
-        ptrs[i] = i % 3 ? umfPoolMalloc(pool, size)
-                        : umfPoolAlignedMalloc(pool, size, (size_t)1 << (i % 22));
+        ptrs[i] = i % 3
+                      ? umfPoolMalloc(pool, size)
+                      : umfPoolAlignedMalloc(pool, size, (size_t)1 << (i % 22));
         ck_assert_ptr_nonnull(ptrs[i]);
         ck_assert_ptr_eq(umfPoolByPtr(ptrs[i]), pool);
         ck_assert_uint_ge(umfPoolMallocUsableSize(pool, ptrs[i]), size);
@@ -569,7 +569,6 @@ START_TEST(test_pool_disjoint_many_pools_beyond_cache_slots) {
 }
 END_TEST
 
-
 // --- misuse ---
 
 // Pool for the probes: default sizes (thread caches on, 40 B and 200,000 B
@@ -581,9 +580,9 @@ static umf_memory_pool_handle_t misuse_pool(umf_memory_provider_handle_t prov,
     ck_assert_int_eq(umfDisjointPoolParamsCreate(&p), 0);
     ck_assert_int_eq(umfDisjointPoolParamsSetName(p, "probe_pool"), 0);
     ck_assert_int_eq(umfDisjointPoolParamsSetTrace(p, trace), 0);
-    ck_assert_int_eq(umfDisjointPoolParamsSetChecks(
-                         p, (umf_disjoint_pool_checks_t)checks),
-                     0);
+    ck_assert_int_eq(
+        umfDisjointPoolParamsSetChecks(p, (umf_disjoint_pool_checks_t)checks),
+        0);
     umf_memory_pool_handle_t pool = make_pool(prov, p, 0);
     umfDisjointPoolParamsDestroy(p);
     return pool;
@@ -666,16 +665,17 @@ static void probe_child_abort(int arg) {
 START_TEST(test_pool_disjoint_misuse_aborts_with_one_line) {
     for (int trace = 0; trace <= 2; trace += 2) {
         char err[1024];
-        int status = in_child(probe_child_abort, _i | trace << 8, err,
-                              sizeof(err));
+        int status =
+            in_child(probe_child_abort, _i | trace << 8, err, sizeof(err));
         ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT,
-                      "probe %d (trace %d): status 0x%x, stderr: %s", _i,
-                      trace, status, err);
+                      "probe %d (trace %d): status 0x%x, stderr: %s", _i, trace,
+                      status, err);
         ck_assert_msg(strstr(err, "umf: disjoint pool \"probe_pool\": free(0x"),
                       "probe %d: %s", _i, err);
         ck_assert_msg(strchr(err, '\n') == strrchr(err, '\n'),
                       "probe %d: more than one line: %s", _i, err);
-        const char *why = _i >= PROBE_FREE_INTERIOR_256 ? "not" : "already freed";
+        const char *why =
+            _i >= PROBE_FREE_INTERIOR_256 ? "not" : "already freed";
         if (_i == PROBE_DOUBLE_FREE_LARGE) {
             why = "not a block of this pool"; // gone back to the provider
         }
@@ -754,9 +754,9 @@ END_TEST
 
 START_TEST(test_pool_disjoint_checks_param) {
     umf_disjoint_pool_params_handle_t p;
-    ck_assert_int_eq(umfDisjointPoolParamsSetChecks(
-                         NULL, UMF_DISJOINT_POOL_CHECKS_OFF),
-                     UMF_RESULT_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(
+        umfDisjointPoolParamsSetChecks(NULL, UMF_DISJOINT_POOL_CHECKS_OFF),
+        UMF_RESULT_ERROR_INVALID_ARGUMENT);
     ck_assert_int_eq(umfDisjointPoolParamsCreate(&p), 0);
     ck_assert_int_eq(
         umfDisjointPoolParamsSetChecks(p, (umf_disjoint_pool_checks_t)3),

@@ -199,8 +199,8 @@ static umf_memory_pool_handle_t os_pool(void) {
 typedef int (*mallctl_fn)(const char *, void *, size_t *, void *, size_t);
 
 static mallctl_fn jemalloc_mallctl(void) {
-    mallctl_fn f = (mallctl_fn)(uintptr_t)dlsym(
-        RTLD_DEFAULT, "umf_private_jemalloc_mallctl");
+    mallctl_fn f = (mallctl_fn)(uintptr_t)dlsym(RTLD_DEFAULT,
+                                                "umf_private_jemalloc_mallctl");
     ck_assert_ptr_nonnull((void *)(uintptr_t)f);
     return f;
 }

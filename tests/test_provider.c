@@ -115,9 +115,12 @@ START_TEST(test_provider_forwards_every_op) {
                      UMF_RESULT_SUCCESS);
     ck_assert_uint_eq(ps, (size_t)sysconf(_SC_PAGESIZE));
     void *p;
-    ck_assert_int_eq(umfMemoryProviderAlloc(h, 8192, 0, &p), UMF_RESULT_SUCCESS);
-    ck_assert_int_eq(umfMemoryProviderPurgeLazy(h, p, 4096), UMF_RESULT_SUCCESS);
-    ck_assert_int_eq(umfMemoryProviderPurgeForce(h, p, 4096), UMF_RESULT_SUCCESS);
+    ck_assert_int_eq(umfMemoryProviderAlloc(h, 8192, 0, &p),
+                     UMF_RESULT_SUCCESS);
+    ck_assert_int_eq(umfMemoryProviderPurgeLazy(h, p, 4096),
+                     UMF_RESULT_SUCCESS);
+    ck_assert_int_eq(umfMemoryProviderPurgeForce(h, p, 4096),
+                     UMF_RESULT_SUCCESS);
     ck_assert_uint_eq(t->purges, 2);
     ck_assert_int_eq(umfMemoryProviderAllocationSplit(h, p, 8192, 4096),
                      UMF_RESULT_SUCCESS);

@@ -142,7 +142,7 @@ START_TEST(test_proxy_realloc) {
     errno = 0;
     ck_assert_ptr_null(realloc(p, opaque(SIZE_MAX - 64)));
     ck_assert_int_eq(errno, ENOMEM);
-    ck_assert_uint_eq(p[3], 3); // still there after a failed realloc
+    ck_assert_uint_eq(p[3], 3);        // still there after a failed realloc
     ck_assert_ptr_null(realloc(p, 0)); // frees, as glibc
 }
 END_TEST
@@ -189,7 +189,7 @@ START_TEST(test_proxy_aligned) {
     void *p = (void *)0x1234;
     ck_assert_int_eq(posix_memalign(&p, 24, 10), EINVAL);
     ck_assert_int_eq(posix_memalign(&p, 4, 10), EINVAL); // < sizeof(void*)
-    ck_assert_ptr_eq(p, (void *)0x1234); // untouched on error
+    ck_assert_ptr_eq(p, (void *)0x1234);                 // untouched on error
     errno = 0;
     ck_assert_ptr_null(aligned_alloc(opaque(24), 48));
     ck_assert_int_eq(errno, EINVAL);
@@ -350,7 +350,6 @@ START_TEST(test_proxy_fork_threaded_parent) {
 }
 END_TEST
 
-
 // --- the program's own pools, nested in the proxy's ---
 
 // A provider that takes its memory from malloc, i.e. from the proxy's pool:
@@ -428,8 +427,7 @@ static umf_memory_pool_handle_t nested_pool(int kind,
     umf_disjoint_pool_params_handle_t dp;
     ck_assert_int_eq(umfDisjointPoolParamsCreate(&dp), 0);
     ck_assert_int_eq(umfDisjointPoolParamsSetSlabMinSize(dp, 64 << 10), 0);
-    ck_assert_int_eq(umfDisjointPoolParamsSetMaxPoolableSize(dp, 64 << 10),
-                     0);
+    ck_assert_int_eq(umfDisjointPoolParamsSetMaxPoolableSize(dp, 64 << 10), 0);
     ck_assert_int_eq(umfPoolCreate(umfDisjointPoolOps(), prov, dp, 0, &q),
                      UMF_RESULT_SUCCESS);
     umfDisjointPoolParamsDestroy(dp);

@@ -193,7 +193,8 @@ START_TEST(test_proxy_config_every_key) {
         "numa.part_size=8K; disjoint.slab_min_size=1M;"
         "disjoint.max_poolable_size=256K; disjoint.capacity=16;"
         "disjoint.min_bucket_size=32; disjoint.checks=error;"
-        "jemalloc.keep_all=yes; scalable.granularity=4M; scalable.keep_all=false; stats=1;"
+        "jemalloc.keep_all=yes; scalable.granularity=4M; "
+        "scalable.keep_all=false; stats=1;"
         "stats.file=/tmp/umf stats.txt; log=warning; log.file=umf.log"));
     const px_pool_conf_t *pc = &cfg.base;
     ck_assert_int_eq(pc->pool, PX_POOL_SCALABLE);

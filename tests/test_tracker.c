@@ -18,9 +18,9 @@
 #include "tracker.h"
 
 #define BASE ((uintptr_t)0x100000000000ULL) // 16 TiB, 1 GiB aligned
-#define KiB ((size_t)1024)
-#define MiB (KiB * 1024)
-#define GiB (MiB * 1024)
+#define KiB  ((size_t)1024)
+#define MiB  (KiB * 1024)
+#define GiB  (MiB * 1024)
 
 static void *P(uintptr_t a) {
     return (void *)a;
@@ -29,8 +29,8 @@ static void *P(uintptr_t a) {
 static void *OWNER1 = (void *)0x1111;
 static void *OWNER2 = (void *)0x2222;
 
-static void expect_found(tracker_t *t, uintptr_t a, uintptr_t base,
-                         size_t size, void *owner) {
+static void expect_found(tracker_t *t, uintptr_t a, uintptr_t base, size_t size,
+                         void *owner) {
     tracker_info_t info;
     ck_assert_msg(tracker_lookup(t, P(a), &info), "address %#lx not found",
                   (unsigned long)a);
@@ -57,9 +57,9 @@ END_TEST
 
 // One range of each size class, probed at its edges and inside.
 static const size_t level_sizes[] = {
-    1,           7,         63,          64,       65,        4095,
-    4 * KiB,     4 * KiB + 1, 2 * MiB - 1, 2 * MiB, 3 * MiB + 17,
-    1 * GiB - 4 * KiB, 1 * GiB, 5 * GiB + 3, 600 * GiB,
+    1,       7,           63,          64,      65,           4095,
+    4 * KiB, 4 * KiB + 1, 2 * MiB - 1, 2 * MiB, 3 * MiB + 17, 1 * GiB - 4 * KiB,
+    1 * GiB, 5 * GiB + 3, 600 * GiB,
 };
 
 START_TEST(test_tracker_lookup_interior_ptr) {
@@ -131,15 +131,14 @@ START_TEST(test_tracker_zero_size_and_limits) {
                      UMF_RESULT_SUCCESS);
     expect_absent(t, BASE);
     ck_assert_uint_eq(tracker_count(t), 0);
-    ck_assert_int_eq(
-        tracker_register(t, OWNER1, P(TRACKER_ADDR_LIMIT), 4096),
-        UMF_RESULT_ERROR_NOT_SUPPORTED);
+    ck_assert_int_eq(tracker_register(t, OWNER1, P(TRACKER_ADDR_LIMIT), 4096),
+                     UMF_RESULT_ERROR_NOT_SUPPORTED);
     ck_assert_int_eq(
         tracker_register(t, OWNER1, P(TRACKER_ADDR_LIMIT - 4096), 8192),
         UMF_RESULT_ERROR_NOT_SUPPORTED);
-    ck_assert_int_eq(tracker_register(t, OWNER1,
-                                      P(TRACKER_ADDR_LIMIT - 4096), 4096),
-                     UMF_RESULT_SUCCESS);
+    ck_assert_int_eq(
+        tracker_register(t, OWNER1, P(TRACKER_ADDR_LIMIT - 4096), 4096),
+        UMF_RESULT_SUCCESS);
     expect_found(t, TRACKER_ADDR_LIMIT - 1, TRACKER_ADDR_LIMIT - 4096, 4096,
                  OWNER1);
     ck_assert_int_eq(tracker_unregister(t, P(BASE), NULL),
@@ -160,8 +159,9 @@ START_TEST(test_tracker_rejects_overlap) {
     ck_assert_int_eq(tracker_register(t, OWNER1, P(BASE + 100), 64),
                      UMF_RESULT_ERROR_INVALID_ARGUMENT);
     // Larger range covering the start.
-    ck_assert_int_eq(tracker_register(t, OWNER2, P(BASE - 4 * MiB), 4 * MiB + 100),
-                     UMF_RESULT_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(
+        tracker_register(t, OWNER2, P(BASE - 4 * MiB), 4 * MiB + 100),
+        UMF_RESULT_ERROR_INVALID_ARGUMENT);
     // The exact same range twice.
     ck_assert_int_eq(tracker_register(t, OWNER1, P(BASE), 8 * KiB),
                      UMF_RESULT_ERROR_INVALID_ARGUMENT);
@@ -240,8 +240,7 @@ START_TEST(test_tracker_nested) {
     ck_assert_int_eq(tracker_register(t, OWNER2, P(BASE), 8 * KiB),
                      UMF_RESULT_SUCCESS);
     expect_found(t, BASE + 1, BASE, 8 * KiB, OWNER2);
-    ck_assert_int_eq(tracker_unregister(t, P(BASE), &info),
-                     UMF_RESULT_SUCCESS);
+    ck_assert_int_eq(tracker_unregister(t, P(BASE), &info), UMF_RESULT_SUCCESS);
     ck_assert_ptr_eq(info.owner, OWNER2);
     expect_found(t, BASE + 1, BASE, 8 * KiB, OWNER1);
 
@@ -338,9 +337,9 @@ START_TEST(test_tracker_remove_range) {
     ck_assert_int_eq(tracker_register(t, OWNER1, P(BASE), 4 * MiB),
                      UMF_RESULT_SUCCESS);
     // A piece from the middle: the chunk is cut around it.
-    ck_assert_int_eq(tracker_remove_range(t, OWNER1, P(BASE + 4 * KiB),
-                                          8 * KiB),
-                     UMF_RESULT_SUCCESS);
+    ck_assert_int_eq(
+        tracker_remove_range(t, OWNER1, P(BASE + 4 * KiB), 8 * KiB),
+        UMF_RESULT_SUCCESS);
     ck_assert_uint_eq(tracker_count(t), 2);
     expect_found(t, BASE, BASE, 4 * KiB, OWNER1);
     expect_found(t, BASE + 4 * KiB - 1, BASE, 4 * KiB, OWNER1);
@@ -357,9 +356,9 @@ START_TEST(test_tracker_remove_range) {
                      UMF_RESULT_ERROR_INVALID_ARGUMENT);
     ck_assert_int_eq(tracker_remove_range(t, OWNER2, P(BASE), 4 * KiB),
                      UMF_RESULT_ERROR_INVALID_ARGUMENT);
-    ck_assert_int_eq(tracker_remove_range(t, OWNER1, P(BASE + 4 * KiB),
-                                          8 * KiB),
-                     UMF_RESULT_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(
+        tracker_remove_range(t, OWNER1, P(BASE + 4 * KiB), 8 * KiB),
+        UMF_RESULT_ERROR_INVALID_ARGUMENT);
     ck_assert_int_eq(tracker_remove_range(t, OWNER1, P(BASE), 0),
                      UMF_RESULT_ERROR_INVALID_ARGUMENT);
     ck_assert_int_eq(tracker_remove_range(t, OWNER1, P(BASE), SIZE_MAX),
@@ -372,9 +371,9 @@ START_TEST(test_tracker_remove_range) {
     // Across two adjacent ranges of one owner: both are cut.
     ck_assert_int_eq(tracker_register(t, OWNER1, P(BASE + 4 * MiB), 2 * MiB),
                      UMF_RESULT_SUCCESS);
-    ck_assert_int_eq(tracker_remove_range(t, OWNER1, P(BASE + 3 * MiB),
-                                          2 * MiB),
-                     UMF_RESULT_SUCCESS);
+    ck_assert_int_eq(
+        tracker_remove_range(t, OWNER1, P(BASE + 3 * MiB), 2 * MiB),
+        UMF_RESULT_SUCCESS);
     expect_found(t, BASE + 3 * MiB - 1, BASE + 12 * KiB, 3 * MiB - 12 * KiB,
                  OWNER1);
     expect_absent(t, BASE + 3 * MiB);
@@ -385,12 +384,12 @@ START_TEST(test_tracker_remove_range) {
     // Whole ranges, by their exact extent.
     ck_assert_int_eq(tracker_remove_range(t, OWNER1, P(BASE), 4 * KiB),
                      UMF_RESULT_SUCCESS);
-    ck_assert_int_eq(tracker_remove_range(t, OWNER1, P(BASE + 12 * KiB),
-                                          3 * MiB - 12 * KiB),
-                     UMF_RESULT_SUCCESS);
-    ck_assert_int_eq(tracker_remove_range(t, OWNER1, P(BASE + 5 * MiB),
-                                          1 * MiB),
-                     UMF_RESULT_SUCCESS);
+    ck_assert_int_eq(
+        tracker_remove_range(t, OWNER1, P(BASE + 12 * KiB), 3 * MiB - 12 * KiB),
+        UMF_RESULT_SUCCESS);
+    ck_assert_int_eq(
+        tracker_remove_range(t, OWNER1, P(BASE + 5 * MiB), 1 * MiB),
+        UMF_RESULT_SUCCESS);
     ck_assert_uint_eq(tracker_count(t), 0);
     expect_absent(t, BASE);
     expect_absent(t, BASE + 5 * MiB);
@@ -525,9 +524,8 @@ START_TEST(test_tracker_matches_model) {
             bool head = op < 8;
             uintptr_t rb = head ? model[i].base : model[i].base + first;
             size_t rs = head ? first : model[i].size - first;
-            ck_assert_int_eq(
-                tracker_remove_range(t, model[i].owner, P(rb), rs),
-                UMF_RESULT_SUCCESS);
+            ck_assert_int_eq(tracker_remove_range(t, model[i].owner, P(rb), rs),
+                             UMF_RESULT_SUCCESS);
             if (head) {
                 model[i].base += first;
                 model[i].size -= first;
@@ -563,7 +561,7 @@ END_TEST
 // --- Multi-thread stress ---
 
 #define NTHREADS 8
-#define REGION (64 * MiB)
+#define REGION   (64 * MiB)
 
 typedef struct {
     tracker_t *t;
@@ -602,8 +600,8 @@ static void *stress_writer(void *p) {
         if (size > 1) {
             // Cut the tail off: the head stays, the tail is gone.
             size_t first = 1 + (s >> 8) % (size - 1);
-            if (tracker_remove_range(a->t, owner, P(b + first),
-                                     size - first) != UMF_RESULT_SUCCESS ||
+            if (tracker_remove_range(a->t, owner, P(b + first), size - first) !=
+                    UMF_RESULT_SUCCESS ||
                 tracker_lookup(a->t, P(b + first), NULL) ||
                 !tracker_lookup(a->t, P(b + first - 1), &info) ||
                 info.base != P(b) || info.size != first) {
@@ -715,7 +713,8 @@ START_TEST(test_tracker_mt_cut_never_hides_memory) {
         ra[i] = (churn_arg_t){t, &stop, 0, 0};
         pthread_create(&r[i], NULL, churn_reader, &ra[i]);
     }
-    const size_t cuts[] = {1, 63, 4096, 5000, 2 * MiB, 3 * MiB + 1, 6 * MiB - 1};
+    const size_t cuts[] = {1,       63,          4096,       5000,
+                           2 * MiB, 3 * MiB + 1, 6 * MiB - 1};
     int iters = 20000 / test_slow_factor();
     for (int it = 0; it < iters; it++) {
         uintptr_t at = BASE + 6 * MiB + cuts[it % ARRAY_SIZE(cuts)];

@@ -68,7 +68,6 @@
 #include "addr_map.h"
 #include "base_alloc.h"
 #include "common.h"
-#include "log.h"
 #include "fork.h"
 #include "log.h"
 #include "os_linux.h"
@@ -82,14 +81,14 @@
 // whole slabs up to 2 MiB, four free slabs kept per large bucket.
 // Documented in README.md and umfDisjointPoolOps(3).
 #define DP_DEFAULT_SLAB_MIN_SIZE ((size_t)2 * 1024 * 1024)
-#define DP_DEFAULT_MAX_POOLABLE ((size_t)2 * 1024 * 1024)
-#define DP_DEFAULT_CAPACITY 4
-#define DP_DEFAULT_NAME "disjoint_pool"
+#define DP_DEFAULT_MAX_POOLABLE  ((size_t)2 * 1024 * 1024)
+#define DP_DEFAULT_CAPACITY      4
+#define DP_DEFAULT_NAME          "disjoint_pool"
 
-#define DP_MAX_BUCKET ((size_t)1 << 31) // 2 GiB, the contract's top bucket
-#define DP_TLS_SLOTS 64                  // pools with thread caches
-#define DP_MAG_MAX 64                    // chunks per magazine, at most
-#define DP_MAG_BYTES ((size_t)256 * 1024) // bytes per magazine, at most
+#define DP_MAX_BUCKET ((size_t)1 << 31)    // 2 GiB, the contract's top bucket
+#define DP_TLS_SLOTS  64                   // pools with thread caches
+#define DP_MAG_MAX    64                   // chunks per magazine, at most
+#define DP_MAG_BYTES  ((size_t)256 * 1024) // bytes per magazine, at most
 
 // --- Params -----------------------------------------------------------------
 
@@ -250,7 +249,7 @@ typedef struct dp_slab_t {
     struct dp_slab_t *next; // in the bucket's avail or empty list
     unsigned char list;     // DP_LIST_*
     uint32_t nchunks, nfree;
-    uint32_t hint; // bitmap word to search first
+    uint32_t hint;     // bitmap word to search first
     uint64_t bitmap[]; // chunked slabs: 1 = free chunk; then `used`
 } dp_slab_t;
 
@@ -278,7 +277,7 @@ typedef struct dp_bucket_t {
 
 typedef struct dp_pool_t {
     umf_memory_provider_handle_t provider;
-    size_t page;       // provider's minimum page size, power of two
+    size_t page; // provider's minimum page size, power of two
     unsigned page_shift;
     size_t slab_min_size, max_poolable, capacity, min_bucket;
     size_t max_pooled;  // largest size served from buckets
@@ -311,8 +310,8 @@ typedef struct dp_pool_t {
     size_t large_bytes, n_large;
     addr_map_t aligned; // aligned pointer inside a chunk -> the chunk
 
-    int slot;       // TLS slot, or -1
-    uint64_t gen;   // slot generation this pool owns
+    int slot;                              // TLS slot, or -1
+    uint64_t gen;                          // slot generation this pool owns
     struct dp_pool_t *reg_prev, *reg_next; // registry (for fork)
 } dp_pool_t;
 
@@ -372,8 +371,8 @@ static inline dp_slab_t *map_lookup(const dp_pool_t *p, const void *ptr) {
         return NULL; // beyond the address bits we map
     }
     // Pairs with the release stores in map_node.
-    _Atomic(void *) *n1 = atomic_load_explicit(&p->map_root[i0],
-                                               memory_order_acquire);
+    _Atomic(void *) *n1 =
+        atomic_load_explicit(&p->map_root[i0], memory_order_acquire);
     if (!n1) {
         return NULL;
     }
@@ -684,8 +683,8 @@ static inline bool checks_on(const dp_pool_t *p) {
 
 // A free (or realloc) of ptr that names no live block of p. Default: one
 // line on stderr, whatever UMF_LOG says, and abort(), as glibc does.
-static umf_result_t dp_misuse(dp_pool_t *p, const char *why, const void *ptr)
-    UMF_NOINLINE UMF_COLD;
+static umf_result_t dp_misuse(dp_pool_t *p, const char *why,
+                              const void *ptr) UMF_NOINLINE UMF_COLD;
 static umf_result_t dp_misuse(dp_pool_t *p, const char *why, const void *ptr) {
     if (p->checks == UMF_DISJOINT_POOL_CHECKS_ABORT) {
         char line[256];
@@ -703,8 +702,8 @@ static umf_result_t dp_misuse(dp_pool_t *p, const char *why, const void *ptr) {
     return UMF_RESULT_ERROR_INVALID_ARGUMENT;
 }
 
-#define DP_WHY_FREED "already freed (double free)"
-#define DP_WHY_INSIDE "not the start of a block"
+#define DP_WHY_FREED   "already freed (double free)"
+#define DP_WHY_INSIDE  "not the start of a block"
 #define DP_WHY_FOREIGN "not a block of this pool"
 
 // Chunk idx of s goes to the program. Relaxed: each bit changes only by
@@ -777,8 +776,8 @@ typedef struct dp_mag_t {
 
 typedef struct dp_tcache_t {
     dp_pool_t *pool;
-    uint64_t gen;  // the pool's slot generation when created
-    size_t nmags;  // chunked buckets
+    uint64_t gen; // the pool's slot generation when created
+    size_t nmags; // chunked buckets
     dp_mag_t mags[];
 } dp_tcache_t;
 
@@ -869,8 +868,8 @@ static dp_tcache_t *tcache_create_slow(dp_pool_t *p) {
         nmags++;
         items += p->buckets[i].mag_cap;
     }
-    dp_tcache_t *tc =
-        ba_calloc(1, sizeof(*tc) + nmags * sizeof(dp_mag_t) + items * sizeof(void *));
+    dp_tcache_t *tc = ba_calloc(1, sizeof(*tc) + nmags * sizeof(dp_mag_t) +
+                                       items * sizeof(void *));
     if (!tc) {
         return NULL;
     }
@@ -894,8 +893,8 @@ static void mag_drain(dp_pool_t *p, dp_bucket_t *b, dp_mag_t *m, uint32_t n) {
         dp_slab_t *s = map_lookup(p, c);
         if (s && chunk_put(p, b, s, c) != UMF_RESULT_SUCCESS) {
             // Only with checks off: a chunk freed twice into magazines.
-            LOG_ERR("%s: %p was freed twice (found in a thread cache)",
-                    p->name, c);
+            LOG_ERR("%s: %p was freed twice (found in a thread cache)", p->name,
+                    c);
         }
     }
     pthread_mutex_unlock(&b->lock);
@@ -918,8 +917,8 @@ static void trace_op(dp_pool_t *p, const char *op, void *ptr, size_t size) {
     int n = snprintf(line, sizeof(line), "%s: %s %p size %zu\n", p->name, op,
                      ptr, size);
     if (n > 0) {
-        (void)os_write_all(1, line, (size_t)n < sizeof(line) ? (size_t)n
-                                                             : sizeof(line) - 1);
+        (void)os_write_all(
+            1, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
     }
 }
 
@@ -948,8 +947,7 @@ static void *bucket_alloc_locked(dp_pool_t *p, dp_bucket_t *b) {
 // chunk, or NULL with tls_last_error set. Prefetching uses the chunks of
 // existing slabs only: a new slab is taken only when there is none, so the
 // pool asks the provider exactly when an allocation needs it.
-static void *mag_refill(dp_pool_t *p, dp_bucket_t *b, dp_mag_t *m)
-    UMF_NOINLINE;
+static void *mag_refill(dp_pool_t *p, dp_bucket_t *b, dp_mag_t *m) UMF_NOINLINE;
 static void *mag_refill(dp_pool_t *p, dp_bucket_t *b, dp_mag_t *m) {
     uint32_t want = b->mag_cap / 2 + 1;
     pthread_mutex_lock(&b->lock);
@@ -1079,17 +1077,16 @@ static void *dp_malloc(void *priv, size_t size) {
     return dp_malloc_slow(p, size);
 }
 
-static umf_result_t dp_free_slow(dp_pool_t *p, void *ptr, dp_slab_t *s)
-    UMF_NOINLINE;
+static umf_result_t dp_free_slow(dp_pool_t *p, void *ptr,
+                                 dp_slab_t *s) UMF_NOINLINE;
 static umf_result_t dp_free_slow(dp_pool_t *p, void *ptr, dp_slab_t *s) {
     if (p->trace > 2) {
         trace_op(p, "free", ptr, 0);
     }
     if (s) {
         dp_bucket_t *b = s->bucket;
-        size_t idx = b->chunked
-                         ? chunk_index(b, (size_t)((char *)ptr - s->base))
-                         : 0;
+        size_t idx =
+            b->chunked ? chunk_index(b, (size_t)((char *)ptr - s->base)) : 0;
         void *chunk = s->base + idx * b->size;
         if (checks_on(p)) {
             umf_result_t r = check_free(p, s, idx, chunk, ptr);
@@ -1333,8 +1330,8 @@ static void registry_remove(dp_pool_t *p) {
 static bool setup_buckets(dp_pool_t *p) {
     // MinBucket, 1.5x, 2x, 3x, ... up to the first bucket >= max_poolable
     // (capped at 2 GiB); the chunked ones come first.
-    size_t top = p->max_poolable < DP_MAX_BUCKET ? p->max_poolable
-                                                 : DP_MAX_BUCKET;
+    size_t top =
+        p->max_poolable < DP_MAX_BUCKET ? p->max_poolable : DP_MAX_BUCKET;
     p->nbuckets = top <= p->min_bucket ? 1 : bucket_index(p, top) + 1;
     p->buckets = ba_calloc_cacheline(p->nbuckets * sizeof(dp_bucket_t));
     if (!p->buckets) {
@@ -1344,8 +1341,9 @@ static bool setup_buckets(dp_pool_t *p) {
     for (size_t i = 0; i < p->nbuckets; i++) {
         dp_bucket_t *b = &p->buckets[i];
         size_t base = p->min_bucket << (i / 2);
-        b->size = i == 0 ? p->min_bucket
-                         : (i % 2 ? base + base / 2 : p->min_bucket << ((i + 1) / 2));
+        b->size =
+            i == 0 ? p->min_bucket
+                   : (i % 2 ? base + base / 2 : p->min_bucket << ((i + 1) / 2));
         b->shift = is_pow2(b->size) ? __builtin_ctzll(b->size) : -1;
         b->div_magic = b->shift >= 0 ? 0 : UINT64_MAX / b->size + 1;
         b->chunked = b->size <= p->slab_min_size / 2;
@@ -1353,12 +1351,14 @@ static bool setup_buckets(dp_pool_t *p) {
             b->slab_size = p->slab_min_size;
             b->chunks_per_slab = (uint32_t)(b->slab_size / b->size);
             size_t cap = DP_MAG_BYTES / b->size;
-            b->mag_cap = (uint32_t)(cap < 4 ? 4 : cap > DP_MAG_MAX ? DP_MAG_MAX : cap);
-            p->max_chunked = b->size < p->max_poolable ? b->size
-                                                       : p->max_poolable;
+            b->mag_cap = (uint32_t)(cap < 4            ? 4
+                                    : cap > DP_MAG_MAX ? DP_MAG_MAX
+                                                       : cap);
+            p->max_chunked =
+                b->size < p->max_poolable ? b->size : p->max_poolable;
         } else {
-            b->slab_size = b->size > p->slab_min_size ? b->size
-                                                      : p->slab_min_size;
+            b->slab_size =
+                b->size > p->slab_min_size ? b->size : p->slab_min_size;
             b->chunks_per_slab = 1;
         }
         pthread_mutex_init(&b->lock, NULL);
@@ -1418,8 +1418,8 @@ static void print_stats(dp_pool_t *p) {
         (void)os_write_all(1, line, (size_t)n);
     }
     n = snprintf(line, sizeof(line),
-                 "%s: large allocations outstanding %zu (%zu bytes)\n",
-                 p->name, p->n_large, p->large_bytes);
+                 "%s: large allocations outstanding %zu (%zu bytes)\n", p->name,
+                 p->n_large, p->large_bytes);
     (void)os_write_all(1, line, (size_t)n);
 }
 

@@ -106,8 +106,8 @@
 #include <umf/memory_provider.h>
 
 #include "common.h"
-#include "log.h"
 #include "fork.h"
+#include "log.h"
 #include "os_linux.h"
 #include "thread.h"
 #include "umf_private.h"
@@ -189,7 +189,7 @@ typedef struct jp_thread_t {
 
 static pthread_once_t jp_once = PTHREAD_ONCE_INIT;
 static _Atomic int jp_ut_slot = -1; // our slot in libumf's per-thread records
-static ut_gate_t *jp_gate;    // libumf's fork gate
+static ut_gate_t *jp_gate;          // libumf's fork gate
 static size_t jp_destroy_mib[3], jp_destroy_miblen = ARRAY_SIZE(jp_destroy_mib);
 static bool jp_destroy_mib_ok;
 static size_t jp_purge_mib[3], jp_purge_miblen = ARRAY_SIZE(jp_purge_mib);
@@ -300,8 +300,8 @@ static void jp_tcache_entry_make(jp_pool_t *pool, jp_tls_entry_t *e) {
             jp_tcache_destroy(tc);
         }
     }
-    unsigned k = atomic_fetch_add_explicit(&pool->next_arena, 1,
-                                           memory_order_relaxed);
+    unsigned k =
+        atomic_fetch_add_explicit(&pool->next_arena, 1, memory_order_relaxed);
     e->tc_flags = tc_flags;
     e->alloc_flags = tc_flags | jp_arena_flags(pool->arenas[k % pool->narenas]);
     e->gen = pool->gen;

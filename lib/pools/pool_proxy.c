@@ -9,8 +9,8 @@
  * all proxy pools, as in the contract.
  */
 
-#include <umf/pools/pool_proxy.h>
 #include <umf/memory_pool_ops.h>
+#include <umf/pools/pool_proxy.h>
 
 #include "base_alloc.h"
 #include "common.h"

@@ -206,11 +206,11 @@ typedef struct scalable_pool_t {
 // Per thread, for all scalable pools. One struct, so the reset at the start
 // of a call touches a single cache line, private to this thread.
 typedef struct sp_tls_t {
-    umf_result_t last_error;   // reported by get_last_allocation_error
+    umf_result_t last_error;     // reported by get_last_allocation_error
     const void *last_error_pool; // the pool whose call set last_error
-    umf_result_t alloc_failed; // the provider refused raw memory in this call
-    umf_result_t free_failed;  // the provider refused a raw free in this call
-    ut_thread_t *gate; // from ut_gate_enter, for ut_gate_leave
+    umf_result_t alloc_failed;   // the provider refused raw memory in this call
+    umf_result_t free_failed;    // the provider refused a raw free in this call
+    ut_thread_t *gate;           // from ut_gate_enter, for ut_gate_leave
 } sp_tls_t;
 
 static _Thread_local sp_tls_t tls_sp;
@@ -223,7 +223,6 @@ static inline sp_tls_t *sp_tls(void) {
     __asm__("" : "+r"(t));
     return t;
 }
-
 
 // --- Fork gate ---
 //
@@ -357,7 +356,8 @@ static inline void sp_set_error(const scalable_pool_t *sp, umf_result_t e) {
 }
 
 // tbbmalloc returned NULL: say why, from what the callbacks noted.
-static UMF_NOINLINE UMF_COLD void *sp_alloc_fail_slow(const scalable_pool_t *sp) {
+static UMF_NOINLINE UMF_COLD void *
+sp_alloc_fail_slow(const scalable_pool_t *sp) {
     sp_set_error(sp, tls_sp.alloc_failed != UMF_RESULT_SUCCESS
                          ? UMF_RESULT_ERROR_OUT_OF_HOST_MEMORY
                          : UMF_RESULT_ERROR_UNKNOWN);

@@ -57,24 +57,24 @@
 #include "addr_map.h"
 #include "base_alloc.h"
 #include "common.h"
+#include "fork.h"
 #include "log.h"
 #include "os_linux.h"
 #include "provider.h"
-#include "fork.h"
 #include "providers/provider_os_memory_internal.h"
-#include "umf_private.h"
 #include "topology.h"
+#include "umf_private.h"
 
 // mbind(2) modes, from <linux/mempolicy.h> (kept here: glibc has no header).
-#define OS_MPOL_DEFAULT 0
-#define OS_MPOL_PREFERRED 1
-#define OS_MPOL_BIND 2
-#define OS_MPOL_INTERLEAVE 3
-#define OS_MPOL_LOCAL 4
+#define OS_MPOL_DEFAULT        0
+#define OS_MPOL_PREFERRED      1
+#define OS_MPOL_BIND           2
+#define OS_MPOL_INTERLEAVE     3
+#define OS_MPOL_LOCAL          4
 #define OS_MPOL_PREFERRED_MANY 5
 
-#define OS_MAX_NODES 1024
-#define OS_MASK_WORDS (OS_MAX_NODES / (8 * sizeof(unsigned long)))
+#define OS_MAX_NODES    1024
+#define OS_MASK_WORDS   (OS_MAX_NODES / (8 * sizeof(unsigned long)))
 #define OS_SHM_NAME_MAX (NAME_MAX - 2)
 // Offset map values: the file offset, plus this bit on the start of an
 // allocation made by alloc (never on a piece made by split). Offsets stay
@@ -100,8 +100,8 @@ struct umf_os_memory_provider_params_t {
 #define CHECK_PARAMS(h)                                                        \
     CHECK_ARG((h) != NULL, UMF_RESULT_ERROR_INVALID_ARGUMENT, "hParams is NULL")
 
-UMF_EXPORT umf_result_t
-umfOsMemoryProviderParamsCreate(umf_os_memory_provider_params_handle_t *hParams) {
+UMF_EXPORT umf_result_t umfOsMemoryProviderParamsCreate(
+    umf_os_memory_provider_params_handle_t *hParams) {
     CHECK_ARG(hParams != NULL, UMF_RESULT_ERROR_INVALID_ARGUMENT,
               "hParams is NULL");
     umf_os_memory_provider_params_handle_t p = ba_calloc(1, sizeof(*p));
@@ -115,8 +115,8 @@ umfOsMemoryProviderParamsCreate(umf_os_memory_provider_params_handle_t *hParams)
     return UMF_RESULT_SUCCESS;
 }
 
-UMF_EXPORT umf_result_t
-umfOsMemoryProviderParamsDestroy(umf_os_memory_provider_params_handle_t hParams) {
+UMF_EXPORT umf_result_t umfOsMemoryProviderParamsDestroy(
+    umf_os_memory_provider_params_handle_t hParams) {
     if (hParams) {
         ba_free(hParams->shm_name);
         ba_free(hParams->numa_list);
@@ -275,12 +275,12 @@ typedef struct os_provider_t {
     int fd;      // shared: the backing file; -1 for private
     bool secret; // fd is a memfd_secret: pages cannot be released
     char shm_name[OS_SHM_NAME_MAX + 1]; // "" for an anonymous fd
-    int creator_pid;              // shared: only it releases pages on free
-    bool private_after_fork;      // shared: a fork child copies, not shares
-    bool has_private_copies;      // a fork child that copied: see split
-    pthread_mutex_t lock;         // shared: guards offsets and next_offset
-    addr_map_t offsets;           // shared: allocation start -> file offset
-    uint64_t next_offset;         // shared: offsets are never reused
+    int creator_pid;         // shared: only it releases pages on free
+    bool private_after_fork; // shared: a fork child copies, not shares
+    bool has_private_copies; // a fork child that copied: see split
+    pthread_mutex_t lock;    // shared: guards offsets and next_offset
+    addr_map_t offsets;      // shared: allocation start -> file offset
+    uint64_t next_offset;    // shared: offsets are never reused
     struct os_provider_t *reg_prev, *reg_next; // registry of shared ones
     // --- IPC consumer side (shared providers, under lock) ---
     struct os_ipc_source_t *ipc_sources; // producers' files, by identity
@@ -598,7 +598,8 @@ static umf_result_t check_huge_pages(umf_os_memory_provider_params_handle_t p,
     }
     char buf[128];
     bool shared = p->visibility == UMF_MEM_MAP_SHARED;
-    const char *knob = shared ? OS_THP_DIR "shmem_enabled" : OS_THP_DIR "enabled";
+    const char *knob =
+        shared ? OS_THP_DIR "shmem_enabled" : OS_THP_DIR "enabled";
     if (os_read_small_file(knob, buf, sizeof(buf)) < 0) {
         LOG_ERR("huge pages: this kernel has no transparent huge pages (%s "
                 "is missing)",
@@ -610,8 +611,7 @@ static umf_result_t check_huge_pages(umf_os_memory_provider_params_handle_t p,
                  knob, strstr(buf, "[never]") ? "never" : "deny");
     }
     size_t size = (size_t)2 << 20;
-    if (os_read_small_file(OS_THP_DIR "hpage_pmd_size", buf, sizeof(buf)) >
-        0) {
+    if (os_read_small_file(OS_THP_DIR "hpage_pmd_size", buf, sizeof(buf)) > 0) {
         unsigned long long v = strtoull(buf, NULL, 10);
         if (v >= os_page_size() && (v & (v - 1)) == 0) {
             size = (size_t)v;
@@ -869,7 +869,8 @@ static int apply_numa(os_provider_t *os, void *addr, size_t len) {
             size_t first = before / os->part_size;
             for (size_t k = 0; k < nparts && r == 0; k++) {
                 size_t off = k * os->part_size;
-                size_t n = len - off < os->part_size ? len - off : os->part_size;
+                size_t n =
+                    len - off < os->part_size ? len - off : os->part_size;
                 r = bind_one(a + off, n, OS_MPOL_BIND,
                              os->nodes[(first + k) % os->nnodes]);
             }
@@ -881,11 +882,11 @@ static int apply_numa(os_provider_t *os, void *addr, size_t len) {
         size_t pages = len / page;
         unsigned long cum = 0;
         for (unsigned i = 0; i < os->nparts && r == 0; i++) {
-            size_t from = (size_t)((unsigned __int128)pages * cum /
-                                   os->total_weight);
+            size_t from =
+                (size_t)((unsigned __int128)pages * cum / os->total_weight);
             cum += os->parts[i].weight;
-            size_t to = (size_t)((unsigned __int128)pages * cum /
-                                 os->total_weight);
+            size_t to =
+                (size_t)((unsigned __int128)pages * cum / os->total_weight);
             if (to > from) {
                 r = bind_one(a + from * page, (to - from) * page, OS_MPOL_BIND,
                              os->parts[i].target);
@@ -958,14 +959,11 @@ static umf_result_t os_free(void *priv, void *ptr, size_t size) {
         return UMF_RESULT_SUCCESS;
     }
     size_t len = size ? align_up(size, os_page_size()) : 0;
-    bool release = false;
-    if (os->fd >= 0 && len) {
-        // Only the creating process releases pages: in a forked child the
-        // same pages are still the parent's live data.
-        release = !os->secret && os_getpid() == os->creator_pid;
-        if (release && os_madvise(ptr, len, MADV_REMOVE) != 0) {
-            release = false;
-        }
+    // Only the creating process releases pages: in a forked child the same
+    // pages are still the parent's live data. A failed release leaves the
+    // pages in the file, which is harmless.
+    if (os->fd >= 0 && len && !os->secret && os_getpid() == os->creator_pid) {
+        (void)os_madvise(ptr, len, MADV_REMOVE);
     }
     int r = os_munmap(ptr, len);
     if (r) {
@@ -1015,8 +1013,8 @@ static umf_result_t os_get_recommended_page_size(void *priv, size_t size,
     os_provider_t *os = priv;
     // With huge pages on, allocations of a huge page or more are best
     // made in whole huge pages.
-    *page = os->huge_size && size >= os->huge_size ? os->huge_size
-                                                    : os_page_size();
+    *page =
+        os->huge_size && size >= os->huge_size ? os->huge_size : os_page_size();
     return UMF_RESULT_SUCCESS;
 }
 

@@ -15,8 +15,6 @@
 
 #include <umf/memory_provider.h>
 
-
-
 // --- IPC handle data of the OS provider (tests forge it) ---
 
 #define OS_IPC_NAME_CAP            (NAME_MAX - 1) // a shm name of NAME_MAX - 2 + NUL
