@@ -362,6 +362,20 @@ static void px_make_heap(px_heap_t *heap, const px_pool_conf_t *pc,
         return;
     }
     umf_memory_provider_handle_t prov = px_make_provider(pc, name);
+    // Asked of the OS provider itself (the stats wrapper declares nothing).
+    heap->fresh_zero = umf_private_provider_zero_filled(prov);
+    heap->private_fresh =
+        heap->fresh_zero && pc->disposition == PX_PAGES_PRIVATE;
+    heap->direct_above = SIZE_MAX;
+    if (kind == PX_POOL_DISJOINT) {
+        // The disjoint pool sends every request above max_poolable (2 MiB
+        // by default) to its provider, one allocation per block.
+        heap->direct_above = pc->dj_max_poolable_size_set
+                                 ? pc->dj_max_poolable_size
+                                 : PX_DJ_MAX_POOLABLE_DEFAULT;
+    } else if (kind == PX_POOL_PROXY) {
+        heap->direct_above = 0;
+    }
     if (px.stats) {
         prov = px_stats_wrap_provider(prov, index);
         if (!prov) {
