@@ -8,6 +8,7 @@
  *   jemalloc   mallocx/dallocx with jemalloc's normal thread cache
  *   tbbmalloc  scalable_malloc/scalable_free (dlopen'ed)
  *   disjoint, scalable, jemalloc pools through umfPoolMalloc/umfPoolFree
+ *   disjoint-unchecked: the disjoint pool with its misuse checks off
  *
  * Workload per thread: a ring of live blocks; each step frees the oldest
  * and allocates a new one of a pre-drawn random size. Sizes: small 8-256 B
@@ -32,6 +33,7 @@
 
 #include <umf/memory_pool.h>
 #include <umf/pools/pool_disjoint.h>
+#include <umf/pools/pool_disjoint_ext.h>
 #include <umf/pools/pool_scalable.h>
 #include <umf/providers/provider_os_memory.h>
 #ifdef HAVE_JEMALLOC_POOL
@@ -95,7 +97,8 @@ static void pool_free(void *ctx, void *ptr) {
     umfPoolFree(ctx, ptr);
 }
 
-static umf_memory_pool_handle_t make_pool(umf_memory_pool_ops_t *ops) {
+static umf_memory_pool_handle_t make_pool_params(umf_memory_pool_ops_t *ops,
+                                                 void *params) {
     umf_os_memory_provider_params_handle_t p;
     umf_memory_provider_handle_t prov;
     umf_memory_pool_handle_t pool;
@@ -104,11 +107,29 @@ static umf_memory_pool_handle_t make_pool(umf_memory_pool_ops_t *ops) {
         return NULL;
     }
     umfOsMemoryProviderParamsDestroy(p);
-    if (umfPoolCreate(ops, prov, NULL, UMF_POOL_CREATE_FLAG_OWN_PROVIDER,
+    if (umfPoolCreate(ops, prov, params, UMF_POOL_CREATE_FLAG_OWN_PROVIDER,
                       &pool)) {
         umfMemoryProviderDestroy(prov);
         return NULL;
     }
+    return pool;
+}
+
+static umf_memory_pool_handle_t make_pool(umf_memory_pool_ops_t *ops) {
+    return make_pool_params(ops, NULL);
+}
+
+// The disjoint pool without its misuse checks (the cost of the checks is
+// the difference to "disjoint").
+static umf_memory_pool_handle_t make_disjoint_unchecked(void) {
+    umf_disjoint_pool_params_handle_t p;
+    if (umfDisjointPoolParamsCreate(&p) ||
+        umfDisjointPoolParamsSetChecks(p, UMF_DISJOINT_POOL_CHECKS_OFF)) {
+        return NULL;
+    }
+    umf_memory_pool_handle_t pool =
+        make_pool_params(umfDisjointPoolOps(), p);
+    umfDisjointPoolParamsDestroy(p);
     return pool;
 }
 
@@ -227,6 +248,8 @@ int main(int argc, char **argv) {
                                NULL, tbb_malloc && tbb_free};
     engines[ne++] = (engine_t){"disjoint", "glibc", pool_alloc, pool_free,
                                make_pool(umfDisjointPoolOps()), 1};
+    engines[ne++] = (engine_t){"disjoint-unchecked", "glibc", pool_alloc,
+                               pool_free, make_disjoint_unchecked(), 1};
     engines[ne++] = (engine_t){"scalable", "tbbmalloc", pool_alloc, pool_free,
                                make_pool(umfScalablePoolOps()), 1};
 #ifdef HAVE_JEMALLOC_POOL

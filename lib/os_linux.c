@@ -319,6 +319,10 @@ void *os_dlsym(void *handle, const char *symbol) {
     return dlsym(handle, symbol);
 }
 
+void *os_dlsym_global(const char *symbol) {
+    return dlsym(RTLD_DEFAULT, symbol);
+}
+
 int os_dlclose(void *handle) {
     return dlclose(handle) ? -EINVAL : 0;
 }

@@ -84,6 +84,10 @@ int os_ptrace_scope(void);
 // os_dlerror() says why (a static string, valid until the next dl call).
 void *os_dlopen(const char *name);
 void *os_dlsym(void *handle, const char *symbol);
+// The symbol as the program's global namespace resolves it (RTLD_DEFAULT):
+// set when the program links or preloads the library that defines it, or
+// dlopen'ed it with RTLD_GLOBAL.
+void *os_dlsym_global(const char *symbol);
 int os_dlclose(void *handle);
 const char *os_dlerror(void);
 

@@ -273,6 +273,32 @@ UMF_EXPORT const _Atomic uint64_t *umf_private_tracker_epoch(void) {
     return t ? tracker_epoch(t) : NULL;
 }
 
+// For libumf_proxy.so (in no public header): umfMemoryTrackerGetAllocInfo
+// plus whether the answer may be cached for the whole range: false when
+// ranges of other pools are nested inside it (a program's pool whose
+// provider took its memory from the proxy's pool), whose addresses have
+// another owner (DESIGN.md invariant 10).
+UMF_EXPORT umf_result_t umf_private_tracker_lookup(const void *ptr,
+                                                   umf_alloc_info_t *info,
+                                                   bool *cacheable) {
+    CHECK_ARG(ptr != NULL, UMF_RESULT_ERROR_INVALID_ARGUMENT, "ptr is NULL");
+    CHECK_ARG(info != NULL && cacheable != NULL,
+              UMF_RESULT_ERROR_INVALID_ARGUMENT, "info or cacheable is NULL");
+    tracker_t *t = umf_tracker();
+    if (!t) {
+        return UMF_RESULT_ERROR_NOT_SUPPORTED;
+    }
+    tracker_info_t ti;
+    if (!tracker_lookup(t, ptr, &ti)) {
+        return UMF_RESULT_ERROR_INVALID_ARGUMENT;
+    }
+    info->base = ti.base;
+    info->baseSize = ti.size;
+    info->pool = ipc_owner_pool(ti.owner);
+    *cacheable = !ti.has_nested;
+    return UMF_RESULT_SUCCESS;
+}
+
 UMF_EXPORT umf_result_t umfMemoryTrackerGetAllocInfo(const void *ptr,
                                                      umf_alloc_info_t *info) {
     CHECK_ARG(ptr != NULL, UMF_RESULT_ERROR_INVALID_ARGUMENT, "ptr is NULL");

@@ -39,4 +39,11 @@ umf_result_t umfMemoryTrackerGetAllocInfo(const void *ptr,
                                           umf_alloc_info_t *pAllocInfo);
 
 
+// Exported for libumf_proxy.so: umfMemoryTrackerGetAllocInfo, and whether
+// the answer holds for every address of the chunk (no other pool's range
+// nests in it).
+umf_result_t umf_private_tracker_lookup(const void *ptr,
+                                        umf_alloc_info_t *info,
+                                        bool *cacheable);
+
 #endif /* UMF_POOL_H */

@@ -331,6 +331,7 @@ bool tracker_lookup(const tracker_t *t, const void *ptr, tracker_info_t *info) {
     if (!layer_lookup(t, a, &mine, &nested)) {
         return false;
     }
+    mine.has_nested = nested;
     if (unlikely(nested)) {
         (void)lookup_slow(t, a, &mine); // the inner range, if there is one
     }

@@ -23,6 +23,9 @@ typedef struct tracker_info_t {
     void *base;  // start of the registered range containing the address
     size_t size; // its size
     void *owner; // what it was registered with (a pool handle)
+    // tracker_lookup only: ranges of other owners are nested inside this
+    // one, so other addresses of [base, base+size) may answer otherwise.
+    bool has_nested;
 } tracker_info_t;
 
 // Highest address + 1 the tracker can hold (48-bit user address space).

@@ -46,6 +46,11 @@ typedef struct umf_alloc_info_t {
 } umf_alloc_info_t;
 umf_result_t umfMemoryTrackerGetAllocInfo(const void *ptr,
                                           umf_alloc_info_t *pAllocInfo);
+// The same, and whether the answer holds for the whole chunk (no other
+// pool's range nests in it).
+umf_result_t umf_private_tracker_lookup(const void *ptr,
+                                       umf_alloc_info_t *info,
+                                       bool *cacheable);
 
 #define PX_EXPORT    __attribute__((visibility("default")))
 #define UMF_NOINLINE_PX __attribute__((noinline, cold))
@@ -255,19 +260,46 @@ static void *px_alloc(size_t size, size_t align, bool zero) {
     return px_heap_alloc(px_route(size), size, align, zero);
 }
 
-// Usable size of a pool's block: the pool's answer, else (pools that do
-// not know, e.g. proxy) what the tracker's chunk leaves after ptr.
+// --- Block sizes ---
+//
+// Only the owning pool knows where a block starts and how big it is
+// (DESIGN.md invariant 10); the tracker's chunk says neither (a chunk holds
+// many blocks, and a program's own pool may nest in it). The one exception
+// is the proxy pool, whose every block is one provider allocation, so its
+// block is exactly the tracker's chunk.
+
+// Usable size of the block at ptr as the pool reports it, or 0: ptr is not
+// the start of a live block (disjoint), or the pool cannot tell (a
+// program's pool without malloc_usable_size). Never the chunk's extent.
 static size_t px_pool_usable(umf_memory_pool_handle_t pool, void *ptr) {
     px_depth++;
     size_t n = umfPoolMallocUsableSize(pool, ptr);
     px_depth--;
     if (n == 0) {
+        px_heap_t *heap = px_heap_of(pool);
         umf_alloc_info_t info;
-        if (umfMemoryTrackerGetAllocInfo(ptr, &info) == UMF_RESULT_SUCCESS) {
-            n = info.baseSize - (size_t)((char *)ptr - (char *)info.base);
+        if (heap && heap->kind == PX_POOL_PROXY &&
+            umfMemoryTrackerGetAllocInfo(ptr, &info) == UMF_RESULT_SUCCESS &&
+            info.base == ptr && info.pool == pool) {
+            n = info.baseSize;
         }
     }
     return n;
+}
+
+// Bytes realloc may copy from ptr when the pool cannot tell its block's
+// size: what the tracker's chunk holds after ptr, at most `want`. The
+// block lies inside the chunk, so every byte of it is copied (reads past
+// its end stay inside memory the pool's provider mapped) and nothing is
+// written outside the new block.
+static size_t px_copy_bound(const void *ptr, size_t want) {
+    umf_alloc_info_t info;
+    if (umfMemoryTrackerGetAllocInfo(ptr, &info) != UMF_RESULT_SUCCESS) {
+        return 0;
+    }
+    size_t left = info.baseSize - (size_t)((const char *)ptr -
+                                           (const char *)info.base);
+    return left < want ? left : want;
 }
 
 static void px_pool_free(umf_memory_pool_handle_t pool, void *ptr) {
@@ -282,10 +314,25 @@ static void px_pool_free(umf_memory_pool_handle_t pool, void *ptr) {
     px_depth--;
 }
 
+// realloc of a pointer the disjoint pool says is no live block's start (it
+// knows the size of every live block): freed already, or inside a block.
+// Its free reports that (by default one line and abort, as glibc's realloc
+// does); with the pool's checks set to error the call fails with EINVAL
+// and nothing changes.
+static UMF_NOINLINE_PX void *px_realloc_not_block(umf_memory_pool_handle_t pool,
+                                                  void *ptr) {
+    px_depth++;
+    umf_result_t r = umfPoolFree(pool, ptr);
+    px_depth--;
+    errno = r == UMF_RESULT_SUCCESS ? ENOMEM : EINVAL;
+    return NULL;
+}
+
 // --- Owners ---
 
 // The last two chunks this thread looked up, valid while libumf's tracker
-// epoch stays the same (no address has lost or changed its owner since):
+// epoch stays the same (no address has lost or changed its owner since)
+// and cached only when no other pool's range nests inside them:
 // a free of a block in a recently seen chunk costs two compares instead of
 // a tracker walk. Negative answers are not cached.
 typedef struct px_owner_t {
@@ -301,9 +348,17 @@ static __thread px_owner_t tls_owner[2]
 static PX_NOINLINE umf_memory_pool_handle_t px_owner_slow(const void *ptr,
                                                           uint64_t epoch) {
     umf_alloc_info_t info;
-    if (umfMemoryTrackerGetAllocInfo(ptr, &info) != UMF_RESULT_SUCCESS ||
+    bool cacheable = false;
+    if (umf_private_tracker_lookup(ptr, &info, &cacheable) !=
+            UMF_RESULT_SUCCESS ||
         !info.pool) {
         return NULL;
+    }
+    if (!cacheable) {
+        // Other pools' ranges nest in this chunk (a program's pool whose
+        // provider mallocs): the chunk's other addresses may have another
+        // owner, so only this answer holds, not the whole range.
+        return info.pool;
     }
     tls_owner[1] = tls_owner[0];
     tls_owner[0] = (px_owner_t){(uintptr_t)info.base, info.baseSize,
@@ -480,10 +535,18 @@ PX_EXPORT void *realloc(void *ptr, size_t size) {
     // Pools that do not reallocate (disjoint, proxy, the program's own):
     // keep the block when it is big enough and not much too big, else
     // copy into a new block of the same pool.
+    // A block the pool cannot size (old == 0) always moves; so does a
+    // pointer that is not a live block's start, which the pool's free then
+    // reports.
     size_t old = px_pool_usable(pool, ptr);
-    if (size <= old && size >= old / 2) {
+    if (old == 0 && heap && heap->kind == PX_POOL_DISJOINT) {
+        return px_realloc_not_block(pool, ptr);
+    }
+    if (old != 0 && size <= old && size >= old / 2) {
         return ptr;
     }
+    size_t copy = old != 0 ? (old < size ? old : size)
+                           : px_copy_bound(ptr, size);
     void *q;
     if (heap) {
         size_t want = size;
@@ -509,11 +572,11 @@ PX_EXPORT void *realloc(void *ptr, size_t size) {
     if (!q) {
         return NULL;
     }
-    size_t len = old < size ? old : size;
-    if (heap && heap->private_fresh && size > old && old > heap->direct_above) {
-        px_move(q, ptr, len);
+    if (heap && heap->private_fresh && old != 0 && size > old &&
+        old > heap->direct_above) {
+        px_move(q, ptr, copy);
     } else {
-        memcpy(q, ptr, len);
+        memcpy(q, ptr, copy);
     }
     px_pool_free(pool, ptr);
     return q;

@@ -99,6 +99,7 @@ typedef enum px_type_t {
     PX_T_PATH,  // char[PX_PATH_MAX]
     PX_T_MIN,   // px_tier_t.min
     PX_T_MAX,   // px_tier_t.max
+    PX_T_CHECKS, // int: umf_disjoint_pool_checks_t
 } px_type_t;
 
 typedef enum px_scope_t {
@@ -141,6 +142,8 @@ static const px_key_t px_keys[] = {
      PC(dj_capacity_set), false},
     {"disjoint.min_bucket_size", PX_T_SIZE, PX_POOL, PC(dj_min_bucket_size),
      PC(dj_min_bucket_size_set), false},
+    {"disjoint.checks", PX_T_CHECKS, PX_POOL, PC(dj_checks),
+     PC(dj_checks_set), false},
     {"jemalloc.keep_all", PX_T_TRI, PX_POOL, PC(je_keep_all), PX_NO_FLAG,
      false},
     {"scalable.granularity", PX_T_SIZE, PX_POOL, PC(sc_granularity), PX_NO_FLAG,
@@ -202,6 +205,11 @@ static const px_word_t px_bool_words[] = {
     {"off", 0}, {"true", 1}, {"false", 0}, {NULL, 0},
 };
 
+// The values of umf_disjoint_pool_checks_t (pool_disjoint_ext.h).
+static const px_word_t px_checks_words[] = {
+    {"abort", 0}, {"error", 1}, {"off", 2}, {NULL, 0},
+};
+
 static const char *px_word_of(const px_word_t *w, int value) {
     for (; w->word; w++) {
         if (w->value == value) {
@@ -223,6 +231,8 @@ static const px_word_t *px_words_of(px_type_t type) {
         return px_mspace_words;
     case PX_T_LEVEL:
         return px_level_words;
+    case PX_T_CHECKS:
+        return px_checks_words;
     case PX_T_TRI:
     case PX_T_BOOL:
         return px_bool_words;
@@ -727,6 +737,7 @@ static int px_parse_value(px_ctx_t *c, const px_item_t *it, px_value_t *v) {
     case PX_T_MODE:
     case PX_T_MSPACE:
     case PX_T_LEVEL:
+    case PX_T_CHECKS:
         return px_parse_words(c, it, v);
     case PX_T_SIZE:
     case PX_T_MIN:
@@ -860,6 +871,9 @@ static int px_store(px_ctx_t *c, const px_item_t *it, const px_value_t *v) {
     case PX_T_LEVEL:
         snprintf(field, sizeof(c->cfg->log_level), "%s",
                  px_word_of(px_level_words, v->word));
+        break;
+    case PX_T_CHECKS:
+        *(int *)field = v->word;
         break;
     case PX_T_PATH:
         memcpy(field, it->val.p, it->val.n);
@@ -1296,6 +1310,10 @@ static const char *px_value_str(const px_key_t *k, const char *base, char *buf,
     case PX_T_LEVEL:
     case PX_T_PATH:
         return *(const char *)field ? (const char *)field : PX_DEFAULT_STR;
+    case PX_T_CHECKS: {
+        const char *w = px_word_of(px_checks_words, *(const int *)field);
+        return w ? w : "?";
+    }
     case PX_T_NODES:
         return px_nodes_str((const px_pool_conf_t *)base, buf, cap);
     case PX_T_MAX:

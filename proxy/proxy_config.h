@@ -79,6 +79,9 @@ typedef struct px_pool_conf_t {
         dj_min_bucket_size;
     bool dj_slab_min_size_set, dj_max_poolable_size_set, dj_capacity_set,
         dj_min_bucket_size_set;
+    // disjoint.checks=abort|error|off: umf_disjoint_pool_checks_t values.
+    int dj_checks;
+    bool dj_checks_set;
 
     px_tristate_t je_keep_all;    // jemalloc.keep_all=
     size_t sc_granularity;        // scalable.granularity= (0 = unset)

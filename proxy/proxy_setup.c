@@ -34,6 +34,7 @@
 #include <umf/mempolicy.h>
 #include <umf/memspace.h>
 #include <umf/pools/pool_disjoint.h>
+#include <umf/pools/pool_disjoint_ext.h>
 #include <umf/pools/pool_proxy.h>
 #include <umf/pools/pool_scalable.h>
 #include <umf/providers/provider_os_memory.h>
@@ -450,6 +451,10 @@ px_make_pool(px_pool_kind_t kind, const px_pool_conf_t *pc,
         if (r == UMF_RESULT_SUCCESS && pc->dj_min_bucket_size_set) {
             r = umfDisjointPoolParamsSetMinBucketSize(p,
                                                       pc->dj_min_bucket_size);
+        }
+        if (r == UMF_RESULT_SUCCESS && pc->dj_checks_set) {
+            r = umfDisjointPoolParamsSetChecks(
+                p, (umf_disjoint_pool_checks_t)pc->dj_checks);
         }
         if (r == UMF_RESULT_SUCCESS) {
             r = umfDisjointPoolParamsSetName(p, "umf_proxy");

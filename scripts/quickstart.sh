@@ -21,8 +21,10 @@ jobs=$(nproc 2>/dev/null || echo 2)
 
 need="build-essential autoconf automake libtool pkg-config libhwloc-dev check
 libjemalloc-dev libtbbmalloc2"
-# python3 and redis run under the proxy in make check.
-[ "$mode" = check ] && need="$need clang python3 redis-server redis-tools"
+# python3 and redis run under the proxy in make check; libze-dev (Level
+# Zero headers and loader) lets tests/test_ze_abi check the Level Zero
+# provider's view of the driver ABI against the real headers.
+[ "$mode" = check ] && need="$need clang python3 redis-server redis-tools libze-dev"
 
 missing=""
 for p in $need; do

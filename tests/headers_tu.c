@@ -68,6 +68,9 @@
 #include <umf/memtarget.h>
 #include <umf/memspace.h>
 #include <umf/providers/provider_os_memory.h>
+#include <umf/memory_provider_gpu.h>
+#include <umf/providers/provider_cuda.h>
+#include <umf/providers/provider_level_zero.h>
 #include <umf/pools/pool_proxy.h>
 #include <umf/pools/pool_disjoint.h>
 #include <umf/pools/pool_jemalloc.h>
@@ -84,6 +87,9 @@
 #include <umf/memtarget.h>
 #include <umf/memspace.h>
 #include <umf/providers/provider_os_memory.h>
+#include <umf/memory_provider_gpu.h>
+#include <umf/providers/provider_cuda.h>
+#include <umf/providers/provider_level_zero.h>
 #include <umf/pools/pool_proxy.h>
 #include <umf/pools/pool_disjoint.h>
 #include <umf/pools/pool_jemalloc.h>
@@ -100,6 +106,9 @@
 #include <umf/memtarget.h>
 #include <umf/memspace.h>
 #include <umf/providers/provider_os_memory.h>
+#include <umf/memory_provider_gpu.h>
+#include <umf/providers/provider_cuda.h>
+#include <umf/providers/provider_level_zero.h>
 #include <umf/pools/pool_proxy.h>
 #include <umf/pools/pool_disjoint.h>
 #include <umf/pools/pool_jemalloc.h>
@@ -130,6 +139,18 @@
 #if ~(~UMF_OS_MEMORY_PROVIDER_H + 0) != 0 ||                                   \
     ~(~UMF_OS_MEMORY_PROVIDER_H + 1) != 1
 #error "UMF_OS_MEMORY_PROVIDER_H is not defined empty"
+#endif
+
+#if UMF_MEMORY_PROVIDER_GPU_H != 1
+#error "UMF_MEMORY_PROVIDER_GPU_H is not defined to 1"
+#endif
+#if !defined(UMF_PROVIDER_CUDA_H) || !defined(UMF_PROVIDER_LEVEL_ZERO_H)
+#error "a GPU provider header guard is not defined"
+#endif
+#if ~(~UMF_PROVIDER_CUDA_H + 0) != 0 || ~(~UMF_PROVIDER_CUDA_H + 1) != 1 ||    \
+    ~(~UMF_PROVIDER_LEVEL_ZERO_H + 0) != 0 ||                                  \
+    ~(~UMF_PROVIDER_LEVEL_ZERO_H + 1) != 1
+#error "a GPU provider header guard is not defined empty"
 #endif
 
 // --- Preprocessor-visible values ---
@@ -179,6 +200,12 @@ HT_ASSERT(UMF_RESULT_ERROR_INVALID_ALIGNMENT == 4, result_invalid_alignment);
 HT_ASSERT(UMF_RESULT_ERROR_NOT_SUPPORTED == 5, result_not_supported);
 HT_ASSERT(UMF_RESULT_ERROR_USER_SPECIFIC == 6, result_user_specific);
 HT_ASSERT(UMF_RESULT_ERROR_UNKNOWN == 0x7ffffffe, result_unknown);
+
+// umf_usm_memory_type_t
+HT_ASSERT(UMF_MEMORY_TYPE_UNKNOWN == 0, usm_unknown);
+HT_ASSERT(UMF_MEMORY_TYPE_HOST == 1, usm_host);
+HT_ASSERT(UMF_MEMORY_TYPE_DEVICE == 2, usm_device);
+HT_ASSERT(UMF_MEMORY_TYPE_SHARED == 3, usm_shared);
 
 // umf_memory_visibility_t
 HT_ASSERT(UMF_MEM_MAP_PRIVATE == 1, vis_private);
@@ -482,6 +509,37 @@ umf_memory_provider_ops_t *umfOsMemoryProviderOps(void);
 
 umf_memory_pool_ops_t *umfProxyPoolOps(void);
 
+umf_result_t umfCUDAMemoryProviderParamsCreate(
+    umf_cuda_memory_provider_params_handle_t *hParams);
+umf_result_t umfCUDAMemoryProviderParamsDestroy(
+    umf_cuda_memory_provider_params_handle_t hParams);
+umf_result_t umfCUDAMemoryProviderParamsSetContext(
+    umf_cuda_memory_provider_params_handle_t hParams, void *hContext);
+umf_result_t umfCUDAMemoryProviderParamsSetDevice(
+    umf_cuda_memory_provider_params_handle_t hParams, int hDevice);
+umf_result_t umfCUDAMemoryProviderParamsSetMemoryType(
+    umf_cuda_memory_provider_params_handle_t hParams,
+    umf_usm_memory_type_t memoryType);
+umf_memory_provider_ops_t *umfCUDAMemoryProviderOps(void);
+
+umf_result_t umfLevelZeroMemoryProviderParamsCreate(
+    umf_level_zero_memory_provider_params_handle_t *hParams);
+umf_result_t umfLevelZeroMemoryProviderParamsDestroy(
+    umf_level_zero_memory_provider_params_handle_t hParams);
+umf_result_t umfLevelZeroMemoryProviderParamsSetContext(
+    umf_level_zero_memory_provider_params_handle_t hParams,
+    ze_context_handle_t hContext);
+umf_result_t umfLevelZeroMemoryProviderParamsSetDevice(
+    umf_level_zero_memory_provider_params_handle_t hParams,
+    ze_device_handle_t hDevice);
+umf_result_t umfLevelZeroMemoryProviderParamsSetMemoryType(
+    umf_level_zero_memory_provider_params_handle_t hParams,
+    umf_usm_memory_type_t memoryType);
+umf_result_t umfLevelZeroMemoryProviderParamsSetResidentDevices(
+    umf_level_zero_memory_provider_params_handle_t hParams,
+    ze_device_handle_t *hDevices, uint32_t deviceCount);
+umf_memory_provider_ops_t *umfLevelZeroMemoryProviderOps(void);
+
 #ifdef __cplusplus
 }
 #endif
@@ -502,6 +560,13 @@ static const struct umf_memspace_t *const ht_h_cspace =
     (umf_const_memspace_handle_t)0;
 static struct umf_os_memory_provider_params_t *const ht_h_osparams =
     (umf_os_memory_provider_params_handle_t)0;
+static struct umf_cuda_memory_provider_params_t *const ht_h_cuparams =
+    (umf_cuda_memory_provider_params_handle_t)0;
+static struct umf_level_zero_memory_provider_params_t *const ht_h_zeparams =
+    (umf_level_zero_memory_provider_params_handle_t)0;
+// Level Zero's handle types, spelled as ze_api.h spells them.
+static struct _ze_device_handle_t *const ht_h_zedev = (ze_device_handle_t)0;
+static struct _ze_context_handle_t *const ht_h_zectx = (ze_context_handle_t)0;
 
 // --- A user-written provider and pool ---
 
@@ -861,6 +926,10 @@ int main(void) {
     CHECK(ht_filter_fn(ht_h_cspace, ht_h_ctarget, NULL) == 1);
     CHECK(ht_h_pool == NULL && ht_h_policy == NULL && ht_h_cpolicy == NULL &&
           ht_h_target == NULL && ht_h_space == NULL && ht_h_osparams == NULL);
+    CHECK(ht_h_cuparams == NULL && ht_h_zeparams == NULL &&
+          ht_h_zedev == NULL && ht_h_zectx == NULL);
+    CHECK(UMF_MEMORY_TYPE_UNKNOWN == 0 && UMF_MEMORY_TYPE_HOST == 1 &&
+          UMF_MEMORY_TYPE_DEVICE == 2 && UMF_MEMORY_TYPE_SHARED == 3);
     if (failures) {
         fprintf(stderr, "headers_tu: %d check(s) failed\n", failures);
         return 1;

@@ -76,7 +76,7 @@ typedef struct test_prov_t {
 
 // Counters survive finalize so tests can check it ran; every instance is
 // kept on a list so leak checkers see it as reachable, not lost.
-static test_prov_t *test_prov_last;
+static _Atomic(test_prov_t *) test_prov_last;
 static _Atomic(test_prov_t *) test_prov_all;
 
 static _Thread_local int32_t test_prov_native;
@@ -224,7 +224,7 @@ typedef struct test_pool_t {
     _Atomic size_t mallocs, frees;
 } test_pool_t;
 
-static test_pool_t *test_pool_last;
+static _Atomic(test_pool_t *) test_pool_last; // pools made by any thread
 static _Atomic(test_pool_t *) test_pool_all;
 static _Thread_local umf_result_t test_pool_err;
 

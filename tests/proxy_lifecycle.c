@@ -33,6 +33,13 @@
 
 static _Atomic long finished;
 
+// Divisor of thread counts under sanitizers and valgrind (UMF_TEST_SLOW).
+static long slow(void) {
+    const char *v = getenv("UMF_TEST_SLOW");
+    long f = v ? atol(v) : 1;
+    return f > 0 ? f : 1;
+}
+
 static void *small_work(void *arg) {
     (void)arg;
     void *b[8];
@@ -53,7 +60,8 @@ static int mode_storm(void) {
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    for (long done = 0; done < 20000; done += 8) {
+    long total = 20000 / slow();
+    for (long done = 0; done < total; done += 8) {
         for (int i = 0; i < 8; i++) {
             pthread_t t;
             if (pthread_create(&t, &attr, small_work, NULL) != 0) {
@@ -98,8 +106,9 @@ static long rss_kib(void) {
 }
 
 static int mode_late(void) {
-    for (int i = 0; i < 8200; i++) {
-        static long before;
+    int n = 200 + (int)(8000 / slow());
+    long before = 0;
+    for (int i = 0; i < n; i++) {
         if (i == 200) {
             before = rss_kib(); // after a warm-up
         }
@@ -109,7 +118,7 @@ static int mode_late(void) {
             return 1;
         }
         pthread_join(t, NULL);
-        if (i == 8199) {
+        if (i == n - 1) {
             printf("%ld\n", rss_kib() - before);
         }
     }

@@ -21,6 +21,8 @@
 #include <umf/memtarget.h>
 #include <umf/pools/pool_proxy.h>
 #include <umf/providers/provider_os_memory.h>
+#include <umf/providers/provider_cuda.h>
+#include <umf/providers/provider_level_zero.h>
 
 #include <stddef.h>
 
@@ -255,6 +257,23 @@ START_TEST(test_headers_library_ops_tables) {
     ck_assert_ptr_nonnull(proxy->free);
     ck_assert_ptr_nonnull(proxy->get_last_allocation_error);
     ck_assert_ptr_eq(umfProxyPoolOps(), proxy);
+
+    // The GPU providers are always built (their drivers load at run time)
+    // and fill every op (contract section 26; unsupported ones answer
+    // NOT_SUPPORTED).
+    const umf_memory_provider_ops_t *gpu[] = {umfCUDAMemoryProviderOps(),
+                                              umfLevelZeroMemoryProviderOps()};
+    const char *names[] = {"CUDA", "LEVEL_ZERO"};
+    for (size_t i = 0; i < 2; i++) {
+        ck_assert_ptr_nonnull(gpu[i]);
+        ck_assert_uint_eq(gpu[i]->version, UMF_VERSION_CURRENT);
+        ck_assert_str_eq(gpu[i]->get_name(NULL), names[i]);
+        ck_assert_ptr_nonnull(gpu[i]->ext.free);
+        ck_assert_ptr_nonnull(gpu[i]->ext.allocation_split);
+        ck_assert_ptr_nonnull(gpu[i]->ipc.open_ipc_handle);
+        ck_assert_int_eq(gpu[i]->ext.purge_lazy(NULL, NULL, 0),
+                         UMF_RESULT_ERROR_NOT_SUPPORTED);
+    }
 }
 END_TEST
 

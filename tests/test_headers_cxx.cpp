@@ -21,6 +21,8 @@
 #include <umf/memtarget.h>
 #include <umf/pools/pool_proxy.h>
 #include <umf/providers/provider_os_memory.h>
+#include <umf/providers/provider_cuda.h>
+#include <umf/providers/provider_level_zero.h>
 
 #include <umf.h>
 #include <umf/base.h>
@@ -34,6 +36,8 @@
 #include <umf/memtarget.h>
 #include <umf/pools/pool_proxy.h>
 #include <umf/providers/provider_os_memory.h>
+#include <umf/providers/provider_cuda.h>
+#include <umf/providers/provider_level_zero.h>
 
 #include <cstddef>
 #include <cstdint>

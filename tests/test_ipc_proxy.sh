@@ -12,6 +12,11 @@ proxy="$top_builddir/.libs/libumf_proxy.so"
 # Sanitizer builds: the sanitizer's runtime first in LD_PRELOAD.
 san=$(ldd "$proxy" 2>/dev/null | awk '/lib(a|t)san\.so/ { print $3; exit }')
 preload="${san:+$san:}$proxy"
+if [ -n "$san" ]; then
+    echo "SKIP: sanitizer build: $(basename "$san") must come first in" \
+        "LD_PRELOAD and then serves malloc instead of the proxy"
+    exit 77
+fi
 LD_LIBRARY_PATH="$top_builddir/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export LD_LIBRARY_PATH
 app="$top_builddir/tests/ipc_proxy_app"

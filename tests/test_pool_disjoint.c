@@ -4,14 +4,20 @@
  * test_pool_disjoint.c - what is particular to the disjoint pool: params,
  * the bucket/slab algorithm seen from the provider, capacity and shared
  * limits, memory the CPU cannot touch, traces, thread caches (thread exit,
- * pool destroy, stale caches), and destroy returning everything.
+ * pool destroy, stale caches), destroy returning everything, and misuse
+ * (double and interior frees, each in a child process: aborted with one
+ * line, or refused with an error, never memory handed out twice) and
+ * parameters too large to hold.
  * Behaviour common to all pools is in test_pools.c.
  */
 
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
+#include <sys/wait.h>
 
 #include <umf/pools/pool_disjoint.h>
+#include <umf/pools/pool_disjoint_ext.h>
 #include <umf/providers/provider_os_memory.h>
 
 #include "helpers.h"
@@ -438,6 +444,8 @@ START_TEST(test_pool_disjoint_double_free_detected_when_traced) {
     umf_memory_provider_handle_t prov = counting_provider(NULL);
     umf_disjoint_pool_params_handle_t p = typical_params();
     umfDisjointPoolParamsSetTrace(p, 2); // no thread cache: every free checked
+    ck_assert_int_eq(
+        umfDisjointPoolParamsSetChecks(p, UMF_DISJOINT_POOL_CHECKS_ERROR), 0);
     umf_memory_pool_handle_t pool = make_pool(prov, p, 0);
     umfDisjointPoolParamsDestroy(p);
     void *a = umfPoolMalloc(pool, 100), *b = umfPoolMalloc(pool, 100);
@@ -561,6 +569,273 @@ START_TEST(test_pool_disjoint_many_pools_beyond_cache_slots) {
 }
 END_TEST
 
+
+// --- misuse ---
+
+// Pool for the probes: default sizes (thread caches on, 40 B and 200,000 B
+// chunked, 3 MiB large), optionally traced (no thread caches: the locked
+// paths) and with a checks setting.
+static umf_memory_pool_handle_t misuse_pool(umf_memory_provider_handle_t prov,
+                                            int trace, int checks) {
+    umf_disjoint_pool_params_handle_t p;
+    ck_assert_int_eq(umfDisjointPoolParamsCreate(&p), 0);
+    ck_assert_int_eq(umfDisjointPoolParamsSetName(p, "probe_pool"), 0);
+    ck_assert_int_eq(umfDisjointPoolParamsSetTrace(p, trace), 0);
+    ck_assert_int_eq(umfDisjointPoolParamsSetChecks(
+                         p, (umf_disjoint_pool_checks_t)checks),
+                     0);
+    umf_memory_pool_handle_t pool = make_pool(prov, p, 0);
+    umfDisjointPoolParamsDestroy(p);
+    return pool;
+}
+
+typedef enum {
+    PROBE_DOUBLE_FREE_40,
+    PROBE_DOUBLE_FREE_200000,
+    PROBE_DOUBLE_FREE_WHOLE_SLAB, // 1.5 MiB: a whole-slab bucket
+    PROBE_DOUBLE_FREE_LARGE,      // 3 MiB: straight to the provider
+    PROBE_FREE_INTERIOR_256,
+    PROBE_FREE_INTERIOR_LARGE,
+    PROBE_FREE_INTERIOR_ALIGNED, // inside an over-allocated aligned block
+    PROBE_COUNT
+} probe_t;
+
+static const size_t probe_size[PROBE_COUNT] = {
+    40, 200000, 3 * MiB / 2, 3 * MiB, 256, 3 * MiB, 100};
+
+// Runs probe on pool: the misuse, then the pointer it freed wrongly.
+// Returns the result of the bad free.
+static umf_result_t probe_run(umf_memory_pool_handle_t pool, probe_t probe,
+                              void **live, void **bad) {
+    size_t n = probe_size[probe];
+    char *p = probe == PROBE_FREE_INTERIOR_ALIGNED
+                  ? umfPoolAlignedMalloc(pool, n, 8192)
+                  : umfPoolMalloc(pool, n);
+    ck_assert_ptr_nonnull(p);
+    *live = p;
+    switch (probe) {
+    case PROBE_FREE_INTERIOR_256:
+    case PROBE_FREE_INTERIOR_LARGE:
+    case PROBE_FREE_INTERIOR_ALIGNED:
+        *bad = p + 64;
+        return umfPoolFree(pool, p + 64);
+    default:
+        ck_assert_int_eq(umfPoolFree(pool, p), UMF_RESULT_SUCCESS);
+        *live = NULL;
+        *bad = p;
+        return umfPoolFree(pool, p);
+    }
+}
+
+// Runs fn(arg) in a child with stderr into buf; returns the wait status.
+static int in_child(void (*fn)(int), int arg, char *buf, size_t len) {
+    int fds[2];
+    ck_assert_int_eq(pipe(fds), 0);
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        dup2(fds[1], 2);
+        close(fds[0]);
+        fn(arg);
+        _exit(0);
+    }
+    close(fds[1]);
+    size_t got = 0;
+    ssize_t r;
+    while (got + 1 < len && (r = read(fds[0], buf + got, len - 1 - got)) > 0) {
+        got += (size_t)r;
+    }
+    buf[got] = '\0';
+    close(fds[0]);
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    return status;
+}
+
+static void probe_child_abort(int arg) {
+    probe_t probe = (probe_t)(arg & 0xff);
+    umf_memory_provider_handle_t prov = counting_provider(NULL);
+    umf_memory_pool_handle_t pool = misuse_pool(prov, arg >> 8, 0);
+    void *live, *bad;
+    (void)probe_run(pool, probe, &live, &bad);
+    _exit(3); // not stopped: the test fails
+}
+
+START_TEST(test_pool_disjoint_misuse_aborts_with_one_line) {
+    for (int trace = 0; trace <= 2; trace += 2) {
+        char err[1024];
+        int status = in_child(probe_child_abort, _i | trace << 8, err,
+                              sizeof(err));
+        ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT,
+                      "probe %d (trace %d): status 0x%x, stderr: %s", _i,
+                      trace, status, err);
+        ck_assert_msg(strstr(err, "umf: disjoint pool \"probe_pool\": free(0x"),
+                      "probe %d: %s", _i, err);
+        ck_assert_msg(strchr(err, '\n') == strrchr(err, '\n'),
+                      "probe %d: more than one line: %s", _i, err);
+        const char *why = _i >= PROBE_FREE_INTERIOR_256 ? "not" : "already freed";
+        if (_i == PROBE_DOUBLE_FREE_LARGE) {
+            why = "not a block of this pool"; // gone back to the provider
+        }
+        ck_assert_msg(strstr(err, why), "probe %d: %s", _i, err);
+    }
+}
+END_TEST
+
+// With checks = ERROR the bad free is refused and changes nothing: the next
+// allocations never share bytes with a live block or with each other.
+START_TEST(test_pool_disjoint_misuse_error_hands_out_nothing_twice) {
+    for (int trace = 0; trace <= 2; trace += 2) {
+        umf_memory_provider_handle_t prov = counting_provider(NULL);
+        umf_memory_pool_handle_t pool =
+            misuse_pool(prov, trace, UMF_DISJOINT_POOL_CHECKS_ERROR);
+        void *live, *bad;
+        ck_assert_int_eq(probe_run(pool, (probe_t)_i, &live, &bad),
+                         UMF_RESULT_ERROR_INVALID_ARGUMENT);
+        ck_assert_uint_eq(umfPoolMallocUsableSize(pool, bad), 0);
+        size_t n = probe_size[_i];
+        enum { N = 8 };
+        char *got[N];
+        for (int i = 0; i < N; i++) {
+            got[i] = umfPoolMalloc(pool, n);
+            ck_assert_ptr_nonnull(got[i]);
+            for (int j = 0; j < i; j++) {
+                ck_assert_msg(got[i] + n <= got[j] || got[j] + n <= got[i],
+                              "probe %d: blocks %p and %p overlap", _i,
+                              (void *)got[i], (void *)got[j]);
+            }
+            if (live) {
+                char *l = live;
+                ck_assert_msg(got[i] + n <= l || l + n <= got[i],
+                              "probe %d: %p overlaps the live block %p", _i,
+                              (void *)got[i], live);
+            }
+        }
+        for (int i = 0; i < N; i++) {
+            ck_assert_int_eq(umfPoolFree(pool, got[i]), UMF_RESULT_SUCCESS);
+        }
+        if (live) {
+            ck_assert_int_eq(umfPoolFree(pool, live), UMF_RESULT_SUCCESS);
+        }
+        umfPoolDestroy(pool);
+        umfMemoryProviderDestroy(prov);
+    }
+}
+END_TEST
+
+// malloc_usable_size: the block's size from its start, 0 for a freed
+// pointer or one inside a block; aligned pointers work.
+START_TEST(test_pool_disjoint_usable_size_of_blocks_only) {
+    umf_memory_provider_handle_t prov = counting_provider(NULL);
+    umf_memory_pool_handle_t pool = misuse_pool(prov, 0, 0);
+    const size_t sizes[] = {40, 128, 200000, 3 * MiB / 2, 3 * MiB};
+    for (size_t i = 0; i < ARRAY_SIZE(sizes); i++) {
+        char *p = umfPoolMalloc(pool, sizes[i]);
+        ck_assert_ptr_nonnull(p);
+        ck_assert_uint_ge(umfPoolMallocUsableSize(pool, p), sizes[i]);
+        ck_assert_uint_eq(umfPoolMallocUsableSize(pool, p + 8), 0);
+        ck_assert_int_eq(umfPoolFree(pool, p), 0);
+        ck_assert_uint_eq(umfPoolMallocUsableSize(pool, p), 0);
+    }
+    const size_t aligns[] = {64, 4096, 8192, 65536};
+    for (size_t i = 0; i < ARRAY_SIZE(aligns); i++) {
+        char *p = umfPoolAlignedMalloc(pool, 100, aligns[i]);
+        ck_assert_ptr_nonnull(p);
+        ck_assert_uint_eq((uintptr_t)p % aligns[i], 0);
+        ck_assert_uint_ge(umfPoolMallocUsableSize(pool, p), 100);
+        ck_assert_int_eq(umfPoolFree(pool, p), 0);
+    }
+    umfPoolDestroy(pool);
+    umfMemoryProviderDestroy(prov);
+}
+END_TEST
+
+START_TEST(test_pool_disjoint_checks_param) {
+    umf_disjoint_pool_params_handle_t p;
+    ck_assert_int_eq(umfDisjointPoolParamsSetChecks(
+                         NULL, UMF_DISJOINT_POOL_CHECKS_OFF),
+                     UMF_RESULT_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(umfDisjointPoolParamsCreate(&p), 0);
+    ck_assert_int_eq(
+        umfDisjointPoolParamsSetChecks(p, (umf_disjoint_pool_checks_t)3),
+        UMF_RESULT_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(
+        umfDisjointPoolParamsSetChecks(p, (umf_disjoint_pool_checks_t)-1),
+        UMF_RESULT_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(
+        umfDisjointPoolParamsSetChecks(p, UMF_DISJOINT_POOL_CHECKS_OFF), 0);
+    // Checks off: a good program works as before.
+    umf_memory_provider_handle_t prov = counting_provider(NULL);
+    umf_memory_pool_handle_t pool = make_pool(prov, p, 0);
+    umfDisjointPoolParamsDestroy(p);
+    for (size_t n = 8; n < 4 * MiB; n = n * 3 + 5) {
+        void *a = umfPoolMalloc(pool, n);
+        void *b = umfPoolAlignedMalloc(pool, n, 8192);
+        ck_assert_ptr_nonnull(a);
+        ck_assert_ptr_nonnull(b);
+        ck_assert_uint_ge(umfPoolMallocUsableSize(pool, a), n);
+        ck_assert_int_eq(umfPoolFree(pool, a), 0);
+        ck_assert_int_eq(umfPoolFree(pool, b), 0);
+    }
+    umfPoolDestroy(pool);
+    umfMemoryProviderDestroy(prov);
+}
+END_TEST
+
+// --- parameters too large to hold ---
+
+static umf_result_t create_with(size_t slab, size_t min_bucket,
+                                size_t max_poolable) {
+    umf_memory_provider_handle_t prov = counting_provider(NULL);
+    umf_disjoint_pool_params_handle_t p;
+    ck_assert_int_eq(umfDisjointPoolParamsCreate(&p), 0);
+    ck_assert_int_eq(umfDisjointPoolParamsSetSlabMinSize(p, slab), 0);
+    ck_assert_int_eq(umfDisjointPoolParamsSetMinBucketSize(p, min_bucket), 0);
+    ck_assert_int_eq(umfDisjointPoolParamsSetMaxPoolableSize(p, max_poolable),
+                     0);
+    umf_memory_pool_handle_t pool = NULL;
+    umf_result_t r = umfPoolCreate(umfDisjointPoolOps(), prov, p, 0, &pool);
+    umfDisjointPoolParamsDestroy(p);
+    if (r == UMF_RESULT_SUCCESS) {
+        // Every size is served or refused, never a hang: the provider
+        // refuses what it cannot map.
+        for (size_t n = 1; n < 64 * MiB; n *= 7) {
+            void *a = umfPoolMalloc(pool, n);
+            if (a) {
+                ck_assert_int_eq(umfPoolFree(pool, a), 0);
+            }
+        }
+        umfPoolDestroy(pool);
+    }
+    umfMemoryProviderDestroy(prov);
+    return r;
+}
+
+START_TEST(test_pool_disjoint_huge_params_refused_or_work) {
+    const size_t GiB = 1024 * MiB;
+    // 32 GiB slabs of 8 B chunks: 2^32 chunks, more than a slab can count
+    // (it used to hang in umfPoolMalloc(8)).
+    ck_assert_int_eq(create_with(32 * GiB, 8, 2 * MiB),
+                     UMF_RESULT_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(create_with(SIZE_MAX, 8, 2 * MiB),
+                     UMF_RESULT_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(create_with(SIZE_MAX - 4095, 64, SIZE_MAX),
+                     UMF_RESULT_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(create_with(2 * MiB, (size_t)1 << 40, 2 * MiB),
+                     UMF_RESULT_ERROR_INVALID_ARGUMENT);
+    ck_assert_int_eq(create_with(2 * MiB, (size_t)1 << 63, SIZE_MAX),
+                     UMF_RESULT_ERROR_INVALID_ARGUMENT);
+    // Large but holdable: work (the counting provider refuses above
+    // what mmap gives).
+    ck_assert_int_eq(create_with(2 * MiB, 8, SIZE_MAX), UMF_RESULT_SUCCESS);
+    ck_assert_int_eq(create_with(4096, 8, SIZE_MAX), UMF_RESULT_SUCCESS);
+    ck_assert_int_eq(create_with(64 * MiB, (size_t)1 << 31, 4 * GiB),
+                     UMF_RESULT_SUCCESS);
+}
+END_TEST
+
 static Suite *pool_disjoint_suite(void) {
     Suite *s = suite_create("pool_disjoint");
     TCase *tc = tcase_create("params");
@@ -581,6 +856,16 @@ static Suite *pool_disjoint_suite(void) {
     tc = tcase_create("trace");
     tcase_add_test(tc, test_pool_disjoint_trace_levels);
     tcase_add_test(tc, test_pool_disjoint_double_free_detected_when_traced);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("misuse");
+    tcase_add_loop_test(tc, test_pool_disjoint_misuse_aborts_with_one_line, 0,
+                        PROBE_COUNT);
+    tcase_add_loop_test(tc,
+                        test_pool_disjoint_misuse_error_hands_out_nothing_twice,
+                        0, PROBE_COUNT);
+    tcase_add_test(tc, test_pool_disjoint_usable_size_of_blocks_only);
+    tcase_add_test(tc, test_pool_disjoint_checks_param);
+    tcase_add_test(tc, test_pool_disjoint_huge_params_refused_or_work);
     suite_add_tcase(s, tc);
     tc = tcase_create("threads");
     tcase_add_test(tc, test_pool_disjoint_thread_exit_returns_cached_chunks);

@@ -7,8 +7,11 @@
  * sizes, overflow), that every entry point's pointers belong to the proxy's
  * pool (umfPoolByPtr: this program links libumf and shares the proxy's
  * tracker), realloc keeping contents across pools and sizes, size.threshold
- * routing (PROXY_TEST_THRESHOLD), threads with cross-thread frees, and fork
- * from a threaded parent.
+ * routing (PROXY_TEST_THRESHOLD), threads with cross-thread frees, fork
+ * from a threaded parent, and the program's own pools nested in the
+ * proxy's (a provider that mallocs): free, realloc and malloc_usable_size
+ * of their blocks reach them whatever the proxy's owner cache holds, and a
+ * pool that cannot size its blocks is never grown over its neighbours.
  */
 
 #ifndef _GNU_SOURCE
@@ -20,6 +23,9 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <sys/wait.h>
+
+#include <umf/pools/pool_disjoint.h>
+#include <umf/pools/pool_proxy.h>
 
 #include "helpers.h"
 
@@ -418,6 +424,277 @@ START_TEST(test_proxy_fork_threaded_parent) {
 }
 END_TEST
 
+
+// --- the program's own pools, nested in the proxy's ---
+
+// A provider that takes its memory from malloc, i.e. from the proxy's pool:
+// its chunks nest inside the proxy's chunks in the tracker.
+static umf_result_t mp_init(void *params, void **priv) {
+    (void)params;
+    *priv = (void *)1;
+    return UMF_RESULT_SUCCESS;
+}
+static void mp_fini(void *priv) {
+    (void)priv;
+}
+static umf_result_t mp_alloc(void *priv, size_t size, size_t align,
+                             void **ptr) {
+    (void)priv;
+    if (align < 4096) {
+        align = 4096;
+    }
+    *ptr = aligned_alloc(align, (size + align - 1) & ~(align - 1));
+    return *ptr ? UMF_RESULT_SUCCESS : UMF_RESULT_ERROR_OUT_OF_HOST_MEMORY;
+}
+static umf_result_t mp_free(void *priv, void *ptr, size_t size) {
+    (void)priv, (void)size;
+    free(ptr);
+    return UMF_RESULT_SUCCESS;
+}
+static void mp_err(void *priv, const char **msg, int32_t *err) {
+    (void)priv;
+    *msg = "";
+    *err = 0;
+}
+static umf_result_t mp_page(void *priv, size_t size, size_t *page) {
+    (void)priv, (void)size;
+    *page = 4096;
+    return UMF_RESULT_SUCCESS;
+}
+static umf_result_t mp_min_page(void *priv, void *ptr, size_t *page) {
+    (void)priv, (void)ptr;
+    *page = 4096;
+    return UMF_RESULT_SUCCESS;
+}
+static const char *mp_name(void *priv) {
+    (void)priv;
+    return "malloc_provider";
+}
+
+static umf_memory_provider_handle_t malloc_provider(void) {
+    umf_memory_provider_ops_t ops = {
+        .version = UMF_VERSION_CURRENT,
+        .initialize = mp_init,
+        .finalize = mp_fini,
+        .alloc = mp_alloc,
+        .get_last_native_error = mp_err,
+        .get_recommended_page_size = mp_page,
+        .get_min_page_size = mp_min_page,
+        .get_name = mp_name,
+        .ext.free = mp_free,
+    };
+    umf_memory_provider_handle_t prov;
+    ck_assert_int_eq(umfMemoryProviderCreate(&ops, NULL, &prov),
+                     UMF_RESULT_SUCCESS);
+    return prov;
+}
+
+// A program's pool nested in the proxy's: the proxy pool (every block one
+// malloc, no usable size) or a disjoint pool of 64 KiB slabs.
+static umf_memory_pool_handle_t nested_pool(int kind,
+                                            umf_memory_provider_handle_t prov) {
+    umf_memory_pool_handle_t q = NULL;
+    if (kind == 0) {
+        ck_assert_int_eq(umfPoolCreate(umfProxyPoolOps(), prov, NULL, 0, &q),
+                         UMF_RESULT_SUCCESS);
+        return q;
+    }
+    umf_disjoint_pool_params_handle_t dp;
+    ck_assert_int_eq(umfDisjointPoolParamsCreate(&dp), 0);
+    ck_assert_int_eq(umfDisjointPoolParamsSetSlabMinSize(dp, 64 << 10), 0);
+    ck_assert_int_eq(umfDisjointPoolParamsSetMaxPoolableSize(dp, 64 << 10),
+                     0);
+    ck_assert_int_eq(umfPoolCreate(umfDisjointPoolOps(), prov, dp, 0, &q),
+                     UMF_RESULT_SUCCESS);
+    umfDisjointPoolParamsDestroy(dp);
+    return q;
+}
+
+// What the proxy must say about q: the pool's own answer (0 for the proxy
+// pool, which cannot size its blocks).
+static void expect_q(umf_memory_pool_handle_t q, void *blk, size_t n,
+                     const char *when) {
+    ck_assert_msg(umfPoolByPtr(blk) == q, "%s: %p not in the program's pool",
+                  when, blk);
+    size_t want = umfPoolMallocUsableSize(q, blk);
+    ck_assert_msg(want == 0 || want >= n, "%s: pool says %zu", when, want);
+    ck_assert_msg(malloc_usable_size(blk) == want,
+                  "%s: malloc_usable_size(%p) = %zu, the pool says %zu", when,
+                  blk, malloc_usable_size(blk), want);
+}
+
+// Each assertion costs Check a message to its parent: one for a buffer.
+static bool all_bytes(const unsigned char *p, int c, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] != (unsigned char)c) {
+            return false;
+        }
+    }
+    return true;
+}
+
+// Warms the proxy's owner cache with its own block x, three ways.
+static void *warm(void *x, size_t n, int how) {
+    switch (how) {
+    case 0:
+        ck_assert_uint_ge(malloc_usable_size(x), n);
+        return x;
+    case 1:
+        x = realloc(x, n);
+        ck_assert_ptr_nonnull(x);
+        return x;
+    default:
+        free(x);
+        x = malloc(n);
+        ck_assert_ptr_nonnull(x);
+        return x;
+    }
+}
+
+START_TEST(test_proxy_nested_pool_owner_cache) {
+    int kind = _i / 3, how = _i % 3;
+    enum { NXMAX = 48, NQ = 8 };
+    const size_t xs = 40000, qs = 3000;
+    // pool=proxy maps every block (UMF_TEST_SLOW=20 there).
+    int NX = NXMAX / test_slow_factor() < NQ ? NQ : NXMAX / test_slow_factor();
+    void *x[NXMAX];
+    umf_memory_provider_handle_t prov = malloc_provider();
+    umf_memory_pool_handle_t q = nested_pool(kind, prov);
+    unsigned char *b[NQ];
+    for (int k = 0; k < NQ; k++) {
+        b[k] = umfPoolMalloc(q, qs);
+        ck_assert_ptr_nonnull(b[k]);
+        memset(b[k], 0x40 + k, qs);
+        expect_q(q, b[k], qs, "before warming");
+    }
+    // The proxy's blocks next to q's chunks: the same shape as what q's
+    // provider asked for (so the same proxy chunk), and others.
+    const size_t qchunk = kind == 0 ? 4096 : 65536;
+    for (int i = 0; i < NX; i++) {
+        x[i] = i % 2 ? malloc(xs) : aligned_alloc(4096, qchunk);
+        ck_assert_ptr_nonnull(x[i]);
+    }
+    for (int i = 0; i < NX; i++) {
+        x[i] = warm(x[i], i % 2 ? xs : qchunk, how);
+        for (int k = 0; k < NQ; k++) {
+            expect_q(q, b[k], qs, "after warming");
+        }
+    }
+    // realloc and free of q's blocks stay in q whatever is cached.
+    for (int k = 0; k < NQ; k++) {
+        (void)warm(x[k], k % 2 ? xs : qchunk, 0);
+        unsigned char *r = realloc(b[k], 2 * qs);
+        ck_assert_ptr_nonnull(r);
+        ck_assert_msg(umfPoolByPtr(r) == q, "realloc moved %p out of its pool",
+                      (void *)b[k]);
+        ck_assert_msg(all_bytes(r, 0x40 + k, qs), "realloc lost data");
+        b[k] = r;
+        (void)warm(x[k], k % 2 ? xs : qchunk, 0);
+        free(b[k]);
+    }
+    // The proxy's pool never hands out what belongs to q.
+    void *m[NXMAX];
+    for (int i = 0; i < NX; i++) {
+        m[i] = malloc(qs);
+        ck_assert_ptr_nonnull(m[i]);
+        ck_assert_msg(umfPoolByPtr(m[i]) != q,
+                      "malloc returned %p of the program's pool", m[i]);
+    }
+    for (int i = 0; i < NX; i++) {
+        free(m[i]);
+    }
+    umfPoolDestroy(q);
+    umfMemoryProviderDestroy(prov);
+    for (int i = 0; i < NX; i++) {
+        free(x[i]);
+    }
+}
+END_TEST
+
+// A program's pool that cannot size its blocks (no malloc_usable_size op)
+// and carves many blocks out of one provider chunk: malloc_usable_size
+// says 0 (the documented answer when the pool cannot tell), realloc copies
+// and never grows a block over the next one.
+typedef struct bump_pool_t {
+    umf_memory_provider_handle_t prov;
+    unsigned char *chunk;
+    size_t used;
+} bump_pool_t;
+#define BUMP_CHUNK ((size_t)1 << 20)
+static umf_result_t bpl_init(umf_memory_provider_handle_t prov, void *params,
+                             void **priv) {
+    (void)params;
+    static bump_pool_t bp; // one at a time
+    bp.prov = prov;
+    bp.used = 0;
+    void *c = NULL;
+    umf_result_t r = umfMemoryProviderAlloc(prov, BUMP_CHUNK, 0, &c);
+    bp.chunk = c;
+    *priv = &bp;
+    return r;
+}
+static void bpl_fini(void *priv) {
+    bump_pool_t *bp = priv;
+    umfMemoryProviderFree(bp->prov, bp->chunk, BUMP_CHUNK);
+}
+static void *bpl_malloc(void *priv, size_t size) {
+    bump_pool_t *bp = priv;
+    size = (size + 63) & ~(size_t)63;
+    if (size > BUMP_CHUNK - bp->used) {
+        return NULL;
+    }
+    void *p = bp->chunk + bp->used;
+    bp->used += size;
+    return p;
+}
+static umf_result_t bpl_free(void *priv, void *ptr) {
+    (void)priv, (void)ptr;
+    return UMF_RESULT_SUCCESS;
+}
+static umf_result_t bpl_err(void *priv) {
+    (void)priv;
+    return UMF_RESULT_SUCCESS;
+}
+
+START_TEST(test_proxy_user_pool_without_usable_size) {
+    umf_memory_provider_ops_t ops = test_provider_ops();
+    umf_memory_provider_handle_t prov;
+    ck_assert_int_eq(umfMemoryProviderCreate(&ops, NULL, &prov), 0);
+    umf_memory_pool_ops_t pops = {
+        .version = UMF_VERSION_CURRENT,
+        .initialize = bpl_init,
+        .finalize = bpl_fini,
+        .malloc = bpl_malloc,
+        .free = bpl_free,
+        .get_last_allocation_error = bpl_err,
+    };
+    umf_memory_pool_handle_t q;
+    ck_assert_int_eq(umfPoolCreate(&pops, prov, NULL, 0, &q), 0);
+    unsigned char *a = umfPoolMalloc(q, 100);
+    unsigned char *n = umfPoolMalloc(q, 100);
+    ck_assert_ptr_nonnull(a);
+    ck_assert_ptr_eq(n, a + 128); // neighbours in one tracker chunk
+    uintptr_t a_at = (uintptr_t)a;
+    n = (unsigned char *)opaque((uintptr_t)n); // the compiler knows a + 128
+    ck_assert_uint_eq(umfPoolMallocUsableSize(q, a), 0); // cannot tell
+    ck_assert_uint_eq(malloc_usable_size(a), 0);
+    memset(a, 'a', 100);
+    memset(n, 'n', 100);
+    unsigned char *r = realloc(a, 600000);
+    ck_assert_ptr_nonnull(r);
+    ck_assert_uint_ne((uintptr_t)r, a_at); // copied, not grown over n
+    ck_assert_ptr_eq(umfPoolByPtr(r), q);
+    ck_assert(all_bytes(r, 'a', 100));
+    ck_assert(all_bytes(n, 'n', 100)); // the neighbour is untouched
+    // Shrinking copies too, and only what the new block holds.
+    unsigned char *t = realloc(n, 50);
+    ck_assert_ptr_nonnull(t);
+    ck_assert_uint_eq(t[49], 'n');
+    umfPoolDestroy(q);
+    umfMemoryProviderDestroy(prov);
+}
+END_TEST
+
 static Suite *proxy_suite(void) {
     Suite *s = suite_create("proxy_api");
     TCase *tc = tcase_create("semantics");
@@ -438,6 +715,10 @@ static Suite *proxy_suite(void) {
     tc = tcase_create("threads");
     tcase_add_test(tc, test_proxy_threads_cross_free);
     tcase_add_test(tc, test_proxy_fork_threaded_parent);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("nested_pools");
+    tcase_add_loop_test(tc, test_proxy_nested_pool_owner_cache, 0, 6);
+    tcase_add_test(tc, test_proxy_user_pool_without_usable_size);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -192,8 +192,8 @@ START_TEST(test_proxy_config_every_key) {
         "thp=on; numa.nodes=0,2-3; numa.mode=interleave;"
         "numa.part_size=8K; disjoint.slab_min_size=1M;"
         "disjoint.max_poolable_size=256K; disjoint.capacity=16;"
-        "disjoint.min_bucket_size=32; jemalloc.keep_all=yes;"
-        "scalable.granularity=4M; scalable.keep_all=false; stats=1;"
+        "disjoint.min_bucket_size=32; disjoint.checks=error;"
+        "jemalloc.keep_all=yes; scalable.granularity=4M; scalable.keep_all=false; stats=1;"
         "stats.file=/tmp/umf stats.txt; log=warning; log.file=umf.log"));
     const px_pool_conf_t *pc = &cfg.base;
     ck_assert_int_eq(pc->pool, PX_POOL_SCALABLE);
@@ -215,6 +215,8 @@ START_TEST(test_proxy_config_every_key) {
     ck_assert_uint_eq(pc->dj_capacity, 16);
     ck_assert(pc->dj_min_bucket_size_set);
     ck_assert_uint_eq(pc->dj_min_bucket_size, 32);
+    ck_assert(pc->dj_checks_set);
+    ck_assert_int_eq(pc->dj_checks, 1);
     ck_assert_int_eq(pc->je_keep_all, PX_ON);
     ck_assert_uint_eq(pc->sc_granularity, 4 << 20);
     ck_assert_int_eq(pc->sc_keep_all, PX_OFF);
@@ -411,6 +413,9 @@ START_TEST(test_proxy_config_bad_values) {
         {"disjoint.min_bucket_size=8 B",
          "UMF_PROXY: disjoint.min_bucket_size: bad value '8 B' "
          "(accepted: " ACC_SIZE ")"},
+        {"disjoint.checks=on",
+         "UMF_PROXY: disjoint.checks: bad value 'on' (accepted: abort, "
+         "error, off)"},
         {"jemalloc.keep_all=2", "UMF_PROXY: jemalloc.keep_all: bad value '2' "
                                 "(accepted: " ACC_BOOL ")"},
         {"scalable.granularity=0",
@@ -1432,6 +1437,7 @@ static const char default_print[] = "config file: none\n"
                                     "disjoint.max_poolable_size=(default)\n"
                                     "disjoint.capacity=(default)\n"
                                     "disjoint.min_bucket_size=(default)\n"
+                                    "disjoint.checks=(default)\n"
                                     "jemalloc.keep_all=(default)\n"
                                     "scalable.granularity=(default)\n"
                                     "scalable.keep_all=(default)\n"
@@ -1487,6 +1493,7 @@ START_TEST(test_proxy_config_print) {
              "disjoint.max_poolable_size=1G\n"
              "disjoint.capacity=3\n"
              "disjoint.min_bucket_size=0\n"
+             "disjoint.checks=(default)\n"
              "jemalloc.keep_all=on\n"
              "scalable.granularity=3T\n"
              "scalable.keep_all=off\n"
@@ -1507,6 +1514,7 @@ START_TEST(test_proxy_config_print) {
              "tier.big.disjoint.max_poolable_size=(default)\n"
              "tier.big.disjoint.capacity=(default)\n"
              "tier.big.disjoint.min_bucket_size=(default)\n"
+             "tier.big.disjoint.checks=(default)\n"
              "tier.big.jemalloc.keep_all=(default)\n"
              "tier.big.scalable.granularity=(default)\n"
              "tier.big.scalable.keep_all=(default)\n"
@@ -1523,6 +1531,7 @@ START_TEST(test_proxy_config_print) {
              "tier.small.disjoint.max_poolable_size=(default)\n"
              "tier.small.disjoint.capacity=(default)\n"
              "tier.small.disjoint.min_bucket_size=(default)\n"
+             "tier.small.disjoint.checks=(default)\n"
              "tier.small.jemalloc.keep_all=(default)\n"
              "tier.small.scalable.granularity=(default)\n"
              "tier.small.scalable.keep_all=(default)\n",
@@ -1701,7 +1710,7 @@ START_TEST(test_proxy_config_man_page_covers_keys) {
         }
         line = nl + 1;
     }
-    ck_assert_int_eq(nkeys, 19 + 2 + 14);
+    ck_assert_int_eq(nkeys, 20 + 2 + 15);
 
     // Every accepted word.
     static const char *const words[] = {
@@ -1709,7 +1718,7 @@ START_TEST(test_proxy_config_man_page_covers_keys) {
         "private",    "shared-shm", "shared-fd", "default", "bind",
         "interleave", "preferred",  "split",     "local",   "debug",
         "info",       "warning",    "error",     "yes",     "true",
-        "false",      "all",        "0,2-3"};
+        "false",      "all",        "0,2-3",     "abort"};
     for (size_t i = 0; i < ARRAY_SIZE(words); i++) {
         ck_assert_msg(strstr(man, words[i]) != NULL, "%s lacks %s", path,
                       words[i]);

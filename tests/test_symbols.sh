@@ -95,6 +95,16 @@ if [ -f "$plib" ]; then
     fi
 fi
 
+# --- GPU drivers are loaded at run time, never linked (DESIGN.md 9) ---
+needed=$(readelf -d "$lib" 2>/dev/null | sed -n 's/.*NEEDED.*\[\(.*\)\]/\1/p')
+if printf '%s\n' "$needed" | grep -Eq '^lib(cuda|ze_loader|tbbmalloc)\.'; then
+    echo "FAIL: libumf.so links a library it must load at run time:"
+    printf '%s\n' "$needed"
+    status=1
+else
+    echo "ok: libumf.so links no GPU driver (NEEDED: $(printf '%s ' $needed))"
+fi
+
 # --- SONAME ---
 soname=$(readelf -d "$lib" 2>/dev/null | sed -n 's/.*SONAME.*\[\(.*\)\]/\1/p')
 if [ "$soname" != "libumf.so.0" ]; then

@@ -184,6 +184,18 @@ START_TEST(test_tracker_nested) {
     expect_found(t, BASE + 4 * KiB - 1, BASE, 8 * KiB, OWNER1);
     ck_assert_uint_eq(tracker_count(t), 2);
     tracker_info_t info;
+    // has_nested: the answer holds for the whole range only when nothing
+    // is nested in it (what the proxy's owner cache relies on).
+    ck_assert(tracker_lookup(t, P(BASE + 100), &info));
+    ck_assert(info.has_nested);
+    ck_assert(tracker_lookup(t, P(BASE + 4 * KiB + 5), &info));
+    ck_assert(!info.has_nested);
+    ck_assert_int_eq(tracker_register(t, o3, P(BASE + 64 * KiB), 4 * KiB),
+                     UMF_RESULT_SUCCESS);
+    ck_assert(tracker_lookup(t, P(BASE + 64 * KiB + 1), &info));
+    ck_assert(!info.has_nested);
+    ck_assert_int_eq(tracker_unregister(t, P(BASE + 64 * KiB), NULL),
+                     UMF_RESULT_SUCCESS);
     ck_assert(tracker_lookup_owner(t, P(BASE + 4 * KiB + 5), OWNER1, &info));
     ck_assert_ptr_eq(info.base, P(BASE));
     ck_assert(tracker_lookup_owner(t, P(BASE + 4 * KiB + 5), OWNER2, &info));

@@ -40,6 +40,16 @@
  * only, so they stay exact. Pools beyond TLS_SLOTS, and pools traced at
  * level > 1 (exact statistics), use the bucket mutexes directly.
  *
+ * Misuse (DESIGN.md invariant 11): each chunked slab has a second bitmap,
+ * `used` (1 = handed to the program), set by every malloc and cleared by
+ * every free with one atomic read-modify-write, so a double free is seen on
+ * the fast path too, even while the chunk sits in a magazine. A free must
+ * name a block's start: a chunk start, a whole slab's base, a large
+ * allocation, or an aligned pointer the pool recorded (`aligned` map).
+ * Anything else is reported by dp_misuse: abort with one line by default,
+ * or an error (umfDisjointPoolParamsSetChecks). Checks off: no bitmap
+ * writes, interior pointers are rounded down as before.
+ *
  * Locks (see fork.h for the global order): registry_lock (pool slots and
  * the list of pools) -> a pool's bucket locks, large_lock and map_lock ->
  * whatever the provider takes. Provider calls happen under a bucket lock.
@@ -48,10 +58,12 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <umf/memory_pool_ops.h>
 #include <umf/pools/pool_disjoint.h>
+#include <umf/pools/pool_disjoint_ext.h>
 
 #include "addr_map.h"
 #include "base_alloc.h"
@@ -94,6 +106,7 @@ struct umf_disjoint_pool_params_t {
     int trace;
     umf_disjoint_pool_shared_limits_handle_t limits;
     char *name;
+    umf_disjoint_pool_checks_t checks;
 };
 
 UMF_EXPORT umf_disjoint_pool_shared_limits_handle_t
@@ -190,6 +203,19 @@ UMF_EXPORT umf_result_t umfDisjointPoolParamsSetSharedLimits(
     return UMF_RESULT_SUCCESS;
 }
 
+UMF_EXPORT umf_result_t
+umfDisjointPoolParamsSetChecks(umf_disjoint_pool_params_handle_t hParams,
+                               umf_disjoint_pool_checks_t checks) {
+    CHECK_PARAMS(hParams);
+    CHECK_ARG(checks == UMF_DISJOINT_POOL_CHECKS_ABORT ||
+                  checks == UMF_DISJOINT_POOL_CHECKS_ERROR ||
+                  checks == UMF_DISJOINT_POOL_CHECKS_OFF,
+              UMF_RESULT_ERROR_INVALID_ARGUMENT,
+              "checks %d is not ABORT (0), ERROR (1) or OFF (2)", (int)checks);
+    hParams->checks = checks;
+    return UMF_RESULT_SUCCESS;
+}
+
 UMF_EXPORT umf_result_t umfDisjointPoolParamsSetName(
     umf_disjoint_pool_params_handle_t hParams, const char *name) {
     CHECK_PARAMS(hParams);
@@ -214,13 +240,16 @@ typedef struct dp_slab_t {
     char *base;
     size_t size;
     struct dp_bucket_t *bucket;
+    // Chunked slabs: 1 = chunk handed to the program (checks on). Atomic,
+    // written by malloc and free without the lock; after `bitmap`.
+    _Atomic uint64_t *used;
     // Mutable, under the bucket lock, from the next cache line on.
     struct dp_slab_t *prev __attribute__((aligned(64)));
     struct dp_slab_t *next; // in the bucket's avail or empty list
     unsigned char list;     // DP_LIST_*
     uint32_t nchunks, nfree;
     uint32_t hint; // bitmap word to search first
-    uint64_t bitmap[]; // chunked slabs: 1 = free chunk
+    uint64_t bitmap[]; // chunked slabs: 1 = free chunk; then `used`
 } dp_slab_t;
 
 enum { DP_LIST_NONE, DP_LIST_AVAIL, DP_LIST_EMPTY };
@@ -253,6 +282,7 @@ typedef struct dp_pool_t {
     size_t max_pooled;  // largest size served from buckets
     size_t max_chunked; // largest size served from chunked buckets (0: none)
     int trace;
+    umf_disjoint_pool_checks_t checks;
     char *name;
     umf_disjoint_pool_shared_limits_handle_t limits; // shared or &own_limits
     struct umf_disjoint_pool_shared_limits_t own_limits;
@@ -270,6 +300,7 @@ typedef struct dp_pool_t {
     pthread_mutex_t large_lock __attribute__((aligned(64)));
     addr_map_t large; // address -> size of allocations above max_poolable
     size_t large_bytes, n_large;
+    addr_map_t aligned; // aligned pointer inside a chunk -> the chunk
 
     int slot;       // TLS slot, or -1
     uint64_t gen;   // slot generation this pool owns
@@ -416,7 +447,7 @@ static void map_free(dp_pool_t *p) {
 
 static size_t slab_meta_size(const dp_bucket_t *b) {
     size_t words = b->chunked ? (b->chunks_per_slab + 63) / 64 : 0;
-    return sizeof(dp_slab_t) + words * sizeof(uint64_t);
+    return sizeof(dp_slab_t) + 2 * words * sizeof(uint64_t); // free, used
 }
 
 static void list_push(dp_slab_t **head, dp_slab_t *s, unsigned char which) {
@@ -487,6 +518,8 @@ static dp_slab_t *slab_create(dp_pool_t *p, dp_bucket_t *b) {
         if (s->nchunks % 64) {
             s->bitmap[words - 1] = ((uint64_t)1 << (s->nchunks % 64)) - 1;
         }
+        // Zeroed by ba_calloc_cacheline: no chunk is in use.
+        s->used = (_Atomic uint64_t *)(void *)&s->bitmap[words];
     }
     if (!map_set(p, s, s)) {
         (void)umfMemoryProviderFree(p->provider, mem, b->slab_size);
@@ -575,8 +608,7 @@ static umf_result_t chunk_put(dp_pool_t *p, dp_bucket_t *b, dp_slab_t *s,
                               void *chunk) {
     if (!b->chunked) {
         if (s->nfree != 0) {
-            LOG_ERR("%s: double free of %p", p->name, chunk);
-            return UMF_RESULT_ERROR_INVALID_ARGUMENT;
+            return UMF_RESULT_ERROR_INVALID_ARGUMENT; // caller reports
         }
         s->nfree = 1;
         slab_now_free(p, b, s);
@@ -585,8 +617,7 @@ static umf_result_t chunk_put(dp_pool_t *p, dp_bucket_t *b, dp_slab_t *s,
     size_t idx = chunk_index(b, (size_t)((char *)chunk - s->base));
     uint64_t bit = (uint64_t)1 << (idx % 64);
     if (s->bitmap[idx / 64] & bit) {
-        LOG_ERR("%s: double free of %p", p->name, chunk);
-        return UMF_RESULT_ERROR_INVALID_ARGUMENT;
+        return UMF_RESULT_ERROR_INVALID_ARGUMENT; // caller reports
     }
     s->bitmap[idx / 64] |= bit;
     s->nfree++;
@@ -594,6 +625,101 @@ static umf_result_t chunk_put(dp_pool_t *p, dp_bucket_t *b, dp_slab_t *s,
         slab_now_free(p, b, s);
     } else if (s->nfree == 1) {
         list_push(&b->avail, s, DP_LIST_AVAIL);
+    }
+    return UMF_RESULT_SUCCESS;
+}
+
+// --- Misuse checks ------------------------------------------------------------------
+//
+// Small functions called from the free, malloc and usable-size paths, so
+// that those paths read the same whatever carries the thread caches.
+
+static inline bool checks_on(const dp_pool_t *p) {
+    return p->checks != UMF_DISJOINT_POOL_CHECKS_OFF;
+}
+
+// A free (or realloc) of ptr that names no live block of p. Default: one
+// line on stderr, whatever UMF_LOG says, and abort(), as glibc does.
+static umf_result_t dp_misuse(dp_pool_t *p, const char *why, const void *ptr)
+    UMF_NOINLINE UMF_COLD;
+static umf_result_t dp_misuse(dp_pool_t *p, const char *why, const void *ptr) {
+    if (p->checks == UMF_DISJOINT_POOL_CHECKS_ABORT) {
+        char line[256];
+        int n = snprintf(line, sizeof(line),
+                         "umf: disjoint pool \"%s\": free(%p): %s; aborting\n",
+                         p->name, ptr, why);
+        if (n > 0) {
+            (void)os_write_all(2, line,
+                               (size_t)n < sizeof(line) ? (size_t)n
+                                                        : sizeof(line) - 1);
+        }
+        abort();
+    }
+    LOG_ERR("%s: free(%p): %s", p->name, ptr, why);
+    return UMF_RESULT_ERROR_INVALID_ARGUMENT;
+}
+
+#define DP_WHY_FREED "already freed (double free)"
+#define DP_WHY_INSIDE "not the start of a block"
+#define DP_WHY_FOREIGN "not a block of this pool"
+
+// Chunk idx of s goes to the program. Relaxed: each bit changes only by
+// read-modify-writes of its word, which are totally ordered; the chunk
+// itself travels between threads under the bucket lock or the program's
+// own synchronisation.
+static inline void used_set(dp_slab_t *s, size_t idx) {
+    atomic_fetch_or_explicit(&s->used[idx / 64], (uint64_t)1 << (idx % 64),
+                             memory_order_relaxed);
+}
+
+// Chunk idx of s comes back: true when the program held it.
+static inline bool used_clear(dp_slab_t *s, size_t idx) {
+    uint64_t bit = (uint64_t)1 << (idx % 64);
+    return atomic_fetch_and_explicit(&s->used[idx / 64], ~bit,
+                                     memory_order_relaxed) &
+           bit;
+}
+
+static inline bool used_test(dp_slab_t *s, size_t idx) {
+    return atomic_load_explicit(&s->used[idx / 64], memory_order_relaxed) &
+           ((uint64_t)1 << (idx % 64));
+}
+
+// A chunk from a magazine goes to the program (checks on).
+static void check_alloc(dp_pool_t *p, void *chunk) {
+    dp_slab_t *s = map_lookup(p, chunk);
+    if (s) {
+        used_set(s, chunk_index(s->bucket, (size_t)((char *)chunk - s->base)));
+    }
+}
+
+// An aligned pointer handed out inside a chunk (dp_aligned_malloc): `raw`
+// is the chunk. false: out of memory.
+static bool aligned_put(dp_pool_t *p, void *ptr, void *raw) {
+    pthread_mutex_lock(&p->large_lock);
+    bool ok = addr_map_put(&p->aligned, (uintptr_t)ptr, (uintptr_t)raw);
+    pthread_mutex_unlock(&p->large_lock);
+    return ok;
+}
+
+// Is ptr an aligned pointer the pool handed out (take: and forget it)?
+static bool aligned_find(dp_pool_t *p, const void *ptr, bool take) {
+    pthread_mutex_lock(&p->large_lock);
+    bool found = take ? addr_map_del(&p->aligned, (uintptr_t)ptr, NULL)
+                      : addr_map_get(&p->aligned, (uintptr_t)ptr, NULL);
+    pthread_mutex_unlock(&p->large_lock);
+    return found;
+}
+
+// Free of ptr in slab s (chunk index idx, block start `start`): is it a
+// live block? UMF_RESULT_SUCCESS, or what dp_misuse says.
+static umf_result_t check_free(dp_pool_t *p, dp_slab_t *s, size_t idx,
+                               const void *start, void *ptr) {
+    if (ptr != start && !aligned_find(p, ptr, true)) {
+        return dp_misuse(p, DP_WHY_INSIDE, ptr);
+    }
+    if (s->bucket->chunked && !used_clear(s, idx)) {
+        return dp_misuse(p, DP_WHY_FREED, ptr);
     }
     return UMF_RESULT_SUCCESS;
 }
@@ -626,7 +752,7 @@ static dp_pool_t *registry; // every live pool, for fork
 // (thread.h): made on first use, released at thread exit (or, in a fork
 // child, for the threads that are gone), never re-made after that.
 static pthread_once_t ut_once = PTHREAD_ONCE_INIT;
-static int ut_slot = -1;
+static _Atomic int ut_slot = -1; // read by threads that never ran the once
 
 static void tcache_flush(dp_tcache_t *tc);
 
@@ -722,8 +848,10 @@ static void mag_drain(dp_pool_t *p, dp_bucket_t *b, dp_mag_t *m, uint32_t n) {
     for (uint32_t i = 0; i < n; i++) {
         void *c = m->items[--m->count];
         dp_slab_t *s = map_lookup(p, c);
-        if (s) {
-            (void)chunk_put(p, b, s, c);
+        if (s && chunk_put(p, b, s, c) != UMF_RESULT_SUCCESS) {
+            // Only with checks off: a chunk freed twice into magazines.
+            LOG_ERR("%s: %p was freed twice (found in a thread cache)",
+                    p->name, c);
         }
     }
     pthread_mutex_unlock(&b->lock);
@@ -759,6 +887,9 @@ static void *bucket_alloc_locked(dp_pool_t *p, dp_bucket_t *b) {
     if (s) {
         if (b->chunked) {
             ptr = chunk_take(b, s);
+            if (checks_on(p)) {
+                used_set(s, chunk_index(b, (size_t)((char *)ptr - s->base)));
+            }
         } else {
             s->nfree = 0;
             ptr = s->base;
@@ -843,10 +974,12 @@ static void *dp_malloc(void *priv, size_t size) {
         if (likely(tc)) {
             size_t bi = bucket_index(p, size);
             dp_mag_t *m = &tc->mags[bi];
-            if (likely(m->count)) {
-                return m->items[--m->count];
+            void *c = likely(m->count) ? m->items[--m->count]
+                                       : mag_refill(p, &p->buckets[bi], m);
+            if (likely(c) && checks_on(p)) {
+                check_alloc(p, c);
             }
-            return mag_refill(p, &p->buckets[bi], m);
+            return c;
         }
     }
     return dp_malloc_slow(p, size);
@@ -860,16 +993,23 @@ static umf_result_t dp_free_slow(dp_pool_t *p, void *ptr, dp_slab_t *s) {
     }
     if (s) {
         dp_bucket_t *b = s->bucket;
-        size_t off = (size_t)((char *)ptr - s->base);
-        void *chunk = b->chunked ? s->base + chunk_index(b, off) * b->size
-                                 : (void *)s->base;
+        size_t idx = b->chunked
+                         ? chunk_index(b, (size_t)((char *)ptr - s->base))
+                         : 0;
+        void *chunk = s->base + idx * b->size;
+        if (checks_on(p)) {
+            umf_result_t r = check_free(p, s, idx, chunk, ptr);
+            if (r != UMF_RESULT_SUCCESS) {
+                return r;
+            }
+        }
         pthread_mutex_lock(&b->lock);
         umf_result_t r = chunk_put(p, b, s, chunk);
         if (r == UMF_RESULT_SUCCESS) {
             b->n_free++;
         }
         pthread_mutex_unlock(&b->lock);
-        return r;
+        return r == UMF_RESULT_SUCCESS ? r : dp_misuse(p, DP_WHY_FREED, ptr);
     }
     // Not in a slab: a large allocation, or memory we never handed out.
     uint64_t size = 0;
@@ -880,8 +1020,12 @@ static umf_result_t dp_free_slow(dp_pool_t *p, void *ptr, dp_slab_t *s) {
         p->n_large--;
     }
     pthread_mutex_unlock(&p->large_lock);
-    // Unknown pointers go to the provider with size 0; the tracking
-    // wrapper supplies the size it registered (the contract's rule).
+    if (!found && checks_on(p)) {
+        // Freed already, inside a large block, or never ours.
+        return dp_misuse(p, DP_WHY_FOREIGN, ptr);
+    }
+    // Checks off: unknown pointers go to the provider with size 0; the
+    // tracking wrapper supplies the size it registered.
     umf_result_t r = umfMemoryProviderFree(p->provider, ptr, (size_t)size);
     if (r != UMF_RESULT_SUCCESS && found) {
         pthread_mutex_lock(&p->large_lock);
@@ -905,11 +1049,20 @@ static umf_result_t dp_free(void *priv, void *ptr) {
         if (likely(tc)) {
             dp_bucket_t *b = s->bucket;
             dp_mag_t *m = &tc->mags[b - p->buckets];
-            size_t off = (size_t)((char *)ptr - s->base);
+            size_t idx = chunk_index(b, (size_t)((char *)ptr - s->base));
+            char *chunk = s->base + idx * b->size;
+            if (checks_on(p)) {
+                if (unlikely(chunk != ptr)) {
+                    return dp_free_slow(p, ptr, s); // aligned, or misuse
+                }
+                if (unlikely(!used_clear(s, idx))) {
+                    return dp_misuse(p, DP_WHY_FREED, ptr);
+                }
+            }
             if (unlikely(m->count == b->mag_cap)) {
                 mag_drain(p, b, m, b->mag_cap / 2);
             }
-            m->items[m->count++] = s->base + chunk_index(b, off) * b->size;
+            m->items[m->count++] = chunk;
             return UMF_RESULT_SUCCESS;
         }
     }
@@ -960,7 +1113,13 @@ static void *dp_aligned_malloc(void *priv, size_t size, size_t alignment) {
     if (!raw) {
         return NULL;
     }
-    return (void *)align_up((uintptr_t)raw, alignment);
+    void *ptr = (void *)align_up((uintptr_t)raw, alignment);
+    if (ptr != raw && checks_on(p) && !aligned_put(p, ptr, raw)) {
+        (void)dp_free(priv, raw);
+        tls_last_error = UMF_RESULT_ERROR_OUT_OF_HOST_MEMORY;
+        return NULL;
+    }
+    return ptr;
 }
 
 static void *dp_calloc(void *priv, size_t num, size_t size) {
@@ -977,6 +1136,21 @@ static void *dp_realloc(void *priv, void *ptr, size_t size) {
     return NULL;
 }
 
+// Does ptr (in slab s, chunk idx) name a live block? For usable size.
+static bool usable_is_live(dp_pool_t *p, dp_slab_t *s, size_t idx,
+                           bool at_start, const void *ptr) {
+    if (!at_start && !aligned_find(p, ptr, false)) {
+        return false;
+    }
+    if (s->bucket->chunked) {
+        return used_test(s, idx);
+    }
+    pthread_mutex_lock(&s->bucket->lock);
+    bool live = s->nfree == 0;
+    pthread_mutex_unlock(&s->bucket->lock);
+    return live;
+}
+
 static size_t dp_malloc_usable_size(void *priv, void *ptr) {
     dp_pool_t *p = priv;
     if (!ptr) {
@@ -984,12 +1158,15 @@ static size_t dp_malloc_usable_size(void *priv, void *ptr) {
     }
     dp_slab_t *s = map_lookup(p, ptr);
     if (s) {
+        dp_bucket_t *b = s->bucket;
         size_t off = (size_t)((char *)ptr - s->base);
-        if (!s->bucket->chunked) {
-            return s->size - off;
+        size_t idx = b->chunked ? chunk_index(b, off) : 0;
+        size_t start = idx * b->size;
+        size_t end = b->chunked ? start + b->size : s->size;
+        if (checks_on(p) && !usable_is_live(p, s, idx, off == start, ptr)) {
+            return 0; // freed, or inside a block: the documented answer
         }
-        size_t start = chunk_index(s->bucket, off) * s->bucket->size;
-        return s->bucket->size - (off - start);
+        return end - off;
     }
     uint64_t size = 0;
     pthread_mutex_lock(&p->large_lock);
@@ -1091,6 +1268,38 @@ static bool setup_buckets(dp_pool_t *p) {
     return true;
 }
 
+// Sizes every bucket computation below can hold: slabs within the 47-bit
+// user address space (so page rounding cannot overflow), at most
+// UINT32_MAX chunks per slab (the bitmaps' counters), the smallest bucket
+// no larger than the largest. Checked before anything is allocated.
+#define DP_MAX_SLAB ((size_t)1 << 47)
+
+static umf_result_t params_check(const struct umf_disjoint_pool_params_t *in,
+                                 size_t page) {
+    if (in->min_bucket_size > DP_MAX_BUCKET) {
+        LOG_ERR("min bucket size %zu is above the largest bucket, %zu",
+                in->min_bucket_size, DP_MAX_BUCKET);
+        return UMF_RESULT_ERROR_INVALID_ARGUMENT;
+    }
+    if (in->slab_min_size > DP_MAX_SLAB) {
+        LOG_ERR("slab min size %zu is above %zu (128 TiB, the address space)",
+                in->slab_min_size, DP_MAX_SLAB);
+        return UMF_RESULT_ERROR_INVALID_ARGUMENT;
+    }
+    size_t slab = align_up(in->slab_min_size, page);
+    // The smallest bucket is chunked when slab >= page and it fits twice.
+    if (in->slab_min_size >= page && in->min_bucket_size <= slab / 2 &&
+        slab / in->min_bucket_size > UINT32_MAX) {
+        LOG_ERR("slab min size %zu holds %zu chunks of the min bucket size "
+                "%zu; at most %u chunks per slab: raise the min bucket size "
+                "or lower the slab size",
+                in->slab_min_size, slab / in->min_bucket_size,
+                in->min_bucket_size, UINT32_MAX);
+        return UMF_RESULT_ERROR_INVALID_ARGUMENT;
+    }
+    return UMF_RESULT_SUCCESS;
+}
+
 static void print_stats(dp_pool_t *p) {
     char line[256];
     int n = snprintf(line, sizeof(line),
@@ -1149,6 +1358,7 @@ static umf_result_t dp_initialize(umf_memory_provider_handle_t provider,
     p->min_bucket = in->min_bucket_size;
     p->min_shift = (unsigned)__builtin_ctzll(p->min_bucket);
     p->trace = in->trace;
+    p->checks = in->checks;
     p->name = ba_strdup(in->name ? in->name : DP_DEFAULT_NAME);
     p->own_limits.max_size = SIZE_MAX;
     p->limits = in->limits ? in->limits : &p->own_limits;
@@ -1162,6 +1372,11 @@ static umf_result_t dp_initialize(umf_memory_provider_handle_t provider,
     }
     p->page = page;
     p->page_shift = (unsigned)__builtin_ctzll(page);
+    ret = params_check(in, page);
+    if (ret != UMF_RESULT_SUCCESS) {
+        goto err_finalize;
+    }
+    ret = UMF_RESULT_ERROR_OUT_OF_HOST_MEMORY;
     unsigned bits = 48 > p->page_shift ? 48 - p->page_shift : 1;
     p->map_bits[2] = bits / 3;
     p->map_bits[1] = bits / 3;
@@ -1233,6 +1448,7 @@ static void dp_finalize(void *priv) {
         }
     }
     addr_map_fini(&p->large);
+    addr_map_fini(&p->aligned);
     map_free(p);
     for (size_t i = 0; p->buckets && i < p->nbuckets; i++) {
         pthread_mutex_destroy(&p->buckets[i].lock);

@@ -158,7 +158,7 @@ typedef struct jp_thread_t {
 // --- Global state ---
 
 static pthread_once_t jp_once = PTHREAD_ONCE_INIT;
-static int jp_ut_slot = -1;   // our slot in libumf's per-thread records
+static _Atomic int jp_ut_slot = -1; // our slot in libumf's per-thread records
 static ut_gate_t *jp_gate;    // libumf's fork gate
 static size_t jp_destroy_mib[3], jp_destroy_miblen = ARRAY_SIZE(jp_destroy_mib);
 static bool jp_destroy_mib_ok;
