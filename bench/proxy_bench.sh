@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 #
 # proxy_bench.sh - wall time of whole processes (bench/proxy_work.c: the
-# workloads exchange, prodcons, workingset, workingset:2, realloc, small)
+# workloads exchange, prodcons, workingset, workingset:2, realloc, small, grow,
+# bigcalloc)
 # under each malloc: glibc (no preload), jemalloc, tbbmalloc_proxy,
 # mimalloc, tcmalloc, and LD_PRELOAD=libumf_proxy.so with its default pool
 # and with UMF_PROXY="pool=jemalloc", "pool=disjoint", "pool=scalable".
@@ -44,7 +45,7 @@ quick=0
 install=0
 reps_set=0
 scale_set=0
-workloads="exchange prodcons workingset workingset:2 realloc small"
+workloads="exchange prodcons workingset workingset:2 realloc small grow bigcalloc"
 startup_runs=200
 run_limit=120 # seconds before a run counts as hung
 
@@ -94,10 +95,10 @@ case $reps in
 esac
 for wl in $workloads; do
     case ${wl%%:*} in
-    exchange | prodcons | workingset | realloc | small) ;;
+    exchange | prodcons | workingset | realloc | small | grow | bigcalloc) ;;
     *)
         echo "proxy_bench: unknown workload '$wl' (exchange prodcons" \
-            "workingset realloc small, optionally :THREADS)" >&2
+            "workingset realloc small grow bigcalloc, optionally :THREADS)" >&2
         exit 2
         ;;
     esac
@@ -195,8 +196,7 @@ if [ -f "$proxy" ]; then
     have_proxy=1
     rows="$rows umf umf_disjoint"
     # Same rules as tests/test_proxy.sh for which pools this build has.
-    if LD_LIBRARY_PATH="$umf_libpath" ldd "$proxy" 2>/dev/null |
-        grep -q libjemalloc_pool; then
+    if [ -f "$proxy_dir/libjemalloc_pool.so.0" ]; then
         rows="$rows umf_jemalloc"
     else
         echo "note: umf pool=jemalloc skipped: $proxy built without jemalloc"
@@ -216,6 +216,10 @@ if [ -f "$proxy" ]; then
             cp -L "$path" "$tmp/lib/$so"
         done
     cp -L "$proxy" "$tmp/lib/libumf_proxy.so"
+    # Loaded by the proxy only for pool=jemalloc (preloaded in that row).
+    if [ -f "$proxy_dir/libjemalloc_pool.so.0" ]; then
+        cp -L "$proxy_dir/libjemalloc_pool.so.0" "$tmp/lib/"
+    fi
     echo "note: umf rows run a copy of $proxy taken now"
     proxy="$tmp/lib/libumf_proxy.so"
     umf_libpath="$tmp/lib:$umf_libpath"

@@ -21,6 +21,10 @@
  *               checking the contents survive each move.
  *   small       T threads (default 1) doing malloc/free of 8-256 B through
  *               a ring of 256 live blocks.
+ *   grow        one buffer per round grown 3 MiB -> 11 MiB in 128 realloc
+ *               steps of 64 KiB (20 rounds shared by T threads).
+ *   bigcalloc   calloc of 256 MiB blocks touched on one page in 1024
+ *               (40 rounds shared by T threads).
  *
  * Usage: proxy_work WORKLOAD [THREADS [SCALE]]   (THREADS 0: the default)
  *
@@ -646,6 +650,81 @@ static uint64_t work_small(void) {
     return threads_run(g_threads, small_thread);
 }
 
+// --- grow ---
+
+// One buffer grown from 3 MiB to 11 MiB in 128 realloc steps (a growing
+// log or vector), written at each new end and checked at the last step.
+#define GR_FROM  ((size_t)3 << 20)
+#define GR_STEPS 128
+#define GR_STEP  ((size_t)64 << 10)
+
+static uint64_t gr_rounds;
+
+static void *grow_thread(void *arg) {
+    worker_t *w = arg;
+    uint64_t n = share(gr_rounds, w->id);
+    for (uint64_t i = 0; i < n; i++) {
+        size_t size = GR_FROM;
+        unsigned char *p = xmalloc(size);
+        p[0] = 0x5a;
+        for (unsigned k = 0; k < GR_STEPS; k++) {
+            size_t next = size + GR_STEP;
+            unsigned char *q = realloc(p, next);
+            if (!q) {
+                die("realloc returned NULL");
+            }
+            p = q;
+            p[next - 1] = (unsigned char)k;
+            size = next;
+        }
+        if (p[0] != 0x5a || p[size - 1] != (unsigned char)(GR_STEPS - 1) ||
+            p[GR_FROM + GR_STEP - 1] != 0) {
+            die("grown buffer clobbered");
+        }
+        w->sum += size;
+        free(p);
+    }
+    return NULL;
+}
+
+static uint64_t work_grow(void) {
+    gr_rounds = scaled(20);
+    return threads_run(g_threads, grow_thread);
+}
+
+// --- bigcalloc ---
+
+// calloc of 256 MiB blocks of which the program touches one page in 1024
+// (a sparse table): fresh memory should cost nothing per untouched page.
+#define BC_SIZE ((size_t)256 << 20)
+
+static uint64_t bc_rounds;
+
+static void *bigcalloc_thread(void *arg) {
+    worker_t *w = arg;
+    uint64_t n = share(bc_rounds, w->id);
+    for (uint64_t i = 0; i < n; i++) {
+        unsigned char *p = calloc(1, BC_SIZE);
+        if (!p) {
+            die("calloc returned NULL");
+        }
+        for (size_t off = 0; off < BC_SIZE; off += (size_t)4096 << 10) {
+            if (p[off + 17] != 0) {
+                die("calloc memory not zero");
+            }
+            p[off + 17] = 1;
+            w->sum += off >> 20;
+        }
+        free(p);
+    }
+    return NULL;
+}
+
+static uint64_t work_bigcalloc(void) {
+    bc_rounds = scaled(40);
+    return threads_run(g_threads, bigcalloc_thread);
+}
+
 // --- main ---
 
 static const struct {
@@ -659,12 +738,14 @@ static const struct {
     {"workingset", 1, MAX_THREADS, work_workingset},
     {"realloc", 1, MAX_THREADS, work_realloc},
     {"small", 1, MAX_THREADS, work_small},
+    {"grow", 1, MAX_THREADS, work_grow},
+    {"bigcalloc", 1, MAX_THREADS, work_bigcalloc},
 };
 
 static _Noreturn void usage(void) {
     fprintf(stderr, "usage: proxy_work WORKLOAD [THREADS [SCALE]]\n"
                     "  WORKLOAD: exchange prodcons workingset realloc "
-                    "small\n"
+                    "small grow bigcalloc\n"
                     "  THREADS: 0 for the workload's default; SCALE > 0 "
                     "(default 1) multiplies the work\n");
     exit(2);

@@ -32,6 +32,7 @@
 #include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "proxy_internal.h"
@@ -67,6 +68,8 @@ size_t __malloc_usable_size(void *ptr);
 int __posix_memalign(void **out, size_t align, size_t size);
 #define PX_ALIGN     16
 #define PX_BOOT_SIZE ((size_t)256 << 10)
+// realloc of a large block grows it by at most this much beyond doubling.
+#define PX_GROW_MAX ((size_t)1 << 30)
 
 px_state_t px;
 px_sys_t px_sys;
@@ -215,17 +218,20 @@ static void *px_heap_alloc(unsigned h, size_t size, size_t align, bool zero) {
     }
     size_t n = px_round(size);
     void *p;
+    // A block the pool takes straight from a zero-filling provider is
+    // fresh memory: clearing it would only fault in every page.
+    bool clear = zero && !(heap->fresh_zero && n > heap->direct_above);
     px_depth++;
     if (align > PX_ALIGN) {
         p = umfPoolAlignedMalloc(heap->pool, n, align);
-        if (p && zero) {
+        if (p && clear) {
             memset(p, 0, size);
         }
-    } else if (zero && heap->native_calloc) {
+    } else if (clear && heap->native_calloc) {
         p = umfPoolCalloc(heap->pool, 1, n);
     } else {
         p = umfPoolMalloc(heap->pool, n);
-        if (p && zero) {
+        if (p && clear) {
             memset(p, 0, size);
         }
     }
@@ -430,6 +436,39 @@ PX_EXPORT size_t malloc_usable_size(void *ptr) {
     return px_sys.usable_size(ptr);
 }
 
+// 0: mremap(MREMAP_DONTUNMAP) not tried, 1: works, -1: refused (an old
+// kernel): copy.
+static _Atomic int px_remap_state;
+
+// Moves len bytes from src to dst, both whole private anonymous provider
+// allocations (dst fresh): the whole pages by moving their page-table
+// entries (mremap with MREMAP_DONTUNMAP leaves src mapped, empty, for its
+// pool to free), the rest by copying. Pages the program never touched are
+// not faulted in, so growing a sparse block costs no RSS and no copy.
+static void px_move(void *dst, const void *src, size_t len) {
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t whole = len & ~(page - 1);
+    int saved = errno;
+    if (whole && (((uintptr_t)dst | (uintptr_t)src) & (page - 1)) == 0 &&
+        atomic_load_explicit(&px_remap_state, memory_order_relaxed) >= 0) {
+        void *r = mremap((void *)src, whole, whole,
+                         MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP,
+                         dst);
+        if (r == dst) {
+            atomic_store_explicit(&px_remap_state, 1, memory_order_relaxed);
+            memcpy((char *)dst + whole, (const char *)src + whole,
+                   len - whole);
+            return;
+        }
+        if (errno == EINVAL &&
+            atomic_load_explicit(&px_remap_state, memory_order_relaxed) == 0) {
+            atomic_store_explicit(&px_remap_state, -1, memory_order_relaxed);
+        }
+        errno = saved;
+    }
+    memcpy(dst, src, len);
+}
+
 PX_EXPORT void *realloc(void *ptr, size_t size) {
     if (!ptr) {
         return malloc(size);
@@ -506,7 +545,18 @@ PX_EXPORT void *realloc(void *ptr, size_t size) {
         old != 0 ? (old < size ? old : size) : px_copy_bound(ptr, size);
     void *q;
     if (heap) {
-        q = px_heap_alloc((unsigned)(heap - px.heaps), size, 0, false);
+        size_t want = size;
+        if (size > old && size > heap->direct_above) {
+            // A growing block of its own provider allocation: at least
+            // double it (up to PX_GROW_MAX more), so that n growth steps
+            // copy O(log n) times. The untouched tail of fresh provider
+            // memory costs address space, not RSS.
+            size_t more = old < PX_GROW_MAX ? old : PX_GROW_MAX;
+            if (old + more > size) {
+                want = old + more;
+            }
+        }
+        q = px_heap_alloc((unsigned)(heap - px.heaps), want, 0, false);
     } else {
         px_depth++;
         q = umfPoolMalloc(pool, size);
@@ -518,7 +568,12 @@ PX_EXPORT void *realloc(void *ptr, size_t size) {
     if (!q) {
         return NULL;
     }
-    memcpy(q, ptr, copy);
+    if (heap && heap->private_fresh && old != 0 && size > old &&
+        old > heap->direct_above) {
+        px_move(q, ptr, copy);
+    } else {
+        memcpy(q, ptr, copy);
+    }
     px_pool_free(pool, ptr);
     return q;
 }

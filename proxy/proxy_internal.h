@@ -25,6 +25,10 @@
 #define px_likely(x)   __builtin_expect(!!(x), 1)
 #define px_unlikely(x) __builtin_expect(!!(x), 0)
 
+// The disjoint pool's max_poolable_size when the configuration leaves it
+// (lib/pools/pool_disjoint.c, DP_DEFAULT_MAX_POOLABLE).
+#define PX_DJ_MAX_POOLABLE_DEFAULT ((size_t)2 << 20)
+
 // The base heap plus one per tier.
 #define PX_MAX_HEAPS (1 + PX_MAX_TIERS)
 
@@ -36,6 +40,17 @@ typedef struct px_heap_t {
     size_t min, max;     // the sizes routed here (tiers)
     bool native_calloc;  // the pool zeroes (else malloc + memset)
     bool native_realloc; // the pool reallocates (else copy)
+    // Requests above this size are served by the pool straight from its
+    // provider (disjoint: above max_poolable; proxy pool: all), so a
+    // block of that size is a provider allocation of its own. SIZE_MAX:
+    // the pool never does that (or we cannot know).
+    size_t direct_above;
+    // The provider's memory is fresh and zero-filled (the OS provider): a
+    // calloc of a direct block need not clear it.
+    bool fresh_zero;
+    // ... and private anonymous mappings (page.disposition=private): a
+    // realloc may move the pages of a direct block instead of copying.
+    bool private_fresh;
     char name[PX_NAME_MAX];
 } px_heap_t;
 

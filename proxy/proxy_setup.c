@@ -19,8 +19,10 @@
 #define _GNU_SOURCE
 #endif
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,9 +39,7 @@
 #include <umf/pools/pool_scalable.h>
 #include <umf/providers/provider_os_memory.h>
 #include <umf/providers/provider_os_memory_ext.h>
-#ifdef HAVE_JEMALLOC_POOL
 #include <umf/pools/pool_jemalloc.h>
-#endif
 
 #include "proxy_internal.h"
 #include "umf_private.h"
@@ -265,6 +265,176 @@ static umf_memory_provider_handle_t px_make_provider(const px_pool_conf_t *pc,
     return prov;
 }
 
+// --- The jemalloc pool, loaded only when configured ---
+
+// libjemalloc_pool.so is not a dependency of the proxy: a program whose
+// heaps use other pools does not load it (nor jemalloc, linked into it),
+// which was most of the proxy's start-up cost. It cannot be dlopen'ed
+// either: jemalloc's TLS is initial-exec (2.6 KB) and glibc's surplus of
+// static TLS for dlopen is 512 bytes by default. So when the configuration
+// asks for it and it is not loaded yet (umfrun preloads it; so may the
+// user, or the program may link it), the constructor starts the program
+// again, before main, with the library appended to LD_PRELOAD. A second
+// refusal (LD_PRELOAD already names it) is a one-line error.
+#define PX_JE_SONAME "libjemalloc_pool.so.0"
+
+static struct {
+    umf_result_t (*params_create)(umf_jemalloc_pool_params_handle_t *);
+    umf_result_t (*params_destroy)(umf_jemalloc_pool_params_handle_t);
+    umf_result_t (*set_keep_all)(umf_jemalloc_pool_params_handle_t, bool);
+    const umf_memory_pool_ops_t *(*ops)(void);
+} px_je;
+
+static bool px_je_bind(void *h) {
+    px_je.params_create = (umf_result_t(*)(umf_jemalloc_pool_params_handle_t
+                                               *))dlsym(h,
+                                                        "umfJemallocPool"
+                                                        "ParamsCreate");
+    px_je.params_destroy = (umf_result_t(*)(
+        umf_jemalloc_pool_params_handle_t))dlsym(h, "umfJemallocPool"
+                                                    "ParamsDestroy");
+    px_je.set_keep_all =
+        (umf_result_t(*)(umf_jemalloc_pool_params_handle_t, bool))dlsym(
+            h, "umfJemallocPoolParamsSetKeepAllMemory");
+    px_je.ops = (const umf_memory_pool_ops_t *(*)(void))dlsym(
+        h, "umfJemallocPoolOps");
+    return px_je.params_create && px_je.params_destroy &&
+           px_je.set_keep_all && px_je.ops;
+}
+
+// The proxy's own directory + PX_JE_SONAME (where make install and the
+// build tree's .libs put both).
+static void px_je_path(char *out, size_t cap) {
+    Dl_info info;
+    const char *self = NULL;
+    if (dladdr((void *)px_je_path, &info) && info.dli_fname &&
+        strchr(info.dli_fname, '/')) {
+        self = info.dli_fname;
+    }
+    if (!self) {
+        snprintf(out, cap, "%s", PX_JE_SONAME);
+        return;
+    }
+    size_t dir = (size_t)(strrchr(self, '/') - self);
+    snprintf(out, cap, "%.*s/%s", (int)dir, self, PX_JE_SONAME);
+}
+
+// LD_PRELOAD as this process's environment holds it (not getenv: a shell
+// such as bash replaces getenv and setenv with its own), or NULL.
+static const char *px_env_preload(void) {
+    for (char **e = environ; e && *e; e++) {
+        if (!strncmp(*e, "LD_PRELOAD=", 11)) {
+            return *e + 11;
+        }
+    }
+    return NULL;
+}
+
+// Starts this program again with `lib` appended to LD_PRELOAD. Returns
+// only when that cannot be done. The command line, argv and a copy of
+// the environment with the new LD_PRELOAD go in one anonymous mapping (no
+// C allocator, no setenv) passed to execve: the new process certainly
+// sees the library in LD_PRELOAD, so a second refusal cannot loop.
+static void px_reexec_with(const char *lib) {
+    const char *old = px_env_preload();
+    if (old && strstr(old, lib)) {
+        return; // already tried: loading it failed
+    }
+    int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return;
+    }
+    size_t nenv = 0, envbytes = 0;
+    for (char **e = environ; e && *e; e++) {
+        nenv++;
+    }
+    size_t olen = old ? strlen(old) : 0;
+    envbytes = sizeof("LD_PRELOAD=") + olen + 1 + strlen(lib) + 1;
+    size_t cap = (size_t)1 << 20, len = 0;
+    char *buf = mmap(NULL, cap, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    while (buf != MAP_FAILED) {
+        ssize_t n = read(fd, buf + len, cap / 2 - len);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            break;
+        }
+        len += (size_t)n;
+        if (len == cap / 2) { // the command line takes at most half
+            char *b = mremap(buf, cap, cap * 2, MREMAP_MAYMOVE);
+            if (b == MAP_FAILED) {
+                (void)munmap(buf, cap);
+            }
+            buf = b;
+            cap *= 2;
+        }
+    }
+    close(fd);
+    if (buf == MAP_FAILED) {
+        return;
+    }
+    size_t argc = 0;
+    for (size_t i = 0; i < len; i++) {
+        argc += buf[i] == '\0';
+    }
+    // After the command line: argv, envp (aligned), then LD_PRELOAD=...
+    size_t at = (len + 1 + 15) & ~(size_t)15;
+    size_t need = at + (argc + 1 + nenv + 2) * sizeof(char *) + envbytes;
+    if (len == 0 || buf[len - 1] != '\0' || need > cap) {
+        (void)munmap(buf, cap);
+        return;
+    }
+    char **argv = (char **)(buf + at);
+    char **envp = argv + argc + 1;
+    char *preload = (char *)(envp + nenv + 2);
+    size_t k = 0;
+    for (char *a = buf; a < buf + len; a += strlen(a) + 1) {
+        argv[k++] = a;
+    }
+    argv[k] = NULL;
+    sprintf(preload, "LD_PRELOAD=%s%s%s", old ? old : "", olen ? " " : "",
+            lib);
+    k = 0;
+    envp[k++] = preload;
+    for (char **e = environ; e && *e; e++) {
+        if (strncmp(*e, "LD_PRELOAD=", 11) != 0) {
+            envp[k++] = *e;
+        }
+    }
+    envp[k] = NULL;
+    execve("/proc/self/exe", argv, envp);
+    (void)munmap(buf, cap);
+}
+
+// Makes px_je usable, or ends the program with one line.
+static void px_je_load(void) {
+    if (px_je.ops) {
+        return;
+    }
+    // Loaded already: preloaded (umfrun, a restart), or linked by the
+    // program.
+    void *h = dlopen(PX_JE_SONAME, RTLD_NOW | RTLD_NOLOAD);
+    char path[PATH_MAX];
+    px_je_path(path, sizeof(path));
+    if (!h) {
+        // Works when the static TLS surplus allows it
+        // (GLIBC_TUNABLES=glibc.rtld.optional_static_tls=16384).
+        h = dlopen(path, RTLD_NOW | RTLD_GLOBAL);
+    }
+    if (!h) {
+        px_reexec_with(path);
+        px_die("pool=jemalloc: cannot load " PX_JE_SONAME,
+               "put it in LD_PRELOAD after libumf_proxy.so, or run the "
+               "program with umfrun");
+    }
+    if (!px_je_bind(h)) {
+        px_die("pool=jemalloc: " PX_JE_SONAME " lacks the jemalloc pool "
+               "functions", path);
+    }
+}
+
 static umf_memory_pool_handle_t
 px_make_pool(px_pool_kind_t kind, const px_pool_conf_t *pc,
              umf_memory_provider_handle_t prov) {
@@ -327,18 +497,18 @@ px_make_pool(px_pool_kind_t kind, const px_pool_conf_t *pc,
     }
     case PX_POOL_JEMALLOC: {
 #ifdef HAVE_JEMALLOC_POOL
+        px_je_load(); // done by px_setup already
         umf_jemalloc_pool_params_handle_t p;
-        if ((r = umfJemallocPoolParamsCreate(&p)) != UMF_RESULT_SUCCESS) {
+        if ((r = px_je.params_create(&p)) != UMF_RESULT_SUCCESS) {
             break;
         }
         if (pc->je_keep_all != PX_UNSET) {
-            r = umfJemallocPoolParamsSetKeepAllMemory(p,
-                                                      pc->je_keep_all == PX_ON);
+            r = px_je.set_keep_all(p, pc->je_keep_all == PX_ON);
         }
         if (r == UMF_RESULT_SUCCESS) {
-            r = umfPoolCreate(umfJemallocPoolOps(), prov, p, flags, &pool);
+            r = umfPoolCreate(px_je.ops(), prov, p, flags, &pool);
         }
-        umfJemallocPoolParamsDestroy(p);
+        px_je.params_destroy(p);
 #else
         umfMemoryProviderDestroy(prov);
         px_die("pool=jemalloc: this libumf_proxy was built without jemalloc",
@@ -376,6 +546,20 @@ static void px_make_heap(px_heap_t *heap, const px_pool_conf_t *pc,
         return;
     }
     umf_memory_provider_handle_t prov = px_make_provider(pc, name);
+    // Asked of the OS provider itself (the stats wrapper declares nothing).
+    heap->fresh_zero = umf_private_provider_zero_filled(prov);
+    heap->private_fresh =
+        heap->fresh_zero && pc->disposition == PX_PAGES_PRIVATE;
+    heap->direct_above = SIZE_MAX;
+    if (kind == PX_POOL_DISJOINT) {
+        // The disjoint pool sends every request above max_poolable (2 MiB
+        // by default) to its provider, one allocation per block.
+        heap->direct_above = pc->dj_max_poolable_size_set
+                                 ? pc->dj_max_poolable_size
+                                 : PX_DJ_MAX_POOLABLE_DEFAULT;
+    } else if (kind == PX_POOL_PROXY) {
+        heap->direct_above = 0;
+    }
     if (px.stats) {
         prov = px_stats_wrap_provider(prov, index);
         if (!prov) {
@@ -512,6 +696,19 @@ void px_setup(void) {
     if (shm) {
         px_shm_collect_stale();
     }
+
+#ifdef HAVE_JEMALLOC_POOL
+    // Before any heap exists: this may start the program again.
+    bool je = px_cfg.base.pool == PX_POOL_JEMALLOC ||
+              (px_cfg.base.pool == PX_POOL_UNSET &&
+               PX_POOL_DEFAULT == PX_POOL_JEMALLOC);
+    for (size_t i = 0; i < px_cfg.ntiers; i++) {
+        je |= px_cfg.tiers[i].pc.pool == PX_POOL_JEMALLOC;
+    }
+    if (je) {
+        px_je_load();
+    }
+#endif
 
     px_make_heap(&px.heaps[0], &px_cfg.base, "", 0);
     px.nheaps = 1;

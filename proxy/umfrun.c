@@ -185,6 +185,23 @@ static void set_preload(void) {
         s += len;
         s += strspn(s, " :");
     }
+    // A heap with the jemalloc pool: its library beside the proxy is
+    // preloaded too (the proxy would otherwise start the program again
+    // with it, since it cannot be dlopen'ed: static TLS).
+    bool je = cfg.base.pool == PX_POOL_JEMALLOC;
+    for (size_t i = 0; i < cfg.ntiers; i++) {
+        je |= cfg.tiers[i].pc.pool == PX_POOL_JEMALLOC;
+    }
+    const char *slash = strrchr(proxy_path, '/');
+    if (je && slash && !strstr(env_preload, "libjemalloc_pool.so")) {
+        int r = snprintf(env_preload + n, sizeof(env_preload) - n,
+                         " %.*s/libjemalloc_pool.so.0",
+                         (int)(slash - proxy_path), proxy_path);
+        if (r < 0 || (size_t)r >= sizeof(env_preload) - n) {
+            die("LD_PRELOAD is longer than %zu bytes",
+                sizeof(env_preload) - 1);
+        }
+    }
     if (setenv("LD_PRELOAD", env_preload, 1) != 0) {
         die("cannot set LD_PRELOAD: %s", strerror(errno));
     }

@@ -43,7 +43,7 @@ fail() {
 
 # Pools this build and machine have.
 pools="disjoint"
-if ldd "$proxy" | grep -q libjemalloc_pool; then
+if [ -f "$(dirname "$proxy")/libjemalloc_pool.so.0" ]; then # loaded on demand
     pools="jemalloc $pools"
 else
     echo "note: built without jemalloc: pool=jemalloc not tested"
@@ -120,6 +120,38 @@ for pool in $pools proxy; do
             fail "$s;page.disposition=$d: test_proxy_api: $out"
     done
 done
+
+# --- libjemalloc_pool is loaded only when a heap uses it: the program is
+# started again with it preloaded (arguments kept), or it is preloaded ---
+maps_has_je='grep -c libjemalloc_pool /proc/self/maps || true'
+[ "$(run "" sh -c "$maps_has_je")" = 0 ] ||
+    fail "default pool: libjemalloc_pool.so loaded"
+[ "$(run "pool=scalable" sh -c "$maps_has_je")" = 0 ] ||
+    fail "pool=scalable: libjemalloc_pool.so loaded"
+case " $pools " in *" jemalloc "*)
+    [ "$(run "pool=jemalloc" sh -c "$maps_has_je")" != 0 ] ||
+        fail "pool=jemalloc: libjemalloc_pool.so not loaded"
+    got=$(run "pool=jemalloc" sh -c 'printf "[%s]" "$@"' x 'a b' '' "c'd")
+    [ "$got" = "[a b][][c'd]" ] ||
+        fail "pool=jemalloc: arguments changed by the restart: $got"
+    got=$(run "tier.big.min=1M;tier.big.pool=jemalloc" sh -c 'echo "$LD_PRELOAD"')
+    case "$got" in *libjemalloc_pool.so.0) ;; *)
+        fail "tier with pool=jemalloc: not restarted with it: $got" ;; esac
+    got=$(UMF_PROXY=pool=jemalloc \
+        LD_PRELOAD="$proxy $(dirname "${proxy##*:}")/libjemalloc_pool.so.0" \
+        sh -c 'echo "$LD_PRELOAD"')
+    case "$got" in *libjemalloc_pool.so.0*libjemalloc_pool.so.0*)
+        fail "pool=jemalloc: restarted although preloaded: $got" ;; esac
+    # A proxy with no libjemalloc_pool beside it: one restart, then an
+    # error (never a loop).
+    mkdir "$tmp/alone"
+    cp "${proxy##*:}" "$tmp/alone/"
+    out=$(UMF_PROXY=pool=jemalloc LD_PRELOAD="$tmp/alone/libumf_proxy.so" \
+        timeout 60 sh -c 'echo ran' 2>&1) && fail "pool=jemalloc without the library: ran: $out"
+    case "$out" in *"cannot load libjemalloc_pool.so.0"*) ;; *)
+        fail "pool=jemalloc without the library: $out" ;; esac
+    echo "== libjemalloc_pool loaded on demand: ok" ;;
+esac
 
 # --- LD_PRELOAD chains: another malloc library after the proxy becomes its
 # system allocator (memory from before the pools, below the threshold) ---

@@ -44,6 +44,12 @@ static size_t threshold(void) {
     return t ? strtoul(t, NULL, 10) : 0;
 }
 
+// The compiler must not drop stores to p before free(p) (they are dead
+// to it): the dirty-then-calloc tests rely on them.
+static void keep_stores(void *p) {
+    __asm__ volatile("" : : "r"(p) : "memory");
+}
+
 // The proxy's pool owns p (or, below the threshold, nobody does).
 static void expect_proxy(void *p, size_t size) {
     ck_assert_ptr_nonnull(p);
@@ -98,6 +104,7 @@ START_TEST(test_proxy_calloc) {
     for (size_t s = 1; s < (4u << 20); s = s * 5 + 3) {
         unsigned char *p = malloc(s);
         memset(p, 0xff, s); // dirty memory the pool may hand out again
+        keep_stores(p);
         free(p);
         p = calloc(1, s);
         expect_proxy(p, s);
@@ -113,6 +120,73 @@ START_TEST(test_proxy_calloc) {
     void *z = calloc(0, 0);
     ck_assert_ptr_nonnull(z);
     free(z);
+}
+END_TEST
+
+// Large blocks come straight from the provider: calloc must still give
+// zeros after the same sizes were dirtied and freed.
+START_TEST(test_proxy_calloc_large) {
+    static const size_t sizes[] = {(3u << 20) + 5, (24u << 20) + 4099};
+    for (int round = 0; round < 2; round++) {
+        for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+            size_t s = sizes[k];
+            unsigned char *p = malloc(s);
+            ck_assert_ptr_nonnull(p);
+            memset(p, 0xff, s);
+            keep_stores(p);
+            free(p);
+            p = calloc(s, 1);
+            expect_proxy(p, s);
+            for (size_t i = 0; i < s; i += 4093) {
+                ck_assert_uint_eq(p[i], 0);
+            }
+            ck_assert_uint_eq(p[s - 1], 0);
+            free(p);
+        }
+    }
+}
+END_TEST
+
+static unsigned char grow_byte(size_t i) {
+    return (unsigned char)((i * 2654435761u) >> 13);
+}
+
+// A large block grown in small steps (the proxy moves its pages instead
+// of copying them): every byte written survives, with odd sizes too.
+START_TEST(test_proxy_realloc_grow_large) {
+    size_t s = (3u << 20) + 123;
+    unsigned char *p = malloc(s);
+    ck_assert_ptr_nonnull(p);
+    for (size_t i = 0; i < s; i++) {
+        p[i] = grow_byte(i);
+    }
+    for (int step = 0; step < 96; step++) {
+        size_t n = s + (64u << 10) + (size_t)step * 7;
+        p = realloc(p, n);
+        expect_proxy(p, n);
+        ck_assert_uint_ge(malloc_usable_size(p), n);
+        for (size_t i = s; i < n; i++) {
+            p[i] = grow_byte(i);
+        }
+        s = n;
+        if (step % 32 == 31) {
+            size_t bad = SIZE_MAX;
+            for (size_t i = 0; i < s && bad == SIZE_MAX; i++) {
+                if (p[i] != grow_byte(i)) {
+                    bad = i;
+                }
+            }
+            ck_assert_msg(bad == SIZE_MAX, "byte %zu of %zu lost at step %d",
+                          bad, s, step);
+        }
+    }
+    // Back down to a small block: the head survives.
+    p = realloc(p, 100);
+    ck_assert_ptr_nonnull(p);
+    for (size_t i = 0; i < 100; i++) {
+        ck_assert_uint_eq(p[i], grow_byte(i));
+    }
+    free(p);
 }
 END_TEST
 
@@ -627,7 +701,9 @@ static Suite *proxy_suite(void) {
     tcase_add_test(tc, test_proxy_malloc_zero_unique);
     tcase_add_test(tc, test_proxy_malloc_enomem);
     tcase_add_test(tc, test_proxy_calloc);
+    tcase_add_test(tc, test_proxy_calloc_large);
     tcase_add_test(tc, test_proxy_realloc);
+    tcase_add_test(tc, test_proxy_realloc_grow_large);
     tcase_add_test(tc, test_proxy_reallocarray);
     tcase_add_test(tc, test_proxy_aligned);
     tcase_add_test(tc, test_proxy_valloc);

@@ -35,7 +35,7 @@ fail() {
 }
 
 pools="disjoint"
-ldd "$proxy" | grep -q libjemalloc_pool && pools="$pools jemalloc"
+[ -f "$(dirname "$proxy")/libjemalloc_pool.so.0" ] && pools="$pools jemalloc"
 if ldconfig -p 2>/dev/null | grep -q 'libtbbmalloc\.so\.2'; then
     pools="$pools scalable"
 else

@@ -687,6 +687,9 @@ static umf_result_t os_initialize(void *params, void **priv) {
         return ret;
     }
 
+    // Every OS provider's memory is fresh (private or shared): declare
+    // it for all, not only for shared ones (registry_add).
+    provider_traits_register(umfOsMemoryProviderOps(), &os_traits);
     os_provider_t *os = ba_calloc(1, sizeof(*os));
     if (!os) {
         return UMF_RESULT_ERROR_OUT_OF_HOST_MEMORY;
