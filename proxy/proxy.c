@@ -69,7 +69,7 @@ int __posix_memalign(void **out, size_t align, size_t size);
 #define PX_ALIGN     16
 #define PX_BOOT_SIZE ((size_t)256 << 10)
 // realloc of a large block grows it by at most this much beyond doubling.
-#define PX_GROW_MAX ((size_t)1 << 30)
+#define PX_GROW_MAX  ((size_t)1 << 30)
 
 px_state_t px;
 px_sys_t px_sys;
@@ -452,12 +452,10 @@ static void px_move(void *dst, const void *src, size_t len) {
     if (whole && (((uintptr_t)dst | (uintptr_t)src) & (page - 1)) == 0 &&
         atomic_load_explicit(&px_remap_state, memory_order_relaxed) >= 0) {
         void *r = mremap((void *)src, whole, whole,
-                         MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP,
-                         dst);
+                         MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP, dst);
         if (r == dst) {
             atomic_store_explicit(&px_remap_state, 1, memory_order_relaxed);
-            memcpy((char *)dst + whole, (const char *)src + whole,
-                   len - whole);
+            memcpy((char *)dst + whole, (const char *)src + whole, len - whole);
             return;
         }
         if (errno == EINVAL &&

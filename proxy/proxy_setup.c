@@ -35,11 +35,11 @@
 #include <umf/memspace.h>
 #include <umf/pools/pool_disjoint.h>
 #include <umf/pools/pool_disjoint_ext.h>
+#include <umf/pools/pool_jemalloc.h>
 #include <umf/pools/pool_proxy.h>
 #include <umf/pools/pool_scalable.h>
 #include <umf/providers/provider_os_memory.h>
 #include <umf/providers/provider_os_memory_ext.h>
-#include <umf/pools/pool_jemalloc.h>
 
 #include "proxy_internal.h"
 #include "umf_private.h"
@@ -286,20 +286,19 @@ static struct {
 } px_je;
 
 static bool px_je_bind(void *h) {
-    px_je.params_create = (umf_result_t(*)(umf_jemalloc_pool_params_handle_t
-                                               *))dlsym(h,
-                                                        "umfJemallocPool"
-                                                        "ParamsCreate");
+    px_je.params_create = (umf_result_t(*)(
+        umf_jemalloc_pool_params_handle_t *))dlsym(h, "umfJemallocPool"
+                                                      "ParamsCreate");
     px_je.params_destroy = (umf_result_t(*)(
         umf_jemalloc_pool_params_handle_t))dlsym(h, "umfJemallocPool"
                                                     "ParamsDestroy");
     px_je.set_keep_all =
         (umf_result_t(*)(umf_jemalloc_pool_params_handle_t, bool))dlsym(
             h, "umfJemallocPoolParamsSetKeepAllMemory");
-    px_je.ops = (const umf_memory_pool_ops_t *(*)(void))dlsym(
-        h, "umfJemallocPoolOps");
-    return px_je.params_create && px_je.params_destroy &&
-           px_je.set_keep_all && px_je.ops;
+    px_je.ops =
+        (const umf_memory_pool_ops_t *(*)(void))dlsym(h, "umfJemallocPoolOps");
+    return px_je.params_create && px_je.params_destroy && px_je.set_keep_all &&
+           px_je.ops;
 }
 
 // The proxy's own directory + PX_JE_SONAME (where make install and the
@@ -394,8 +393,7 @@ static void px_reexec_with(const char *lib) {
         argv[k++] = a;
     }
     argv[k] = NULL;
-    sprintf(preload, "LD_PRELOAD=%s%s%s", old ? old : "", olen ? " " : "",
-            lib);
+    sprintf(preload, "LD_PRELOAD=%s%s%s", old ? old : "", olen ? " " : "", lib);
     k = 0;
     envp[k++] = preload;
     for (char **e = environ; e && *e; e++) {
@@ -431,7 +429,8 @@ static void px_je_load(void) {
     }
     if (!px_je_bind(h)) {
         px_die("pool=jemalloc: " PX_JE_SONAME " lacks the jemalloc pool "
-               "functions", path);
+               "functions",
+               path);
     }
 }
 

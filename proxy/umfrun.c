@@ -198,8 +198,7 @@ static void set_preload(void) {
                          " %.*s/libjemalloc_pool.so.0",
                          (int)(slash - proxy_path), proxy_path);
         if (r < 0 || (size_t)r >= sizeof(env_preload) - n) {
-            die("LD_PRELOAD is longer than %zu bytes",
-                sizeof(env_preload) - 1);
+            die("LD_PRELOAD is longer than %zu bytes", sizeof(env_preload) - 1);
         }
     }
     if (setenv("LD_PRELOAD", env_preload, 1) != 0) {
