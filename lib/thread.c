@@ -289,4 +289,9 @@ void thread_fork_register(void) {
 #endif
     fork_register(&gate_handler);
     fork_register(&list_handler);
+    // The key now, at libumf's set-up: glibc runs TSD destructors in key
+    // order, so ours runs before those of libraries a pool loads later
+    // (jemalloc's above all: a pool's thread state is released while
+    // jemalloc's own is still there).
+    pthread_once(&key_once, key_create);
 }

@@ -212,8 +212,13 @@ static _Thread_local jp_thread_t *tls_thread = &jp_thread_none;
 
 // Shared by all jemalloc pools, as in the contract.
 static _Thread_local umf_result_t tls_last_error;
-// Hooks of any jemalloc pool this thread is inside (see "Re-entry").
+// Hooks of any jemalloc pool this thread is inside (see "Re-entry"), plus
+// JP_GONE once the thread is past its per-thread state: jemalloc's own TSD
+// destructor runs around then, after which jemalloc serves the thread from
+// its arena 0 whatever arena a call names (as inside a hook). One word, so
+// the fast path tests both at once.
 static _Thread_local unsigned tls_in_hook;
+#define JP_GONE 0x80000000u
 
 // --- Host metadata from jemalloc ---
 
@@ -327,6 +332,7 @@ static void jp_thread_release(void *arg, bool own_thread) {
     }
     pthread_mutex_unlock(&jp_lock);
     if (own_thread) {
+        tls_in_hook |= JP_GONE;
         tls_thread = &jp_thread_none;
     }
     jp_meta_free(t);
@@ -345,6 +351,7 @@ static jp_thread_t *jp_thread_create(void) {
     }
     ut_thread_t *ut = umf_private_thread_self();
     if (ut->state == UT_DEAD) {
+        tls_in_hook |= JP_GONE;
         return NULL;
     }
     jp_thread_t *t = jp_meta_alloc(sizeof(*t));
@@ -1148,10 +1155,18 @@ static UMF_NOINLINE UMF_COLD void *jp_rallocx_retry(jp_pool_t *pool, void *ptr,
     return rallocx(ptr, size, flags);
 }
 
-// Called from inside a hook of a jemalloc pool: see "Re-entry".
+// Called from inside a hook of a jemalloc pool (see "Re-entry"), or from
+// a thread past its per-thread state (JP_GONE): refused, so that nothing
+// comes from jemalloc's arena 0. (The proxy then uses the system
+// allocator.)
 static UMF_NOINLINE UMF_COLD void *jp_reentered(size_t size) {
     static _Atomic bool warned;
-    if (!atomic_exchange_explicit(&warned, true, memory_order_relaxed)) {
+    if (tls_in_hook == JP_GONE) {
+        LOG_DEBUG("allocation of %zu bytes from a jemalloc pool by a thread "
+                  "past its TSD destructors refused",
+                  size);
+    } else if (!atomic_exchange_explicit(&warned, true,
+                                         memory_order_relaxed)) {
         LOG_WARN("allocation of %zu bytes from a jemalloc pool inside a "
                  "jemalloc pool's provider call refused (jemalloc would "
                  "serve it from its own arena)",
