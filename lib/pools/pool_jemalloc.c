@@ -1165,8 +1165,7 @@ static UMF_NOINLINE UMF_COLD void *jp_reentered(size_t size) {
         LOG_DEBUG("allocation of %zu bytes from a jemalloc pool by a thread "
                   "past its TSD destructors refused",
                   size);
-    } else if (!atomic_exchange_explicit(&warned, true,
-                                         memory_order_relaxed)) {
+    } else if (!atomic_exchange_explicit(&warned, true, memory_order_relaxed)) {
         LOG_WARN("allocation of %zu bytes from a jemalloc pool inside a "
                  "jemalloc pool's provider call refused (jemalloc would "
                  "serve it from its own arena)",
