@@ -192,9 +192,9 @@ START_TEST(test_detached_storm) {
         ck_assert_int_eq(late_refused, 0);
     }
     // The proxy pool keeps nothing per thread, so its threads may never
-    // have had a live record (then there was nothing to end).
-    ck_assert_msg(late_dead_seen == total ||
-                      (strcmp(k->name, "proxy") == 0 && late_dead_seen == 0),
+    // have had a live record (then there was nothing to end); under the
+    // proxy some of them get one from the program's own mallocs.
+    ck_assert_msg(late_dead_seen == total || strcmp(k->name, "proxy") == 0,
                   "%s: %ld of %d late destructors saw a dead record", k->name,
                   (long)late_dead_seen, total);
     // Give the last threads time to leave glibc's exit path.
