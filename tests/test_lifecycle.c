@@ -256,10 +256,18 @@ START_TEST(test_late_calls_bounded_rss) {
     size_t after = rss_kib();
     ck_assert_int_eq(late_bad, 0);
     // 13 KB per thread leaked before (100 MB for 8000 threads); allow 8 MB
-    // of noise from the pools' and glibc's own caches.
+    // of noise from the pools' and glibc's own caches. AddressSanitizer's
+    // own per-thread memory grows by about 6 KB per thread in every pool:
+    // there LeakSanitizer judges leaks instead.
+#ifndef __SANITIZE_ADDRESS__
     ck_assert_msg(after < before + 8 * 1024,
                   "%s: RSS grew %zu -> %zu KiB over %d threads", k->name,
                   before, after, total);
+#else
+    printf("NOTE: %s: RSS %zu -> %zu KiB over %d threads (not judged under "
+           "AddressSanitizer)\n",
+           k->name, before, after, total);
+#endif
     pthread_key_delete(late_key);
     umfPoolDestroy(pool);
 }
