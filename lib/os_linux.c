@@ -15,6 +15,7 @@
 #include <linux/capability.h>
 #include <linux/membarrier.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -362,6 +363,16 @@ const char *os_dlerror(void) {
 }
 
 // --- Threads ---
+
+bool os_thread_exiting(void) {
+    // The kernel's mask, not glibc's view of it (which hides its own
+    // signals). SIGCANCEL is SIGRTMIN's first reserved signal, 32.
+    uint64_t mask = 0;
+    if (syscall(SYS_rt_sigprocmask, SIG_BLOCK, NULL, &mask, sizeof(mask))) {
+        return false;
+    }
+    return (mask >> (32 - 1)) & 1;
+}
 
 int os_membarrier_register(void) {
     long cmds = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);

@@ -9,6 +9,7 @@
 #ifndef UMF_OS_LINUX_H
 #define UMF_OS_LINUX_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -104,6 +105,13 @@ int os_dlclose(void *handle);
 const char *os_dlerror(void);
 
 // --- Threads ---
+// True when the calling thread is in glibc's last stage of thread exit,
+// after its TSD destructors: glibc then blocks every signal, SIGCANCEL
+// included, with a raw rt_sigprocmask before it frees the thread's (and
+// other exited threads') TLS. A program cannot block SIGCANCEL through
+// glibc's API, so a normal thread never looks like that. One system call.
+bool os_thread_exiting(void);
+
 // Registers for os_membarrier(); 0 when it can be used.
 int os_membarrier_register(void);
 // A full memory barrier on every running thread of the process

@@ -118,9 +118,21 @@ static void key_create(void) {
 }
 
 // NEW -> LIVE. False when the thread is DEAD or has no key.
+//
+// A thread whose first call comes after its TSD destructors (glibc freeing
+// the TLS of other exited threads from a detached thread's last stage)
+// must not become LIVE: its key would never be destroyed again, and its
+// record, in TLS memory the next thread reuses, would stay on the list.
+// glibc's last stage blocks every signal, SIGCANCEL included, which no
+// running thread can do through glibc (os_thread_exiting): such a thread
+// goes straight to DEAD. One system call per thread, here only.
 static UMF_NOINLINE UMF_COLD bool make_live(ut_thread_t *t) {
     if (t->state != UT_NEW) {
         return t->state == UT_LIVE;
+    }
+    if (os_thread_exiting()) {
+        t->state = UT_DEAD;
+        return false;
     }
     pthread_once(&key_once, key_create);
     if (!key_ok || pthread_setspecific(key, t) != 0) {
@@ -136,6 +148,11 @@ static UMF_NOINLINE UMF_COLD bool make_live(ut_thread_t *t) {
     t->state = UT_LIVE;
     pthread_mutex_unlock(&list_lock);
     return true;
+}
+
+UMF_EXPORT bool umf_private_thread_live(void) {
+    ut_thread_t *t = &ut_tls;
+    return likely(t->state == UT_LIVE) || make_live(t);
 }
 
 UMF_EXPORT bool umf_private_thread_set(int slot, void *state) {

@@ -10,7 +10,9 @@
  *
  *   NEW   - nothing made yet; the first ut_set() or gated call makes it
  *   LIVE    (links it on the list of live threads and sets a pthread key
- *           whose destructor ends it);
+ *           whose destructor ends it) - unless the thread is already in
+ *           glibc's last stage of exit, after its TSD destructors (see
+ *           make_live in thread.c): then it goes straight to DEAD;
  *   LIVE  - components keep their per-thread state in its slots;
  *   DEAD  - the key's destructor ran: every slot was released (a client's
  *           release gives what the thread cached back to its pool) and the
@@ -91,6 +93,12 @@ int umf_private_thread_client_register(const ut_client_t *c);
 // is NEW. False when the thread is DEAD or its key could not be set: the
 // caller must not keep per-thread state then (nothing is stored).
 bool umf_private_thread_set(int slot, void *state);
+// Makes this thread's record LIVE if it is NEW; true when it is LIVE. False
+// when the thread is past its TSD destructors (DEAD, or NEW in glibc's last
+// stage of thread exit, which makes it DEAD) or has no key: the caller must
+// then keep nothing per thread, and must not let a third-party engine make
+// per-thread state either (jemalloc's would stay on its lists).
+bool umf_private_thread_live(void);
 // The gate word, for the inline functions below in other libraries.
 ut_gate_t *umf_private_thread_gate(void);
 // Slow path of ut_gate_enter: makes the record live, or counts the call

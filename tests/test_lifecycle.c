@@ -165,26 +165,8 @@ static void setup_late_key(umf_memory_pool_handle_t pool) {
     late_ok = late_bad = late_dead_seen = late_refused = 0;
 }
 
-// Known bug, open (see README "Known problems"): under the proxy with
-// pool=jemalloc, a detached thread that never called into jemalloc and
-// whose first free reaches the jemalloc heap after its TSD destructors
-// (glibc freeing another cached thread's TLS) crashes inside jemalloc's
-// TSD set-up. Threads of the jemalloc kind call jemalloc first and pass.
-static bool storm_known_crash(const kind_t *k) {
-    const char *px = getenv("UMF_PROXY");
-    return under_proxy() && px && strstr(px, "pool=jemalloc") &&
-           strcmp(k->name, "jemalloc") != 0;
-}
-
 START_TEST(test_detached_storm) {
     const kind_t *k = &kinds[_i];
-    if (storm_known_crash(k)) {
-        printf("NOTE: %s storm not run under the proxy with pool=jemalloc: "
-               "known crash of threads whose first jemalloc call comes "
-               "after their TSD destructors\n",
-               k->name);
-        return;
-    }
     umf_memory_pool_handle_t pool = make_pool(k);
     setup_late_key(pool);
     int total = 20000 / test_slow_factor(), batch = 8;
@@ -217,14 +199,12 @@ START_TEST(test_detached_storm) {
                   (long)late_dead_seen, total);
     // Give the last threads time to leave glibc's exit path.
     usleep(20000);
-    // Known problem, open (README "Known problems"): under the proxy, a
-    // thread of the proxy kind (which keeps nothing per thread) may get its
-    // first record only from glibc's frees after its TSD destructors, and
-    // that record then stays listed. Every other case is exact.
-    if (!(under_proxy() && strcmp(k->name, "proxy") == 0)) {
-        ck_assert_uint_eq(umf_private_thread_live_count(),
-                          umf_private_thread_self()->state == UT_LIVE ? 1 : 0);
-    }
+    // No record of a dead thread stays listed: not even of a thread whose
+    // first call came from glibc's frees after its TSD destructors (under
+    // the proxy, threads of the proxy kind, which keeps nothing per
+    // thread, get their first record that way).
+    ck_assert_uint_eq(umf_private_thread_live_count(),
+                      umf_private_thread_self()->state == UT_LIVE ? 1 : 0);
     // Nothing of the dead threads is on a list fork walks.
     fflush(NULL);
     pid_t pid = fork();

@@ -161,6 +161,7 @@ typedef struct jp_pool_t {
     bool keep_all;
     bool zero_filled;            // the provider returns zero-filled memory (OS)
     bool creating;               // inside arenas.create (hooks: metadata only)
+    _Atomic size_t ndeferred;    // frees waiting in `deferred` (see jp_defer)
     _Atomic bool no_free;        // the provider refused a free: keep everything
     _Atomic unsigned oom_purges; // purges for a failed allocation running
     jp_ranges_t regions;         // provider allocations (see "Regions")
@@ -168,7 +169,19 @@ typedef struct jp_pool_t {
     // Guarded by jp_lock: every tcache made for this pool, still alive.
     unsigned *tcaches;
     size_t ntcaches, cap_tcaches;
+    // Frees that must not reach jemalloc from their thread (jp_defer).
+    pthread_mutex_t defer_lock;
+    struct jp_deferred_t *deferred;
 } jp_pool_t;
+
+// A page of deferred frees, mapped directly (never jemalloc memory: the
+// threads that defer must not call jemalloc at all).
+#define JP_DEFER_PAGE 4096
+typedef struct jp_deferred_t {
+    struct jp_deferred_t *next;
+    size_t n;
+    void *ptr[(JP_DEFER_PAGE - 2 * sizeof(void *)) / sizeof(void *)];
+} jp_deferred_t;
 
 typedef struct jp_tls_entry_t {
     uint32_t gen;    // generation of the pool it was made for; 0: empty
@@ -218,7 +231,15 @@ static _Thread_local umf_result_t tls_last_error;
 // its arena 0 whatever arena a call names (as inside a hook). One word, so
 // the fast path tests both at once.
 static _Thread_local unsigned tls_in_hook;
-#define JP_GONE 0x80000000u
+#define JP_GONE   0x80000000u
+// JP_UNSAFE: the thread is past its TSD destructors and never had jemalloc
+// state through us (it used other pools only, or glibc frees for it in its
+// last stage of exit). jemalloc's per-thread set-up would put the thread
+// on a list that nothing takes it off again (its key's destructor has run
+// for the last time), and that list then points into TLS memory the next
+// thread reuses: jemalloc crashed in tsd_add_nominal. Such a thread never
+// calls jemalloc: its allocations are refused and its frees deferred.
+#define JP_UNSAFE 0x40000000u
 
 // --- Host metadata from jemalloc ---
 
@@ -350,8 +371,12 @@ static jp_thread_t *jp_thread_create(void) {
         return NULL;
     }
     ut_thread_t *ut = umf_private_thread_self();
-    if (ut->state == UT_DEAD) {
-        tls_in_hook |= JP_GONE;
+    // Live first (jp_meta_alloc calls jemalloc): a thread past its TSD
+    // destructors gets nothing.
+    if (!umf_private_thread_live()) {
+        if (!(tls_in_hook & JP_GONE)) {
+            tls_in_hook |= JP_UNSAFE;
+        }
         return NULL;
     }
     jp_thread_t *t = jp_meta_alloc(sizeof(*t));
@@ -451,6 +476,61 @@ static void jp_slot_release_locked(jp_pool_t *pool) {
     if (pool->slot < JP_TLS_SLOTS) {
         jp_slots[pool->slot].pool = NULL;
     }
+}
+
+// --- Deferred frees ---
+//
+// A free from a JP_UNSAFE thread waits in its pool's list until a thread
+// that may call jemalloc takes it: the next allocation of the pool by a
+// live thread (which tests one word), or the pool's destruction. Pushing
+// and draining happen inside the fork gate; jp_finalize drains under
+// jp_lock, which the fork handlers take, so no fork sees defer_lock held.
+
+static UMF_NOINLINE UMF_COLD void jp_defer(jp_pool_t *pool, void *ptr) {
+    pthread_mutex_lock(&pool->defer_lock);
+    jp_deferred_t *d = pool->deferred;
+    if (!d || d->n == ARRAY_SIZE(d->ptr)) {
+        void *m = mmap(NULL, JP_DEFER_PAGE, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (m == MAP_FAILED) {
+            pthread_mutex_unlock(&pool->defer_lock);
+            LOG_ERR("no memory to defer the free of %p (a thread past its "
+                    "TSD destructors): the block stays allocated",
+                    ptr);
+            return;
+        }
+        jp_deferred_t *nd = m;
+        nd->next = d;
+        nd->n = 0;
+        pool->deferred = d = nd;
+    }
+    d->ptr[d->n++] = ptr;
+    atomic_fetch_add_explicit(&pool->ndeferred, 1, memory_order_relaxed);
+    pthread_mutex_unlock(&pool->defer_lock);
+    LOG_DEBUG("free of %p deferred: its thread is past its TSD destructors",
+              ptr);
+}
+
+// Frees what waits (from a thread that may call jemalloc, in the gate or
+// under jp_lock).
+static UMF_NOINLINE UMF_COLD void jp_drain(jp_pool_t *pool) {
+    pthread_mutex_lock(&pool->defer_lock);
+    jp_deferred_t *d = pool->deferred;
+    pool->deferred = NULL;
+    atomic_store_explicit(&pool->ndeferred, 0, memory_order_relaxed);
+    while (d) {
+        for (size_t i = 0; i < d->n; i++) {
+            dallocx(d->ptr[i], MALLOCX_TCACHE_NONE);
+        }
+        jp_deferred_t *next = d->next;
+        munmap(d, JP_DEFER_PAGE);
+        d = next;
+    }
+    pthread_mutex_unlock(&pool->defer_lock);
+}
+
+static inline bool jp_has_deferred(jp_pool_t *pool) {
+    return atomic_load_explicit(&pool->ndeferred, memory_order_relaxed) != 0;
 }
 
 // --- Fork ---
@@ -1034,6 +1114,8 @@ static umf_result_t jp_initialize(umf_memory_provider_handle_t provider,
     jp_ranges_init(&pool->host);
     atomic_init(&pool->no_free, false);
     atomic_init(&pool->oom_purges, 0);
+    atomic_init(&pool->ndeferred, 0);
+    pthread_mutex_init(&pool->defer_lock, NULL);
 
     // jemalloc keeps this pointer for the arena's lifetime: it is the pool.
     // The hooks run now already (the arena's metadata), under jp_lock as
@@ -1085,6 +1167,7 @@ static void jp_finalize(void *priv) {
     jp_pool_t *pool = priv;
     int err = EINVAL;
     pthread_mutex_lock(&jp_lock);
+    jp_drain(pool);
     // Tcaches first: the arena may only go when no tcache holds its blocks.
     jp_slot_release_locked(pool);
     unsigned failed = 0;
@@ -1161,7 +1244,7 @@ static UMF_NOINLINE UMF_COLD void *jp_rallocx_retry(jp_pool_t *pool, void *ptr,
 // allocator.)
 static UMF_NOINLINE UMF_COLD void *jp_reentered(size_t size) {
     static _Atomic bool warned;
-    if (tls_in_hook == JP_GONE) {
+    if (tls_in_hook & (JP_GONE | JP_UNSAFE)) {
         LOG_DEBUG("allocation of %zu bytes from a jemalloc pool by a thread "
                   "past its TSD destructors refused",
                   size);
@@ -1182,6 +1265,13 @@ static void *jp_malloc(void *priv, size_t size) {
     }
     int tc_flags, alloc_flags;
     ut_thread_t *t = jp_enter(pool, &tc_flags, &alloc_flags);
+    if (unlikely(tls_in_hook) || unlikely(jp_has_deferred(pool))) {
+        if (tls_in_hook) { // the thread's first call, past its destructors
+            jp_leave(t);
+            return jp_reentered(size);
+        }
+        jp_drain(pool);
+    }
     // mallocx(0) is undefined: a 1-byte block is unique and freeable.
     void *p = mallocx(size ? size : 1, alloc_flags);
     if (unlikely(!p)) {
@@ -1218,9 +1308,17 @@ static void *jp_realloc(void *priv, void *ptr, size_t size) {
     ut_thread_t *t = jp_enter(pool, &tc_flags, &alloc_flags);
     if (unlikely(tls_in_hook)) {
         tc_flags = MALLOCX_TCACHE_NONE;
+        if (size) { // the thread's first call, past its destructors
+            jp_leave(t);
+            return jp_reentered(size);
+        }
     }
     if (size == 0) {
-        dallocx(ptr, tc_flags);
+        if (unlikely(tls_in_hook & JP_UNSAFE)) {
+            jp_defer(pool, ptr);
+        } else {
+            dallocx(ptr, tc_flags);
+        }
         jp_leave(t);
         tls_last_error = UMF_RESULT_SUCCESS;
         return NULL;
@@ -1249,6 +1347,10 @@ static void *jp_aligned_malloc(void *priv, size_t size, size_t alignment) {
     int lg = __builtin_ctzll((unsigned long long)alignment);
     int tc_flags, alloc_flags;
     ut_thread_t *t = jp_enter(pool, &tc_flags, &alloc_flags);
+    if (unlikely(tls_in_hook)) { // the thread's first call, past its dtors
+        jp_leave(t);
+        return jp_reentered(size);
+    }
     int flags = MALLOCX_LG_ALIGN(lg) | alloc_flags;
     void *p = mallocx(size ? size : 1, flags);
     if (unlikely(!p)) {
@@ -1267,8 +1369,16 @@ static umf_result_t jp_free(void *priv, void *ptr) {
     if (ptr) {
         int tc_flags, alloc_flags;
         ut_thread_t *t = jp_enter(priv, &tc_flags, &alloc_flags);
-        // Inside a hook jemalloc takes no tcache (see "Re-entry").
-        dallocx(ptr, likely(!tls_in_hook) ? tc_flags : MALLOCX_TCACHE_NONE);
+        unsigned h = tls_in_hook;
+        if (likely(!h)) {
+            dallocx(ptr, tc_flags);
+        } else if (h & JP_UNSAFE) {
+            jp_defer(priv, ptr);
+        } else {
+            // Inside a hook, or past its own state (jemalloc's TSD was
+            // made, so it copes): no tcache (see "Re-entry").
+            dallocx(ptr, MALLOCX_TCACHE_NONE);
+        }
         jp_leave(t);
     }
     return UMF_RESULT_SUCCESS;
