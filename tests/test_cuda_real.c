@@ -184,8 +184,8 @@ START_TEST(test_memory_types) {
         umfMemoryProviderGetRecommendedPageSize(prov, 4096, &rec_page),
         UMF_RESULT_SUCCESS);
     ck_assert_uint_gt(min_page, 0);
-    printf("%s: min page %zu, recommended page %zu\n", type_names[_i],
-           min_page, rec_page);
+    printf("%s: min page %zu, recommended page %zu\n", type_names[_i], min_page,
+           rec_page);
     static const size_t sizes[] = {1, 100, 4096, 65536, 1 << 20, 64 << 20};
     for (size_t s = 0; s < ARRAY_SIZE(sizes); s++) {
         void *p = NULL;
@@ -268,8 +268,7 @@ START_TEST(test_disjoint_on_device) {
                 continue; // kept from the last round
             }
             if (blk[i]) {
-                ck_assert_int_eq(umfPoolFree(pool, blk[i]),
-                                 UMF_RESULT_SUCCESS);
+                ck_assert_int_eq(umfPoolFree(pool, blk[i]), UMF_RESULT_SUCCESS);
             }
             r = r * 1103515245u + 12345u;
             len[i] = 1 + (r >> 8) % (i % 10 == 0 ? 300000 : 2000);
@@ -381,8 +380,8 @@ START_TEST(test_ipc_two_processes) {
     close(fds[1]);
     int st = 0;
     ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
-                  "consumer status %d", st);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "consumer status %d",
+                  st);
     // What the consumer wrote is here.
     ck_assert(holds((dptr_t)(uintptr_t)p, len, 78));
     ck_assert_int_eq(umfPutIPCHandle(h), UMF_RESULT_SUCCESS);
