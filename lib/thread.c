@@ -95,6 +95,8 @@ static void release_slots(ut_thread_t *t, bool own_thread) {
     }
 }
 
+static bool gate_hold(ut_thread_t *t);
+
 // The key's destructor: the thread is exiting.
 static void thread_end(void *arg) {
     ut_thread_t *t = arg;
@@ -102,9 +104,60 @@ static void thread_end(void *arg) {
     // own frees after them) call finds no per-thread state.
     t->state = UT_DEAD;
     release_slots(t, true);
+    if (t->guard_pending && gate_hold(t)) {
+        // Inside the gate, and still listed (so that fork waits for it),
+        // until the exit guard's destructor later in this round.
+        t->guard_held = true;
+        return;
+    }
     pthread_mutex_lock(&list_lock);
     unlink_locked(t);
     pthread_mutex_unlock(&list_lock);
+}
+
+// --- The exit guard (thread.h) ---
+
+static pthread_once_t guard_once = PTHREAD_ONCE_INIT;
+static pthread_key_t guard_key;
+static _Atomic int guard_state; // 0 not yet, 1 ready, -1 failed
+
+// The guard key's destructor: after the engine's, in the same round.
+static void guard_end(void *arg) {
+    ut_thread_t *t = arg;
+    t->guard_pending = false;
+    if (t->guard_held) {
+        t->guard_held = false;
+        ut_gate_leave(&gate, t);
+        pthread_mutex_lock(&list_lock);
+        unlink_locked(t);
+        pthread_mutex_unlock(&list_lock);
+    }
+}
+
+static void guard_key_create(void) {
+    int err = pthread_key_create(&guard_key, guard_end);
+    if (err) {
+        LOG_PWARN(err, "pthread_key_create failed: no exit guard (a fork "
+                       "during a thread's exit may hang the child)");
+    }
+    atomic_store(&guard_state, err ? -1 : 1);
+}
+
+UMF_EXPORT void umf_private_thread_exit_guard_create(void) {
+    pthread_once(&guard_once, guard_key_create);
+}
+
+UMF_EXPORT bool umf_private_thread_exit_guard_arm(void) {
+    int st = atomic_load_explicit(&guard_state, memory_order_acquire);
+    if (st == 0) {
+        return false;
+    }
+    ut_thread_t *t = &ut_tls;
+    if (st > 0 && t->state == UT_LIVE && !t->guard_pending &&
+        pthread_setspecific(guard_key, t) == 0) {
+        t->guard_pending = true;
+    }
+    return true;
 }
 
 static void key_create(void) {
@@ -169,10 +222,33 @@ UMF_EXPORT bool umf_private_thread_set(int slot, void *state) {
 
 // --- The fork gate ---
 
+// Enters the gate for t (LIVE, or ending under the exit guard), waiting
+// while a fork is in progress. True: entered (nested when depth was > 0).
+static bool gate_hold(ut_thread_t *t) {
+    for (;;) {
+        unsigned n = atomic_load_explicit(&t->gate_depth, memory_order_relaxed);
+        (void)atomic_exchange_explicit(&t->gate_depth, n + 1,
+                                       memory_order_seq_cst);
+        if (n != 0 || atomic_load(&gate_closer) == t ||
+            !atomic_load_explicit(&gate.closed, memory_order_seq_cst)) {
+            return true;
+        }
+        atomic_store_explicit(&t->gate_depth, n, memory_order_release);
+        while (atomic_load_explicit(&gate.closed, memory_order_acquire)) {
+            os_yield();
+        }
+    }
+}
+
 UMF_EXPORT ut_thread_t *umf_private_thread_gate_enter_slow(ut_gate_t *g,
                                                            ut_thread_t *t) {
     if (t->state == UT_NEW) {
         (void)make_live(t);
+    }
+    if (t->state == UT_DEAD && t->guard_held) {
+        // Between libumf's destructor and the guard's: already inside.
+        (void)gate_hold(t);
+        return t;
     }
     if (t->state == UT_LIVE) {
         for (;;) {
@@ -274,6 +350,7 @@ static void list_child_after(void) {
         }
         release_slots(t, false);
         atomic_store_explicit(&t->gate_depth, 0, memory_order_relaxed);
+        t->guard_held = false;
         t->state = UT_DEAD;
         pthread_mutex_lock(&list_lock);
         unlink_locked(t);

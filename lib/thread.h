@@ -68,6 +68,8 @@ typedef struct ut_thread_t {
     _Atomic unsigned gate_depth; // gated calls in progress
     void *slot[UT_SLOTS];
     struct ut_thread_t *prev, *next; // live records, under the list lock
+    bool guard_pending; // the exit guard's key is set (see exit guard)
+    bool guard_held;    // thread_end holds the gate until the guard's key
 } ut_thread_t;
 
 typedef struct ut_client_t {
@@ -105,6 +107,21 @@ ut_gate_t *umf_private_thread_gate(void);
 // on the shared counter, and waits while a fork is in progress. Returns
 // the record to pass to ut_gate_leave (NULL: the shared counter).
 ut_thread_t *umf_private_thread_gate_enter_slow(ut_gate_t *g, ut_thread_t *t);
+
+// The exit guard. A third-party engine whose own TSD destructor takes its
+// internal locks (tbbmalloc's, which releases the thread's caches) runs
+// that destructor outside any gated call: a fork meanwhile leaves the
+// child with the lock held, and the child hangs in its first call. The
+// guard keeps such a thread inside the gate from libumf's destructor to
+// the destructor of a second key, created right after the engine's own
+// key (umf_private_thread_exit_guard_create, once): glibc runs the
+// destructors of one round in key order, so the engine's runs in between.
+// Engines' keys created after the guard's are not covered.
+void umf_private_thread_exit_guard_create(void);
+// Arms the guard for this thread. False while the guard does not exist
+// yet (call again later); true otherwise (also for threads that cannot
+// be armed any more: nothing to do for them).
+bool umf_private_thread_exit_guard_arm(void);
 
 // Live records (tests: after threads exit only the callers' stay).
 unsigned umf_private_thread_live_count(void);

@@ -211,6 +211,7 @@ typedef struct sp_tls_t {
     umf_result_t alloc_failed;   // the provider refused raw memory in this call
     umf_result_t free_failed;    // the provider refused a raw free in this call
     ut_thread_t *gate;           // from ut_gate_enter, for ut_gate_leave
+    bool guarded;                // the exit guard is armed (or needs not be)
 } sp_tls_t;
 
 static _Thread_local sp_tls_t tls_sp;
@@ -231,8 +232,18 @@ static inline sp_tls_t *sp_tls(void) {
 
 static ut_gate_t *sp_gate; // set before the first pool exists
 
+// tbbmalloc's TSD destructor (which releases the thread's caches under
+// tbbmalloc's locks) runs outside any pool call: libumf's exit guard keeps
+// the exiting thread inside the gate until it is done (thread.h).
+static UMF_NOINLINE UMF_COLD void sp_guard(sp_tls_t *t) {
+    t->guarded = umf_private_thread_exit_guard_arm();
+}
+
 static inline void gate_enter(sp_tls_t *t) {
     t->gate = ut_gate_enter(sp_gate, ut_self());
+    if (unlikely(!t->guarded)) {
+        sp_guard(t);
+    }
 }
 
 static inline void gate_leave(sp_tls_t *t) {
@@ -311,6 +322,9 @@ static umf_result_t sp_initialize(umf_memory_provider_handle_t provider,
         ret = UMF_RESULT_ERROR_MEMORY_PROVIDER_SPECIFIC;
         goto err_close_lib;
     }
+    // The guard's key right after the first pool's tbbmalloc key, so that
+    // its destructor runs after tbbmalloc's (thread.h, exit guard).
+    umf_private_thread_exit_guard_create();
     *priv = sp;
     return UMF_RESULT_SUCCESS;
 
