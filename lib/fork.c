@@ -26,6 +26,7 @@
 
 #include "common.h"
 #include "log.h"
+#include "os_linux.h"
 
 #define FORK_MAX_HANDLERS 32
 
@@ -120,4 +121,35 @@ UMF_EXPORT void umf_private_fork_install_again(void) {
         LOG_PERR(err, "pthread_atfork failed; fork() while another thread "
                       "allocates may deadlock");
     }
+}
+
+// --- The child's copy ---
+
+void fork_copy_gate_open(fork_copy_gate_t *g) {
+    if (g->fds[0] >= 0) {
+        return;
+    }
+    if (os_pipe(g->fds) != 0) {
+        g->fds[0] = g->fds[1] = -1;
+        LOG_WARN("fork: no pipe to wait for the child's copy of the heap");
+    }
+}
+
+void fork_copy_gate_wait(fork_copy_gate_t *g) {
+    if (g->fds[0] < 0) {
+        return;
+    }
+    (void)os_close(g->fds[1]);
+    os_read_until_eof(g->fds[0]); // the child has copied and closed its end
+    (void)os_close(g->fds[0]);
+    g->fds[0] = g->fds[1] = -1;
+}
+
+void fork_copy_gate_close(fork_copy_gate_t *g) {
+    if (g->fds[0] < 0) {
+        return;
+    }
+    (void)os_close(g->fds[0]);
+    (void)os_close(g->fds[1]);
+    g->fds[0] = g->fds[1] = -1;
 }

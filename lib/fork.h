@@ -64,4 +64,25 @@ void umf_private_fork_install_again(void);
 // libumf's constructor: installs the runner once. 0 or an errno value.
 int fork_hooks_install(void);
 
+// --- The child's copy ---
+// A component whose fork child copies memory that the parent goes on
+// writing (a shared heap made private in the child) makes the parent's
+// forking thread wait until the copy is done, so the child gets the memory
+// as it was at fork(). In its handlers: prepare opens the gate (a pipe,
+// with its lock held), parent waits until every copy of the write end is
+// closed, child closes the gate once it has copied. A gate that could not
+// be opened (no fds) does not wait: the failure is logged.
+typedef struct fork_copy_gate_t {
+    int fds[2]; // -1 when closed
+} fork_copy_gate_t;
+
+#define FORK_COPY_GATE_INIT                                                    \
+    {                                                                          \
+        { -1, -1 }                                                             \
+    }
+
+void fork_copy_gate_open(fork_copy_gate_t *g);
+void fork_copy_gate_wait(fork_copy_gate_t *g);
+void fork_copy_gate_close(fork_copy_gate_t *g);
+
 #endif /* UMF_FORK_H */

@@ -36,6 +36,12 @@ bool umf_private_provider_zero_filled(umf_memory_provider_handle_t h);
 umf_result_t
 umf_private_os_provider_private_after_fork(umf_memory_provider_handle_t h);
 
+// provider_file_memory.c: a fork child of this (shared) file provider gets
+// private copies of its mappings and takes new memory from anonymous
+// mappings, never from the file again.
+umf_result_t
+umf_private_file_provider_private_after_fork(umf_memory_provider_handle_t h);
+
 // provider_os_memory.c: removes the shm name of a shared OS provider now
 // (the object lives on while mapped or open); IPC handles then carry the
 // producer's pid and fd.

@@ -100,6 +100,7 @@ typedef enum px_type_t {
     PX_T_MIN,    // px_tier_t.min
     PX_T_MAX,    // px_tier_t.max
     PX_T_CHECKS, // int: umf_disjoint_pool_checks_t
+    PX_T_SYNC,   // px_map_sync_t
 } px_type_t;
 
 typedef enum px_scope_t {
@@ -134,6 +135,8 @@ static const px_key_t px_keys[] = {
     {"numa.part_size", PX_T_SIZE, PX_POOL, PC(numa_part_size), PX_NO_FLAG,
      true},
     {"memspace", PX_T_MSPACE, PX_POOL, PC(memspace), PX_NO_FLAG, false},
+    {"file.dir", PX_T_PATH, PX_POOL, PC(file_dir), PX_NO_FLAG, false},
+    {"file.map_sync", PX_T_SYNC, PX_POOL, PC(file_map_sync), PX_NO_FLAG, false},
     {"disjoint.slab_min_size", PX_T_SIZE, PX_POOL, PC(dj_slab_min_size),
      PC(dj_slab_min_size_set), false},
     {"disjoint.max_poolable_size", PX_T_SIZE, PX_POOL, PC(dj_max_poolable_size),
@@ -196,6 +199,12 @@ static const px_word_t px_mspace_words[] = {
     {NULL, 0},
 };
 
+static const px_word_t px_sync_words[] = {
+    {"auto", PX_MAP_SYNC_AUTO},
+    {"required", PX_MAP_SYNC_REQUIRED},
+    {NULL, 0},
+};
+
 static const px_word_t px_level_words[] = {
     {"debug", 0}, {"info", 1}, {"warning", 2}, {"error", 3}, {NULL, 0},
 };
@@ -236,6 +245,8 @@ static const px_word_t *px_words_of(px_type_t type) {
         return px_level_words;
     case PX_T_CHECKS:
         return px_checks_words;
+    case PX_T_SYNC:
+        return px_sync_words;
     case PX_T_TRI:
     case PX_T_BOOL:
         return px_bool_words;
@@ -463,7 +474,7 @@ typedef struct px_loc_t {
 typedef struct px_track_t {
     px_loc_t first; // a tier's first item
     px_loc_t range; // its last min or max
-    px_loc_t mode, nodes, part, mspace, disp, thp;
+    px_loc_t mode, nodes, part, mspace, disp, thp, file, sync;
     bool min_set;
 } px_track_t;
 
@@ -787,6 +798,7 @@ static int px_parse_value(px_ctx_t *c, const px_item_t *it, px_value_t *v) {
     case PX_T_MSPACE:
     case PX_T_LEVEL:
     case PX_T_CHECKS:
+    case PX_T_SYNC:
         return px_parse_words(c, it, v);
     case PX_T_SIZE:
     case PX_T_MIN:
@@ -927,6 +939,13 @@ static int px_store(px_ctx_t *c, const px_item_t *it, const px_value_t *v) {
     case PX_T_PATH:
         memcpy(field, it->val.p, it->val.n);
         ((char *)field)[it->val.n] = '\0';
+        if (k->scope == PX_POOL) { // file.dir
+            tr->file = c->loc;
+        }
+        break;
+    case PX_T_SYNC:
+        *(px_map_sync_t *)field = (px_map_sync_t)v->word;
+        tr->sync = c->loc;
         break;
     case PX_T_NODES: {
         px_pool_conf_t *pc = (px_pool_conf_t *)base;
@@ -1198,6 +1217,58 @@ static int px_check_numa(px_ctx_t *c, px_pool_conf_t *pc, const px_track_t *tr,
     return 0;
 }
 
+// A heap on a file (file.dir) is the file provider's, mapped shared: none
+// of the OS provider's settings apply to it. `pre` is "" or "tier.NAME.".
+static int px_check_file(px_ctx_t *c, const px_pool_conf_t *pc,
+                         const px_track_t *tr, const char *pre) {
+    static const char placed[] = "the file's pages are placed by its "
+                                 "filesystem";
+    if (!pc->file_dir[0]) {
+        if (pc->file_map_sync != PX_MAP_SYNC_AUTO) {
+            return px_fail_at(c, tr->sync,
+                              "%sfile.map_sync: needs %sfile.dir (the "
+                              "directory of the heap's file)",
+                              pre, pre);
+        }
+        return 0;
+    }
+    if (pc->pool == PX_POOL_SYSTEM) {
+        return px_fail_at(c, tr->file,
+                          "%sfile.dir: a tier with pool=system has no heap "
+                          "to put on a file",
+                          pre);
+    }
+    const char *key = NULL, *why = placed;
+    px_loc_t at = tr->file;
+    if (pc->disposition != PX_PAGES_PRIVATE) {
+        key = "page.disposition";
+        at = tr->disp;
+        why = "a heap on a file is shared memory already; drop "
+              "page.disposition";
+    } else if (pc->memspace != PX_MEMSPACE_UNSET) {
+        key = "memspace";
+        at = tr->mspace;
+    } else if (pc->numa_all_nodes || pc->numa_nnodes) {
+        key = "numa.nodes";
+        at = tr->nodes;
+    } else if (pc->numa_mode >= 0) {
+        key = "numa.mode";
+        at = tr->mode;
+    } else if (pc->numa_part_size) {
+        key = "numa.part_size";
+        at = tr->part;
+    } else if (pc->thp != PX_UNSET) {
+        key = "thp";
+        at = tr->thp;
+        why = "the file's filesystem chooses its page size";
+    }
+    if (key) {
+        return px_fail_at(c, at, "%s%s: not supported with %sfile.dir (%s)",
+                          pre, key, pre, why);
+    }
+    return 0;
+}
+
 static const char *px_max_str(size_t v, char *buf, size_t cap) {
     return v == SIZE_MAX ? "no limit" : px_size_str(v, buf, cap);
 }
@@ -1205,7 +1276,8 @@ static const char *px_max_str(size_t v, char *buf, size_t cap) {
 static int px_validate(px_ctx_t *c) {
     px_config_t *cfg = c->cfg;
     char pre[PX_NAME_MAX + 8], a[32], b[32], d[32], e[32];
-    if (px_check_numa(c, &cfg->base, &c->track[0], "") != 0) {
+    if (px_check_file(c, &cfg->base, &c->track[0], "") != 0 ||
+        px_check_numa(c, &cfg->base, &c->track[0], "") != 0) {
         return -1;
     }
     for (size_t i = 0; i < cfg->ntiers; i++) {
@@ -1223,7 +1295,8 @@ static int px_validate(px_ctx_t *c) {
                               px_size_str(t->min, a, sizeof(a)), pre,
                               px_size_str(t->max, b, sizeof(b)));
         }
-        if (px_check_numa(c, &t->pc, tr, pre) != 0) {
+        if (px_check_file(c, &t->pc, tr, pre) != 0 ||
+            px_check_numa(c, &t->pc, tr, pre) != 0) {
             return -1;
         }
     }
@@ -1375,6 +1448,11 @@ static const char *px_value_str(const px_key_t *k, const char *base, char *buf,
         return *(const char *)field ? (const char *)field : PX_DEFAULT_STR;
     case PX_T_CHECKS: {
         const char *w = px_word_of(px_checks_words, *(const int *)field);
+        return w ? w : "?";
+    }
+    case PX_T_SYNC: {
+        const char *w =
+            px_word_of(px_sync_words, (int)*(const px_map_sync_t *)field);
         return w ? w : "?";
     }
     case PX_T_NODES:

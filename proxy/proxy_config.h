@@ -52,6 +52,12 @@ typedef enum px_memspace_t {
     PX_MEMSPACE_LOWEST_LATENCY,
 } px_memspace_t;
 
+// file.map_sync=: what a heap on a file (file.dir=) needs of its filesystem.
+typedef enum px_map_sync_t {
+    PX_MAP_SYNC_AUTO = 0, // MAP_SYNC where the filesystem is DAX
+    PX_MAP_SYNC_REQUIRED, // a DAX filesystem, or an error at start-up
+} px_map_sync_t;
+
 typedef enum px_tristate_t {
     PX_UNSET = 0,
     PX_OFF,
@@ -72,6 +78,11 @@ typedef struct px_pool_conf_t {
     size_t numa_nnodes;
     size_t numa_part_size;  // 0 = unset
     px_memspace_t memspace; // memspace= (with numa.mode as policy)
+
+    // The heap on a file of its own in this directory (file.dir=; ""
+    // unset), mapped shared, with file.map_sync=.
+    char file_dir[PX_PATH_MAX];
+    px_map_sync_t file_map_sync;
 
     // disjoint.slab_min_size=, .max_poolable_size=, .capacity=,
     // .min_bucket_size=; each with a flag saying it was given.
@@ -125,7 +136,8 @@ void px_config_defaults(px_config_t *cfg);
 // NULL). `prog` is the program's name for [sections] (may be NULL: only
 // unsectioned items apply). Validates the result (tier ranges must not
 // overlap; a tier needs min; min <= max; numa.mode needs nodes where the
-// mode does; part_size needs interleave).
+// mode does; part_size needs interleave; file.dir goes with no shared page
+// disposition, NUMA key, memspace or thp, and file.map_sync needs it).
 // Returns 0, or -1 with one line (no newline; the input it echoes is
 // escaped with px_escape) in err describing the first problem: where (UMF_PROXY or file:line), the key, and the accepted
 // values; for an unknown key, the nearest valid one ("did you mean ...").

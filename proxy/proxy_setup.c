@@ -5,11 +5,12 @@
  *
  * The constructor reads the configuration (the file named by
  * UMF_PROXY_CONFIG, else /etc/umf/proxy.conf if present, then the UMF_PROXY
- * string, which wins), creates one OS provider and pool per heap (the base
- * heap and each tier), and only then opens the pools to requests
- * (px.ready). A bad configuration, or a pool that cannot be created, prints
- * one line to stderr and ends the program with status 1 before main runs:
- * nothing is silently ignored.
+ * string, which wins), creates one provider and pool per heap (the base
+ * heap and each tier: an OS provider, a memspace's, or for file.dir a
+ * file provider under a coarse one), and only then opens the pools to
+ * requests (px.ready). A bad configuration, or a heap that cannot be
+ * created, prints one line to stderr and ends the program with status 1
+ * before main runs: nothing is silently ignored.
  *
  * Nothing is torn down at exit: other libraries' destructors may still free
  * memory of the pools. With stats on, the report is printed by a destructor.
@@ -28,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -38,6 +40,8 @@
 #include <umf/pools/pool_jemalloc.h>
 #include <umf/pools/pool_proxy.h>
 #include <umf/pools/pool_scalable.h>
+#include <umf/providers/provider_coarse.h>
+#include <umf/providers/provider_file_memory.h>
 #include <umf/providers/provider_os_memory.h>
 #include <umf/providers/provider_os_memory_ext.h>
 
@@ -183,8 +187,138 @@ px_make_memspace_provider(const px_pool_conf_t *pc) {
     return prov;
 }
 
+// --- A heap on a file (file.dir) ---
+
+// The heap's file has no name: each process (and each heap) has a file of
+// its own, so processes of one configuration (a build's compilers, a
+// shell's children) never share or truncate one another's heap, and
+// nothing is left in the directory whatever ends the process; the space
+// is freed when the process and its fork children are gone. O_TMPFILE
+// where the filesystem has it, else a fresh name removed at once.
+#ifndef O_TMPFILE
+#define O_TMPFILE (020000000 | O_DIRECTORY)
+#endif
+#ifndef MAP_SHARED_VALIDATE
+#define MAP_SHARED_VALIDATE 0x03
+#endif
+#ifndef MAP_SYNC
+#define MAP_SYNC 0x80000
+#endif
+
+// Returns an open descriptor of a new unnamed file in dir, or -errno.
+static int px_file_create(const char *dir, const char *heap) {
+    int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+        return fd;
+    }
+    // EISDIR/EINVAL: a kernel without O_TMPFILE; EOPNOTSUPP: a filesystem.
+    if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL) {
+        return -errno;
+    }
+    char path[PATH_MAX];
+    int n = snprintf(path, sizeof(path), "%s/.umf_proxy_heap_%d%s%s_XXXXXX",
+                     dir, (int)getpid(), heap[0] ? "_" : "", heap);
+    if (n < 0 || (size_t)n >= sizeof(path)) {
+        return -ENAMETOOLONG;
+    }
+    fd = mkostemp(path, O_CLOEXEC);
+    if (fd < 0) {
+        return -errno;
+    }
+    (void)unlink(path);
+    return fd;
+}
+
+// file.map_sync=required: the file must take a MAP_SYNC mapping (DAX).
+static int px_file_probe_sync(int fd) {
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    void *p = mmap(NULL, page, PROT_READ | PROT_WRITE,
+                   MAP_SHARED_VALIDATE | MAP_SYNC, fd, 0);
+    if (p == MAP_FAILED) {
+        return -errno;
+    }
+    (void)munmap(p, page);
+    return 0;
+}
+
+// The file provider on the heap's file, mapped shared (private file pages
+// would be copied into anonymous memory as soon as they are written),
+// under a coarse provider: the file provider never frees, the coarse one
+// reuses what the pool gives back.
+static umf_memory_provider_handle_t
+px_make_file_provider(const px_pool_conf_t *pc, const char *heap) {
+    char what[PX_PATH_MAX + PX_NAME_MAX + 32];
+    snprintf(what, sizeof(what), "%s%s%sfile.dir %s", heap[0] ? "tier." : "",
+             heap, heap[0] ? "." : "", pc->file_dir);
+    int fd = px_file_create(pc->file_dir, heap);
+    if (fd < 0) {
+        char msg[sizeof(what) + 128];
+        snprintf(msg, sizeof(msg), "%s: cannot create the heap's file", what);
+        px_die(msg, strerror(-fd));
+    }
+    if (pc->file_map_sync == PX_MAP_SYNC_REQUIRED) {
+        int r = px_file_probe_sync(fd);
+        if (r < 0) {
+            char msg[sizeof(what) + 128];
+            snprintf(msg, sizeof(msg),
+                     "%s: file.map_sync=required: no MAP_SYNC here", what);
+            px_die(msg, r == -EOPNOTSUPP || r == -EINVAL
+                            ? "not a DAX filesystem (FSDAX: ext4 or xfs "
+                              "mounted with -o dax on persistent memory)"
+                            : strerror(-r));
+        }
+    }
+    // The provider opens the file again by this path (it is used for
+    // nothing else: a coarse provider has no IPC).
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        char msg[sizeof(what) + 128];
+        snprintf(msg, sizeof(msg), "%s: cannot reach the heap's file as %s",
+                 what, path);
+        px_die(msg, "is /proc mounted?");
+    }
+    umf_file_memory_provider_params_handle_t params;
+    umf_result_t r = umfFileMemoryProviderParamsCreate(&params, path);
+    if (r == UMF_RESULT_SUCCESS) {
+        r = umfFileMemoryProviderParamsSetVisibility(params,
+                                                     UMF_MEM_MAP_SHARED);
+    }
+    umf_memory_provider_handle_t file = NULL;
+    if (r == UMF_RESULT_SUCCESS) {
+        r = umfMemoryProviderCreate(umfFileMemoryProviderOps(), params, &file);
+    }
+    umfFileMemoryProviderParamsDestroy(params);
+    close(fd);
+    if (r != UMF_RESULT_SUCCESS) {
+        char msg[sizeof(what) + 128];
+        snprintf(msg, sizeof(msg), "%s: cannot map the heap's file", what);
+        px_die(msg, r == UMF_RESULT_ERROR_INVALID_ARGUMENT
+                        ? "the file provider refused it (UMF_LOG=level:error "
+                          "says why)"
+                        : px_result_str(r));
+    }
+    // A heap stays private across fork, as with any malloc.
+    r = umf_private_file_provider_private_after_fork(file);
+    coarse_memory_provider_params_t cp = umfCoarseMemoryProviderParamsDefault();
+    cp.upstream_memory_provider = file;
+    cp.destroy_upstream_memory_provider = true;
+    umf_memory_provider_handle_t prov = NULL;
+    if (r == UMF_RESULT_SUCCESS) {
+        r = umfMemoryProviderCreate(umfCoarseMemoryProviderOps(), &cp, &prov);
+    }
+    if (r != UMF_RESULT_SUCCESS) {
+        px_die(what, px_result_str(r));
+    }
+    return prov;
+}
+
 static umf_memory_provider_handle_t px_make_provider(const px_pool_conf_t *pc,
                                                      const char *heap) {
+    if (pc->file_dir[0]) {
+        return px_make_file_provider(pc, heap);
+    }
     if (pc->memspace != PX_MEMSPACE_UNSET) {
         return px_make_memspace_provider(pc);
     }
@@ -547,8 +681,9 @@ static void px_make_heap(px_heap_t *heap, const px_pool_conf_t *pc,
     umf_memory_provider_handle_t prov = px_make_provider(pc, name);
     // Asked of the OS provider itself (the stats wrapper declares nothing).
     heap->fresh_zero = umf_private_provider_zero_filled(prov);
-    heap->private_fresh =
-        heap->fresh_zero && pc->disposition == PX_PAGES_PRIVATE;
+    heap->private_fresh = heap->fresh_zero &&
+                          pc->disposition == PX_PAGES_PRIVATE &&
+                          !pc->file_dir[0];
     heap->direct_above = SIZE_MAX;
     if (kind == PX_POOL_DISJOINT) {
         // The disjoint pool sends every request above max_poolable (2 MiB

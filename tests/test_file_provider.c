@@ -8,9 +8,12 @@
  * reaching the file for SHARED and not for PRIVATE, no free, purge,
  * page sizes and name, split/merge, IPC refused when PRIVATE, IPC inside
  * the process through the provider API (a second provider opens what the
- * first handed out), and FSDAX: the provider on $UMF_TESTS_FSDAX_PATH when
- * it is set (skipped with a line on stdout otherwise; this machine has no
- * DAX filesystem).
+ * first handed out), fork (a shared mapping is shared with the child;
+ * marked private-after-fork, as the proxy's file heaps are, the child gets
+ * a private copy and anonymous memory from then on, and the parent's
+ * memory and file never see its writes), and FSDAX: the provider on
+ * $UMF_TESTS_FSDAX_PATH when it is set (skipped with a line on stdout
+ * otherwise; this machine has no DAX filesystem).
  *
  * Processes exchanging handles: tests/test_ipc_file.sh.
  */
@@ -389,6 +392,152 @@ START_TEST(test_file_proxy_pool_umffree_not_supported) {
 }
 END_TEST
 
+// --- Fork ---
+
+// For libumf_proxy.so, not API: a shared provider whose fork children get
+// private copies of its memory (the proxy's heaps on a file).
+umf_result_t
+umf_private_file_provider_private_after_fork(umf_memory_provider_handle_t h);
+
+// How many bytes of the file equal v.
+static size_t file_count(const char *file, unsigned char v) {
+    int fd = open(file, O_RDONLY);
+    ck_assert_int_ge(fd, 0);
+    static unsigned char buf[1 << 16];
+    ssize_t n;
+    size_t seen = 0;
+    while ((n = read(fd, buf, sizeof(buf))) > 0) {
+        for (ssize_t k = 0; k < n; k++) {
+            seen += buf[k] == v;
+        }
+    }
+    close(fd);
+    return seen;
+}
+
+static int wait_child(pid_t pid) {
+    int st;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    ck_assert_msg(WIFEXITED(st), "the child was killed by signal %d",
+                  WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+    return WEXITSTATUS(st);
+}
+
+// Without the mark, a shared mapping is shared with a fork child.
+START_TEST(test_file_fork_shared_is_shared) {
+    umf_memory_provider_handle_t h = make(path, UMF_MEM_MAP_SHARED, RW);
+    volatile unsigned char *p;
+    ck_assert_int_eq(umfMemoryProviderAlloc(h, MiB, 0, (void **)&p), R_OK_);
+    memset((void *)p, 0x21, MiB);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        p[100] = 0x42;
+        _exit(0);
+    }
+    ck_assert_int_eq(wait_child(pid), 0);
+    ck_assert_int_eq(p[100], 0x42);
+    umfMemoryProviderDestroy(h);
+}
+END_TEST
+
+// In the child of a private-after-fork provider: the contents of the
+// moment of fork, then its own writes, a private copy (no IPC), and new
+// memory that is not the file's. Returns 0 or the number of the failure.
+static int private_child(umf_memory_provider_handle_t h, unsigned char *a,
+                         unsigned char *b, size_t len) {
+    for (size_t i = 0; i < len; i++) {
+        if (b[i] != (unsigned char)(i * 7 + 1)) {
+            return 1;
+        }
+    }
+    memset(b, 0x99, len);
+    memset(a, 0x99, 1000);
+    size_t sz;
+    if (umfMemoryProviderGetIPCHandleSize(h, &sz) != R_INVAL) {
+        return 2; // a private copy has no IPC
+    }
+    unsigned char *c;
+    if (umfMemoryProviderAlloc(h, 5 * MiB, 2 * MiB, (void **)&c) != R_OK_) {
+        return 3;
+    }
+    if ((uintptr_t)c % (2 * MiB) != 0) {
+        return 4;
+    }
+    memset(c, 0x99, 5 * MiB);
+    if (umfMemoryProviderPurgeForce(h, c, MiB) != R_OK_ || c[0] != 0) {
+        return 5; // anonymous memory: zeros after the purge
+    }
+    umfMemoryProviderDestroy(h);
+    return 0;
+}
+
+START_TEST(test_file_fork_private_after_fork) {
+    umf_memory_provider_handle_t h = make(path, UMF_MEM_MAP_SHARED, RW);
+    ck_assert_int_eq(umf_private_file_provider_private_after_fork(h), R_OK_);
+    // A packed block, then one larger than the rest of the first window.
+    const size_t len = 3 * MiB + 5;
+    unsigned char *a, *b;
+    ck_assert_int_eq(umfMemoryProviderAlloc(h, 1000, 0, (void **)&a), R_OK_);
+    ck_assert_int_eq(umfMemoryProviderAlloc(h, len, 0, (void **)&b), R_OK_);
+    for (size_t i = 0; i < len; i++) {
+        b[i] = (unsigned char)(i * 7 + 1);
+    }
+    memset(a, 0x55, 1000);
+    off_t size_before = file_size(path);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        _exit(private_child(h, a, b, len));
+    }
+    // The parent writes at once: the child has its copy already.
+    memset(b, 0x33, len);
+    ck_assert_int_eq(wait_child(pid), 0);
+    for (size_t i = 0; i < len; i++) {
+        ck_assert_int_eq(b[i], 0x33);
+    }
+    for (size_t i = 0; i < 1000; i++) {
+        ck_assert_int_eq(a[i], 0x55);
+    }
+    // Nothing of the child reached the file: not its writes, not its new
+    // allocation (the file did not grow).
+    ck_assert_uint_eq(file_count(path, 0x99), 0);
+    ck_assert_uint_eq(file_count(path, 0x33), len);
+    ck_assert_int_eq(file_size(path), size_before);
+    // The parent's provider is as it was: shared, with IPC.
+    size_t sz;
+    ck_assert_int_eq(umfMemoryProviderGetIPCHandleSize(h, &sz), R_OK_);
+    umfMemoryProviderDestroy(h);
+}
+END_TEST
+
+START_TEST(test_file_private_after_fork_args) {
+    ck_assert_int_eq(umf_private_file_provider_private_after_fork(NULL),
+                     R_INVAL);
+    umf_memory_provider_ops_t ops = test_provider_ops();
+    umf_memory_provider_handle_t other;
+    ck_assert_int_eq(umfMemoryProviderCreate(&ops, NULL, &other), R_OK_);
+    ck_assert_int_eq(umf_private_file_provider_private_after_fork(other),
+                     R_INVAL); // not a file provider
+    umfMemoryProviderDestroy(other);
+    // A private mapping is copy-on-write already: accepted, nothing to do.
+    umf_memory_provider_handle_t h = make(path, UMF_MEM_MAP_PRIVATE, RW);
+    ck_assert_int_eq(umf_private_file_provider_private_after_fork(h), R_OK_);
+    volatile unsigned char *p;
+    ck_assert_int_eq(umfMemoryProviderAlloc(h, MiB, 0, (void **)&p), R_OK_);
+    p[0] = 1;
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        p[0] = 2;
+        _exit(0);
+    }
+    ck_assert_int_eq(wait_child(pid), 0);
+    ck_assert_int_eq(p[0], 1);
+    umfMemoryProviderDestroy(h);
+}
+END_TEST
+
 // --- FSDAX (needs a file on a DAX filesystem) ---
 
 START_TEST(test_file_fsdax) {
@@ -433,6 +582,13 @@ static Suite *file_suite(void) {
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_file_ipc_private_invalid);
     tcase_add_test(tc, test_file_ipc_in_process);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("fork");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_file_fork_shared_is_shared);
+    tcase_add_test(tc, test_file_fork_private_after_fork);
+    tcase_add_test(tc, test_file_private_after_fork_args);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("fsdax");

@@ -4,7 +4,8 @@
  * test_proxy_config.c - the proxy's configuration parser (proxy_config.c,
  * compiled in): every key and value, the UMF_PROXY and file syntaxes,
  * [sections] with wildcards, file-then-environment precedence, sizes and
- * their overflow, tiers, NUMA lists and the rules checked at the end, the
+ * their overflow, tiers, NUMA lists and the rules checked at the end, heaps
+ * on a file (file.dir, file.map_sync) and what they do not go with, the
  * exact error messages, files that cannot be read, px_config_print, and
  * the shipped examples (conf/) and man page (man/umf_proxy.conf.5).
  *
@@ -121,6 +122,8 @@ static void ck_pool_conf_unset(const px_pool_conf_t *pc) {
     ck_assert_int_eq(pc->je_keep_all, PX_UNSET);
     ck_assert_uint_eq(pc->sc_granularity, 0);
     ck_assert_int_eq(pc->sc_keep_all, PX_UNSET);
+    ck_assert_str_eq(pc->file_dir, "");
+    ck_assert_int_eq(pc->file_map_sync, PX_MAP_SYNC_AUTO);
 }
 
 // Reads a whole (small) file into buf.
@@ -228,6 +231,14 @@ START_TEST(test_proxy_config_every_key) {
     ck_assert_str_eq(cfg.log_file, "umf.log");
     ck_assert_uint_eq(cfg.ntiers, 0);
 
+    // A heap on a file (its own load: it takes no NUMA keys and no thp).
+    ck_load_ok(load_env("file.dir=/mnt/pmem0/my heaps;file.map_sync=required"));
+    ck_assert_str_eq(cfg.base.file_dir, "/mnt/pmem0/my heaps");
+    ck_assert_int_eq(cfg.base.file_map_sync, PX_MAP_SYNC_REQUIRED);
+    ck_load_ok(load_env("file.dir=rel;file.map_sync=auto"));
+    ck_assert_str_eq(cfg.base.file_dir, "rel");
+    ck_assert_int_eq(cfg.base.file_map_sync, PX_MAP_SYNC_AUTO);
+
     // Zero sizes are values where 0 means something.
     ck_load_ok(load_env("disjoint.slab_min_size=0; disjoint.capacity=0;"
                         "size.threshold=0"));
@@ -286,6 +297,15 @@ START_TEST(test_proxy_config_every_tier_key) {
     ck_assert_int_eq(t->pc.numa_mode, UMF_NUMA_MODE_INTERLEAVE);
     ck_assert_uint_eq(t->pc.numa_part_size, 64 << 10);
     ck_pool_conf_unset(&cfg.base); // tier keys leave the base alone
+
+    ck_load_ok(load_env("tier.pm.min=1M;tier.pm.file.dir=/mnt/pmem0;"
+                        "tier.pm.file.map_sync=required;tier.pm.pool=proxy"));
+    t = tier_named("pm");
+    ck_assert_ptr_nonnull(t);
+    ck_assert_str_eq(t->pc.file_dir, "/mnt/pmem0");
+    ck_assert_int_eq(t->pc.file_map_sync, PX_MAP_SYNC_REQUIRED);
+    ck_assert_int_eq(t->pc.pool, PX_POOL_PROXY);
+    ck_pool_conf_unset(&cfg.base);
 }
 END_TEST
 
@@ -418,6 +438,10 @@ START_TEST(test_proxy_config_bad_values) {
         {"disjoint.checks=on",
          "UMF_PROXY: disjoint.checks: bad value 'on' (accepted: abort, "
          "error, off)"},
+        {"file.map_sync=on", "UMF_PROXY: file.map_sync: bad value 'on' "
+                             "(accepted: auto, required)"},
+        {"file.dir=",
+         "UMF_PROXY: file.dir: bad value '' (accepted: " ACC_PATH ")"},
         {"jemalloc.keep_all=2", "UMF_PROXY: jemalloc.keep_all: bad value '2' "
                                 "(accepted: " ACC_BOOL ")"},
         {"scalable.granularity=0",
@@ -1242,6 +1266,70 @@ START_TEST(test_proxy_config_memspace) {
 }
 END_TEST
 
+// file.dir: the keys it does not go with, each reported at its own item.
+START_TEST(test_proxy_config_file_rules) {
+    static const bad_case_t cases[] = {
+        {"file.map_sync=required", "UMF_PROXY: file.map_sync: needs file.dir "
+                                   "(the directory of the heap's file)"},
+        {"tier.t.min=0;tier.t.file.map_sync=required",
+         "UMF_PROXY: tier.t.file.map_sync: needs tier.t.file.dir (the "
+         "directory of the heap's file)"},
+        {"file.dir=/d;page.disposition=shared-fd",
+         "UMF_PROXY: page.disposition: not supported with file.dir (a heap "
+         "on a file is shared memory already; drop page.disposition)"},
+        {"page.disposition=shared-shm;file.dir=/d",
+         "UMF_PROXY: page.disposition: not supported with file.dir (a heap "
+         "on a file is shared memory already; drop page.disposition)"},
+        {"file.dir=/d;memspace=host_all",
+         "UMF_PROXY: memspace: not supported with file.dir (the file's pages "
+         "are placed by its filesystem)"},
+        {"file.dir=/d;numa.nodes=0",
+         "UMF_PROXY: numa.nodes: not supported with file.dir (the file's "
+         "pages are placed by its filesystem)"},
+        {"file.dir=/d;numa.mode=default",
+         "UMF_PROXY: numa.mode: not supported with file.dir (the file's "
+         "pages are placed by its filesystem)"},
+        {"file.dir=/d;numa.part_size=4K",
+         "UMF_PROXY: numa.part_size: not supported with file.dir (the file's "
+         "pages are placed by its filesystem)"},
+        {"file.dir=/d;thp=off", "UMF_PROXY: thp: not supported with file.dir "
+                                "(the file's filesystem chooses its page "
+                                "size)"},
+        {"tier.t.min=1M;tier.t.file.dir=/d;tier.t.numa.nodes=all",
+         "UMF_PROXY: tier.t.numa.nodes: not supported with tier.t.file.dir "
+         "(the file's pages are placed by its filesystem)"},
+        {"tier.t.min=1M;tier.t.pool=system;tier.t.file.dir=/d",
+         "UMF_PROXY: tier.t.file.dir: a tier with pool=system has no heap to "
+         "put on a file"},
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+        ck_load_fails(load_env(cases[i].env), cases[i].want);
+    }
+    // Per heap: the base's file.dir says nothing about a tier's keys, nor
+    // a tier's about the base's.
+    ck_load_ok(load_env("file.dir=/d;tier.t.min=1M;tier.t.numa.nodes=0;"
+                        "tier.t.thp=on"));
+    ck_load_ok(load_env("numa.nodes=0;tier.t.min=1M;tier.t.file.dir=/d;"
+                        "tier.u.min=0;tier.u.max=1K;tier.u.file.dir=/e;"
+                        "tier.u.pool=scalable"));
+    // Where: the file line of the item that conflicts.
+    const char *path = make_file("file.conf", "file.dir = /d\n"
+                                              "\n"
+                                              "thp = on\n");
+    char want[512];
+    snprintf(want, sizeof(want),
+             "%s:3: thp: not supported with file.dir (the file's filesystem "
+             "chooses its page size)",
+             path);
+    ck_load_fails(load(NULL, path, true, NULL), want);
+    // The first conflict in the order page.disposition, memspace, NUMA
+    // keys, thp is reported, wherever its item is.
+    ck_load_fails(load("numa.mode=local", path, true, NULL),
+                  "UMF_PROXY: numa.mode: not supported with file.dir (the "
+                  "file's pages are placed by its filesystem)");
+}
+END_TEST
+
 START_TEST(test_proxy_config_numa_rules) {
     // numa.nodes without numa.mode means bind.
     ck_load_ok(load_env("numa.nodes=1"));
@@ -1509,6 +1597,8 @@ static const char default_print[] = "config file: none\n"
                                     "numa.mode=(default)\n"
                                     "numa.part_size=(default)\n"
                                     "memspace=(default)\n"
+                                    "file.dir=(default)\n"
+                                    "file.map_sync=auto\n"
                                     "disjoint.slab_min_size=(default)\n"
                                     "disjoint.max_poolable_size=(default)\n"
                                     "disjoint.capacity=(default)\n"
@@ -1551,10 +1641,14 @@ START_TEST(test_proxy_config_print) {
                                 "tier.big.pool = system\n"
                                 "tier.small.min = 0\n"
                                 "tier.small.max = 4095\n"
-                                "tier.small.numa.nodes = all\n");
+                                "tier.small.numa.nodes = all\n"
+                                "tier.pm.min = 2G\n"
+                                "tier.pm.file.dir = /mnt/pmem0/h\n"
+                                "tier.pm.file.map_sync = required\n"
+                                "tier.big.max = 1G\n");
     ck_load_ok(load(NULL, path, true, NULL));
     print_to(&cfg, out, sizeof(out));
-    char want[8192];
+    char want[12288];
     snprintf(want, sizeof(want),
              "config file: %s\n"
              "pool=disjoint\n"
@@ -1565,6 +1659,8 @@ START_TEST(test_proxy_config_print) {
              "numa.mode=interleave\n"
              "numa.part_size=2M\n"
              "memspace=(default)\n"
+             "file.dir=(default)\n"
+             "file.map_sync=auto\n"
              "disjoint.slab_min_size=64K\n"
              "disjoint.max_poolable_size=1G\n"
              "disjoint.capacity=3\n"
@@ -1578,7 +1674,7 @@ START_TEST(test_proxy_config_print) {
              "log=info\n"
              "log.file=rel/l.log\n"
              "tier.big.min=1M\n"
-             "tier.big.max=(default)\n"
+             "tier.big.max=1G\n"
              "tier.big.pool=system\n"
              "tier.big.page.disposition=private\n"
              "tier.big.thp=(default)\n"
@@ -1586,6 +1682,8 @@ START_TEST(test_proxy_config_print) {
              "tier.big.numa.mode=(default)\n"
              "tier.big.numa.part_size=(default)\n"
              "tier.big.memspace=(default)\n"
+             "tier.big.file.dir=(default)\n"
+             "tier.big.file.map_sync=auto\n"
              "tier.big.disjoint.slab_min_size=(default)\n"
              "tier.big.disjoint.max_poolable_size=(default)\n"
              "tier.big.disjoint.capacity=(default)\n"
@@ -1603,6 +1701,8 @@ START_TEST(test_proxy_config_print) {
              "tier.small.numa.mode=bind\n"
              "tier.small.numa.part_size=(default)\n"
              "tier.small.memspace=(default)\n"
+             "tier.small.file.dir=(default)\n"
+             "tier.small.file.map_sync=auto\n"
              "tier.small.disjoint.slab_min_size=(default)\n"
              "tier.small.disjoint.max_poolable_size=(default)\n"
              "tier.small.disjoint.capacity=(default)\n"
@@ -1610,7 +1710,26 @@ START_TEST(test_proxy_config_print) {
              "tier.small.disjoint.checks=(default)\n"
              "tier.small.jemalloc.keep_all=(default)\n"
              "tier.small.scalable.granularity=(default)\n"
-             "tier.small.scalable.keep_all=(default)\n",
+             "tier.small.scalable.keep_all=(default)\n"
+             "tier.pm.min=2G\n"
+             "tier.pm.max=(default)\n"
+             "tier.pm.pool=(default)\n"
+             "tier.pm.page.disposition=private\n"
+             "tier.pm.thp=(default)\n"
+             "tier.pm.numa.nodes=(default)\n"
+             "tier.pm.numa.mode=(default)\n"
+             "tier.pm.numa.part_size=(default)\n"
+             "tier.pm.memspace=(default)\n"
+             "tier.pm.file.dir=/mnt/pmem0/h\n"
+             "tier.pm.file.map_sync=required\n"
+             "tier.pm.disjoint.slab_min_size=(default)\n"
+             "tier.pm.disjoint.max_poolable_size=(default)\n"
+             "tier.pm.disjoint.capacity=(default)\n"
+             "tier.pm.disjoint.min_bucket_size=(default)\n"
+             "tier.pm.disjoint.checks=(default)\n"
+             "tier.pm.jemalloc.keep_all=(default)\n"
+             "tier.pm.scalable.granularity=(default)\n"
+             "tier.pm.scalable.keep_all=(default)\n",
              path);
     ck_assert_str_eq(out, want);
 }
@@ -1624,6 +1743,7 @@ START_TEST(test_proxy_config_print_round_trip) {
                         "tier.a.min=1; tier.a.max=18446744073709551614;"
                         "tier.a.disjoint.capacity=18446744073709551615;"
                         "tier.a.scalable.granularity=1K;"
+                        "tier.a.file.dir=/d/e;tier.a.file.map_sync=required;"
                         "log.file=/x/y=z"));
     print_to(&cfg, out, sizeof(out));
     // Keep the key=value lines that are set.
@@ -1662,8 +1782,8 @@ START_TEST(test_proxy_config_examples_parse) {
     };
     static const char *const required[] = {
         "interleave-all-nodes.conf", "small-to-system.conf",
-        "shared-memory-ipc.conf", "tiering-large-to-node1.conf",
-        "per-program.conf"};
+        "shared-memory-ipc.conf",    "tiering-large-to-node1.conf",
+        "per-program.conf",          "large-blocks-on-file.conf"};
     static char readme[65536];
     char path[512];
     snprintf(path, sizeof(path), "%s/README.md", CONF_DIR);
@@ -1718,6 +1838,14 @@ START_TEST(test_proxy_config_examples_say_what_they_do) {
 
     load_example("shared-memory-ipc.conf", NULL);
     ck_assert_int_ne(cfg.base.disposition, PX_PAGES_PRIVATE);
+
+    load_example("large-blocks-on-file.conf", NULL);
+    ck_assert_str_eq(cfg.base.file_dir, "");
+    const px_tier_t *big = tier_named("big");
+    ck_assert_ptr_nonnull(big);
+    ck_assert_uint_eq(big->min, 1 << 20);
+    ck_assert_str_eq(big->pc.file_dir, "/mnt/pmem0");
+    ck_assert_int_eq(big->pc.file_map_sync, PX_MAP_SYNC_REQUIRED);
 
     load_example("tiering-large-to-node1.conf", NULL);
     bool node1 = false;
@@ -1786,7 +1914,7 @@ START_TEST(test_proxy_config_man_page_covers_keys) {
         }
         line = nl + 1;
     }
-    ck_assert_int_eq(nkeys, 20 + 2 + 15);
+    ck_assert_int_eq(nkeys, 22 + 2 + 17);
 
     // Every accepted word.
     static const char *const words[] = {
@@ -1794,7 +1922,8 @@ START_TEST(test_proxy_config_man_page_covers_keys) {
         "private",    "shared-shm", "shared-fd", "default", "bind",
         "interleave", "preferred",  "split",     "local",   "debug",
         "info",       "warning",    "error",     "yes",     "true",
-        "false",      "all",        "0,2-3",     "abort"};
+        "false",      "all",        "0,2-3",     "abort",   "auto",
+        "required",   "FSDAX",      "O_TMPFILE"};
     for (size_t i = 0; i < ARRAY_SIZE(words); i++) {
         ck_assert_msg(strstr(man, words[i]) != NULL, "%s lacks %s", path,
                       words[i]);
@@ -1864,6 +1993,7 @@ static Suite *proxy_config_suite(void) {
     tcase_add_test(tc, test_proxy_config_numa_lists);
     tcase_add_test(tc, test_proxy_config_numa_rules);
     tcase_add_test(tc, test_proxy_config_memspace);
+    tcase_add_test(tc, test_proxy_config_file_rules);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("files");

@@ -26,6 +26,13 @@
  *
  * Native errors are per thread (code and message).
  *
+ * Fork: a shared provider marked private-after-fork (the proxy's file
+ * heaps, umf_private_file_provider_private_after_fork) does not stay
+ * shared in a fork child: the child replaces its mappings of the file by
+ * private copies (the parent's forking thread waits until it has them) and
+ * closes the file; its new windows are then anonymous private memory, and
+ * it has no IPC. Parent and child never write into each other's heap.
+ *
  * Locks: one mutex per provider around the bump state, the window list and
  * the map of opened IPC mappings; fork.c takes them all before fork (rank
  * FORK_RANK_FILE_DAX).
@@ -49,6 +56,7 @@
 #include "os_linux.h"
 #include "provider.h"
 #include "providers/provider_file_memory_internal.h"
+#include "umf_private.h"
 
 #undef LOG_PREFIX
 #define LOG_PREFIX "file provider: "
@@ -236,12 +244,13 @@ typedef struct file_opened_t {
 
 typedef struct file_provider_t {
     pthread_mutex_t lock;
-    int fd;
+    int fd; // -1: a fork child's private copy, new windows anonymous
     char path[PATH_MAX];
     unsigned umf_prot;
     int prot;
     umf_memory_visibility_t visibility;
     bool fsdax;
+    bool private_after_fork; // shared: a fork child copies, not shares
     size_t page;
     uint64_t file_end;      // next unused file offset (page multiple)
     uintptr_t cur, cur_end; // bump range of the current window
@@ -256,17 +265,58 @@ typedef struct file_provider_t {
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static file_provider_t *registry;
 
+// The parent's forking thread waits here until a child has copied the
+// mappings of private-after-fork providers (fork.h).
+static fork_copy_gate_t fork_gate = FORK_COPY_GATE_INIT;
+
+static bool copies_in_child(const file_provider_t *f) {
+    return f->private_after_fork && f->fd >= 0 &&
+           f->visibility == UMF_MEM_MAP_SHARED;
+}
+
 static void file_fork_prepare(void) {
     pthread_mutex_lock(&registry_lock);
+    bool copies = false;
     for (file_provider_t *f = registry; f; f = f->reg_next) {
         pthread_mutex_lock(&f->lock);
+        copies |= copies_in_child(f);
+    }
+    if (copies) {
+        fork_copy_gate_open(&fork_gate);
     }
 }
 
-static void file_fork_release(void) {
+static void file_fork_parent(void) {
+    fork_copy_gate_wait(&fork_gate); // the child has its copies
     for (file_provider_t *f = registry; f; f = f->reg_next) {
         pthread_mutex_unlock(&f->lock);
     }
+    pthread_mutex_unlock(&registry_lock);
+}
+
+// In a fork child: the provider's shared mappings become private copies
+// and the file is closed, so the child never writes into the parent's
+// heap; its windows from now on are anonymous. pre: lock held.
+static void child_go_private_locked(file_provider_t *f) {
+    int r = os_privatize_fd_mappings(f->fd);
+    if (r) {
+        LOG_PERR(-r, "fork child: cannot copy the shared mappings of %s",
+                 f->path);
+    }
+    (void)os_close(f->fd);
+    f->fd = -1;
+    f->visibility = UMF_MEM_MAP_PRIVATE; // no IPC from a private copy
+    f->fsdax = false;
+}
+
+static void file_fork_child(void) {
+    for (file_provider_t *f = registry; f; f = f->reg_next) {
+        if (copies_in_child(f)) {
+            child_go_private_locked(f);
+        }
+        pthread_mutex_unlock(&f->lock); // the child's thread holds it
+    }
+    fork_copy_gate_close(&fork_gate); // copies done: the parent goes on
     pthread_mutex_unlock(&registry_lock);
 }
 
@@ -274,9 +324,24 @@ static const fork_handler_t file_fork_handler = {
     .name = "file providers",
     .rank = FORK_RANK_FILE_DAX,
     .prepare = file_fork_prepare,
-    .parent = file_fork_release,
-    .child = file_fork_release, // the child's thread holds them
+    .parent = file_fork_parent,
+    .child = file_fork_child,
 };
+
+// For libumf_proxy.so (a heap must stay private across fork, as with any
+// malloc); in no public header.
+UMF_EXPORT umf_result_t
+umf_private_file_provider_private_after_fork(umf_memory_provider_handle_t h) {
+    CHECK_ARG(h != NULL, UMF_RESULT_ERROR_INVALID_ARGUMENT, "provider is NULL");
+    if (h->ops.alloc != umfFileMemoryProviderOps()->alloc) {
+        return UMF_RESULT_ERROR_INVALID_ARGUMENT;
+    }
+    file_provider_t *f = provider_priv(h);
+    pthread_mutex_lock(&registry_lock);
+    f->private_after_fork = true;
+    pthread_mutex_unlock(&registry_lock);
+    return UMF_RESULT_SUCCESS;
+}
 
 static const provider_traits_t file_traits = {
     .zero_filled = false, // the first 2 MiB may hold an old file's data
@@ -388,9 +453,66 @@ static void file_finalize(void *priv) {
     // Mappings opened from IPC handles and never closed: the cache above
     // closes them first; what is left here is the user's leak.
     addr_map_fini(&f->opened);
-    os_close(f->fd);
+    if (f->fd >= 0) {
+        os_close(f->fd);
+    }
     pthread_mutex_destroy(&f->lock);
     ba_free(f);
+}
+
+// Anonymous private memory of len bytes aligned to align, for the windows
+// of a fork child's private copy of a heap (fd -1).
+static int anon_map(size_t len, size_t align, int prot, void **out) {
+    size_t extra = align > os_page_size() ? align : 0;
+    void *res;
+    int r = os_mmap_anon(len + extra, prot, &res);
+    if (r < 0) {
+        return r;
+    }
+    uintptr_t at = extra ? align_up((uintptr_t)res, align) : (uintptr_t)res;
+    if (at > (uintptr_t)res) {
+        os_munmap(res, at - (uintptr_t)res);
+    }
+    uintptr_t end = (uintptr_t)res + len + extra;
+    if (at + len < end) {
+        os_munmap((void *)(at + len), end - (at + len));
+    }
+    *out = (void *)at;
+    return 0;
+}
+
+// Maps len bytes aligned to align at the next file offsets, which the
+// file is grown to hold; in a fork child's private copy (no file),
+// anonymous memory. pre: lock held.
+static umf_result_t window_map_locked(file_provider_t *f, size_t len,
+                                      size_t align, void **p) {
+    uint64_t off = f->file_end;
+    int r;
+    if (f->fd < 0) {
+        r = anon_map(len, align, f->prot, p);
+        if (r < 0) {
+            LOG_PERR(-r, "cannot map %zu bytes of private memory", len);
+            return file_fail(UMF_FILE_RESULT_ERROR_ALLOC_FAILED, -r);
+        }
+        return UMF_RESULT_SUCCESS; // no file offsets taken
+    }
+    if (off > (uint64_t)INT64_MAX - len) {
+        return UMF_RESULT_ERROR_INVALID_ARGUMENT;
+    }
+    r = os_fallocate(f->fd, (off_t)off, (off_t)len);
+    if (r < 0) {
+        LOG_PERR(-r, "cannot grow %s to %llu bytes", f->path,
+                 (unsigned long long)(off + len));
+        return UMF_RESULT_ERROR_UNKNOWN;
+    }
+    r = file_map(f->fd, off, len, align, f->prot, map_mode(f), p);
+    if (r < 0) {
+        LOG_PERR(-r, "cannot map %zu bytes of %s at offset %llu", len, f->path,
+                 (unsigned long long)off);
+        return file_fail(UMF_FILE_RESULT_ERROR_ALLOC_FAILED, -r);
+    }
+    f->file_end = off + len;
+    return UMF_RESULT_SUCCESS;
 }
 
 // Maps a new window of at least size bytes aligned to align and makes it
@@ -413,24 +535,12 @@ static umf_result_t window_new_locked(file_provider_t *f, size_t size,
         f->wins = n;
         f->wins_cap = cap;
     }
-    uint64_t off = f->file_end;
-    if (off > (uint64_t)INT64_MAX - len) {
-        return UMF_RESULT_ERROR_INVALID_ARGUMENT;
-    }
-    int r = os_fallocate(f->fd, (off_t)off, (off_t)len);
-    if (r < 0) {
-        LOG_PERR(-r, "cannot grow %s to %llu bytes", f->path,
-                 (unsigned long long)(off + len));
-        return UMF_RESULT_ERROR_UNKNOWN;
-    }
     void *p;
-    r = file_map(f->fd, off, len, align, f->prot, map_mode(f), &p);
-    if (r < 0) {
-        LOG_PERR(-r, "cannot map %zu bytes of %s at offset %llu", len, f->path,
-                 (unsigned long long)off);
-        return file_fail(UMF_FILE_RESULT_ERROR_ALLOC_FAILED, -r);
+    uint64_t off = f->file_end;
+    umf_result_t res = window_map_locked(f, len, align, &p);
+    if (res != UMF_RESULT_SUCCESS) {
+        return res;
     }
-    f->file_end = off + len;
     // Insert in address order.
     size_t i = f->nwins;
     while (i > 0 && f->wins[i - 1].addr > (uintptr_t)p) {

@@ -336,11 +336,10 @@ static void registry_remove(os_provider_t *os) {
 
 // A child copies the shared mappings of private-after-fork providers after
 // fork() returned, while the parent runs on and writes to that same shared
-// memory: the forking thread of the parent waits on this pipe until the
-// child has its copy (the child closes the write end), so the copy is the
-// memory as it was at fork(). Other threads of a multi-threaded parent are
-// not stopped (see DESIGN-NOTES). -1 when no provider needs it.
-static int fork_wait_pipe[2] = {-1, -1};
+// memory: the forking thread of the parent waits at this gate until the
+// child has its copy, so the copy is the memory as it was at fork(). Other
+// threads of a multi-threaded parent are not stopped (see DESIGN-NOTES).
+static fork_copy_gate_t fork_gate = FORK_COPY_GATE_INIT;
 
 static void os_provider_fork_prepare(void) {
     pthread_mutex_lock(&registry_lock);
@@ -349,19 +348,13 @@ static void os_provider_fork_prepare(void) {
         pthread_mutex_lock(&os->lock);
         copies |= os->private_after_fork && os->fd >= 0;
     }
-    if (copies && os_pipe(fork_wait_pipe) != 0) {
-        fork_wait_pipe[0] = fork_wait_pipe[1] = -1;
-        LOG_WARN("fork: no pipe to wait for the child's copy of the heap");
+    if (copies) {
+        fork_copy_gate_open(&fork_gate);
     }
 }
 
 static void os_provider_fork_parent(void) {
-    if (fork_wait_pipe[0] >= 0) {
-        (void)os_close(fork_wait_pipe[1]);
-        os_read_until_eof(fork_wait_pipe[0]); // the child has copied
-        (void)os_close(fork_wait_pipe[0]);
-        fork_wait_pipe[0] = fork_wait_pipe[1] = -1;
-    }
+    fork_copy_gate_wait(&fork_gate); // the child has copied
     for (os_provider_t *os = registry; os; os = os->reg_next) {
         pthread_mutex_unlock(&os->lock);
     }
@@ -404,12 +397,7 @@ static void os_provider_fork_child(void) {
         }
         pthread_mutex_unlock(&os->lock); // the child's thread holds it
     }
-    if (fork_wait_pipe[0] >= 0) {
-        // Copies done: let the parent go on.
-        (void)os_close(fork_wait_pipe[0]);
-        (void)os_close(fork_wait_pipe[1]);
-        fork_wait_pipe[0] = fork_wait_pipe[1] = -1;
-    }
+    fork_copy_gate_close(&fork_gate); // copies done: the parent goes on
     pthread_mutex_unlock(&registry_lock);
 }
 
