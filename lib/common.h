@@ -43,6 +43,21 @@ static inline void cpu_relax(void) {
 #define umf_fence(order) atomic_thread_fence(order)
 #endif
 
+// Engines that ThreadSanitizer cannot see into (tbbmalloc, and the jemalloc
+// linked into libjemalloc_pool) order a free before the next allocation of
+// the same block with their own, uninstrumented atomics: the pools mark
+// that order on the block's address, so that TSan does not report the
+// program's writes to a reused block as races.
+#ifdef __SANITIZE_THREAD__
+void __tsan_acquire(void *addr);
+void __tsan_release(void *addr);
+#define umf_tsan_acquire(p) __tsan_acquire((void *)(p))
+#define umf_tsan_release(p) __tsan_release((void *)(p))
+#else
+#define umf_tsan_acquire(p) ((void)0)
+#define umf_tsan_release(p) ((void)0)
+#endif
+
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 static inline bool is_pow2(size_t x) {

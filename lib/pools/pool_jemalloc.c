@@ -1278,7 +1278,11 @@ static void *jp_malloc(void *priv, size_t size) {
         p = jp_mallocx_retry(pool, size ? size : 1, alloc_flags);
     }
     jp_leave(t);
-    return likely(p != NULL) ? p : jp_alloc_failed(size);
+    if (unlikely(!p)) {
+        return jp_alloc_failed(size);
+    }
+    umf_tsan_acquire(p);
+    return p;
 }
 
 static void *jp_calloc(void *priv, size_t num, size_t size) {
@@ -1313,6 +1317,7 @@ static void *jp_realloc(void *priv, void *ptr, size_t size) {
             return jp_reentered(size);
         }
     }
+    umf_tsan_release(ptr);
     if (size == 0) {
         if (unlikely(tls_in_hook & JP_UNSAFE)) {
             jp_defer(pool, ptr);
@@ -1328,7 +1333,11 @@ static void *jp_realloc(void *priv, void *ptr, size_t size) {
         p = jp_rallocx_retry(pool, ptr, size, alloc_flags);
     }
     jp_leave(t);
-    return likely(p != NULL) ? p : jp_alloc_failed(size);
+    if (unlikely(!p)) {
+        return jp_alloc_failed(size);
+    }
+    umf_tsan_acquire(p);
+    return p;
 }
 
 static void *jp_aligned_malloc(void *priv, size_t size, size_t alignment) {
@@ -1357,7 +1366,11 @@ static void *jp_aligned_malloc(void *priv, size_t size, size_t alignment) {
         p = jp_mallocx_retry(pool, size ? size : 1, flags);
     }
     jp_leave(t);
-    return likely(p != NULL) ? p : jp_alloc_failed(size);
+    if (unlikely(!p)) {
+        return jp_alloc_failed(size);
+    }
+    umf_tsan_acquire(p);
+    return p;
 }
 
 static size_t jp_malloc_usable_size(void *priv, void *ptr) {
@@ -1368,6 +1381,7 @@ static size_t jp_malloc_usable_size(void *priv, void *ptr) {
 static umf_result_t jp_free(void *priv, void *ptr) {
     if (ptr) {
         int tc_flags, alloc_flags;
+        umf_tsan_release(ptr);
         ut_thread_t *t = jp_enter(priv, &tc_flags, &alloc_flags);
         unsigned h = tls_in_hook;
         if (likely(!h)) {

@@ -389,6 +389,7 @@ static void *sp_malloc(void *priv, size_t size) {
     if (unlikely(!ptr)) {
         return sp_alloc_fail_slow(sp);
     }
+    umf_tsan_acquire(ptr);
     return ptr;
 }
 
@@ -422,6 +423,7 @@ static void *sp_realloc(void *priv, void *ptr, size_t size) {
     if (size == 0) {
         // free semantics: NULL back, and SUCCESS unless the free failed.
         g->free_failed = UMF_RESULT_SUCCESS;
+        umf_tsan_release(ptr);
         gate_enter(g);
         bool ok = sp->tbb.pool_free(sp->tbb_pool, ptr);
         gate_leave(g);
@@ -432,12 +434,14 @@ static void *sp_realloc(void *priv, void *ptr, size_t size) {
         }
         return NULL;
     }
+    umf_tsan_release(ptr);
     gate_enter(g);
     void *out = sp->tbb.pool_realloc(sp->tbb_pool, ptr, size);
     gate_leave(g);
     if (unlikely(!out)) {
         return sp_alloc_fail_slow(sp); // ptr is left as it was
     }
+    umf_tsan_acquire(out);
     return out;
 }
 
@@ -467,6 +471,7 @@ static void *sp_aligned_malloc(void *priv, size_t size, size_t alignment) {
     if (unlikely(!ptr)) {
         return sp_alloc_fail_slow(sp);
     }
+    umf_tsan_acquire(ptr);
     return ptr;
 }
 
@@ -497,6 +502,7 @@ static umf_result_t sp_free(void *priv, void *ptr) {
     }
     sp_tls_t *g = sp_tls();
     g->free_failed = UMF_RESULT_SUCCESS;
+    umf_tsan_release(ptr);
     gate_enter(g);
     bool ok = sp->tbb.pool_free(sp->tbb_pool, ptr);
     gate_leave(g);
