@@ -13,26 +13,34 @@
 # table). Then our default proxy against the best of jemalloc and
 # tbbmalloc_proxy per workload, and the proxy's start-up cost: the median
 # time of /bin/true over 200 runs and its peak RSS, with and without it.
+# With /usr/bin/time (GNU time), each run also goes through it and a second
+# table gives each cell's median peak RSS; every row pays its exec alike.
 #
 # Usage: bench/proxy_bench.sh [-q] [-r N] [-s SCALE] [-w 'WL ...']
-#                             [--proxy PATH] [--install]
+#                             [--proxy PATH] [--tsv FILE] [--install]
 #   -q          quick: R=1, scale 0.3, 50 start-up runs
 #   -r N        runs per cell (default 5)
 #   -s SCALE    work per run, passed to proxy_work (default 1)
 #   -w LIST     workloads, each NAME or NAME:THREADS
 #   --proxy P   libumf_proxy.so (default: $(dirname $0)/../.libs/...)
+#   --tsv FILE  also write the results to FILE as tab-separated lines
+#               (meta KEY VALUE; cell ROW LABEL WORKLOAD SECONDS RATIO
+#               RSS_KIB, "-" where none; fail ROW LABEL WORKLOAD REASON;
+#               startup MS_WITHOUT MS_WITH RSS_KIB_WITHOUT RSS_KIB_WITH):
+#               what bench/bench_report.py (make bench-report) reads
 #   --install   as root, apt-get install the allocators that are missing
 # CC (default cc) builds proxy_work into a temporary directory. Allocators
 # not installed, and our proxy when not built, are skipped with a note.
-# Exits 1 when anything printed FAIL. A full run takes about 3 minutes on
-# 2 cores.
+# Exits 1 when anything printed FAIL. On a 2-core VM, -q took about 2
+# minutes and a full run takes far longer: at scale 1 some allocators
+# spend many seconds per grow or bigcalloc run (see -w).
 set -eu
 
 usage() { # EXIT-STATUS: the header's usage part, on stderr unless asked for
     if [ "$1" = 0 ]; then
-        sed -n '/^# Usage:/,/^# 2 cores/p' "$0" | sed 's/^# \{0,1\}//'
+        sed -n '/^# Usage:/,/^# spend many/p' "$0" | sed 's/^# \{0,1\}//'
     else
-        sed -n '/^# Usage:/,/^# 2 cores/p' "$0" | sed 's/^# \{0,1\}//' >&2
+        sed -n '/^# Usage:/,/^# spend many/p' "$0" | sed 's/^# \{0,1\}//' >&2
     fi
     exit "$1"
 }
@@ -48,6 +56,20 @@ scale_set=0
 workloads="exchange prodcons workingset workingset:2 realloc small grow bigcalloc"
 startup_runs=200
 run_limit=120 # seconds before a run counts as hung
+tsv=""
+
+quote() { # ARG: ARG as sh would need it written
+    case $1 in
+    '' | *[!A-Za-z0-9_./:=,+-]*)
+        printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"
+        ;;
+    *) printf '%s' "$1" ;;
+    esac
+}
+command_line="bench/proxy_bench.sh"
+for a in "$@"; do
+    command_line="$command_line $(quote "$a")"
+done
 
 while [ $# -gt 0 ]; do
     case $1 in
@@ -73,6 +95,11 @@ while [ $# -gt 0 ]; do
         shift
         ;;
     --proxy=*) proxy=${1#--proxy=} ;;
+    --tsv)
+        [ $# -ge 2 ] || usage 2
+        tsv=$2
+        shift
+        ;;
     --install) install=1 ;;
     -h | --help) usage 0 ;;
     *)
@@ -103,6 +130,21 @@ for wl in $workloads; do
         ;;
     esac
 done
+
+if [ -n "$tsv" ]; then
+    # Now, so that an unwritable FILE fails before minutes of runs.
+    : >"$tsv"
+fi
+tsv_line() { # FIELD...: one line of --tsv FILE, tabs and newlines inside
+    # a field turned into spaces
+    [ -n "$tsv" ] || return 0
+    awk 'BEGIN {
+        for (i = 1; i < ARGC; i++) {
+            f = ARGV[i]
+            gsub(/[\t\n]/, " ", f)
+            printf "%s%s", f, (i < ARGC - 1 ? "\t" : "\n")
+        } }' "$@" >>"$tsv"
+}
 
 # Our own runs set these; inherited ones would skew every row.
 unset LD_PRELOAD UMF_PROXY UMF_PROXY_CONFIG UMF_LOG
@@ -280,6 +322,16 @@ ${CC:-cc} -O2 -std=c11 -pthread -o "$work" "$here/proxy_work.c"
 
 limit=""
 command -v timeout >/dev/null && limit="timeout $run_limit"
+# Peak RSS of each run: GNU time inside the limit (which stops the whole
+# process group), outside env, so that it measures the workload itself.
+rss_timer=""
+if [ -x /usr/bin/time ] &&
+    /usr/bin/time -f 'rss=%M' true 2>&1 | grep -q '^rss=[0-9]'; then
+    rss_timer="/usr/bin/time -f proxy_bench_rss=%M"
+else
+    echo "note: peak RSS per cell skipped: no GNU /usr/bin/time" \
+        "(Debian package time; --install as root installs it)"
+fi
 
 key_of() { echo "$1" | tr ':' '_'; }
 
@@ -303,16 +355,20 @@ for wl in $workloads; do
     fi
 done
 
-# One run: appends its nanoseconds to t_ROW_KEY, or a reason to f_ROW_KEY.
+# One run: appends its nanoseconds to t_ROW_KEY and its peak RSS in KiB
+# to r_ROW_KEY, or a reason to f_ROW_KEY.
 run_one() { # ROW WORKLOAD-SPEC
     k=$(key_of "$2")
     t0=$(date +%s%N)
     rc=0
-    prefix=$limit
+    prefix="$limit $rss_timer"
     # shellcheck disable=SC2046 # split on purpose
-    with_row "$1" "$work" $(args_of "$2") >"$tmp/out" 2>"$tmp/err" || rc=$?
+    with_row "$1" "$work" $(args_of "$2") >"$tmp/out" 2>"$tmp/err_t" ||
+        rc=$?
     prefix=""
     t1=$(date +%s%N)
+    grep -v '^proxy_bench_rss=' "$tmp/err_t" >"$tmp/err" || true
+    rss_kib=$(sed -n 's/^proxy_bench_rss=//p' "$tmp/err_t" | tail -n 1)
     why=""
     if [ "$rc" = 124 ] && [ -n "$limit" ]; then
         why="hung: killed after ${run_limit}s"
@@ -324,12 +380,16 @@ run_one() { # ROW WORKLOAD-SPEC
         why="checksum differs from glibc's: $(head -c 200 "$tmp/out")"
     fi
     if [ -n "$why" ]; then
+        echo "$why" >>"$tmp/w_$1_$k"
         {
             echo "$(label_of "$1") / $2: $why"
             tail -n 3 "$tmp/err" | sed 's/^/    /'
         } >>"$tmp/f_$1_$k"
     else
         echo $((t1 - t0)) >>"$tmp/t_$1_$k"
+        if [ -n "$rss_kib" ]; then
+            echo "$rss_kib" >>"$tmp/r_$1_$k"
+        fi
     fi
 }
 
@@ -361,6 +421,15 @@ cell_s() { # ROW WORKLOAD-SPEC
     median "$tmp/t_$1_$k" | awk '{ printf "%.4f", $1 / 1e9 }'
 }
 
+# Median peak RSS of a cell in KiB, or nothing (failed, or not measured).
+cell_rss() { # ROW WORKLOAD-SPEC
+    k=$(key_of "$2")
+    if [ -f "$tmp/f_$1_$k" ] || [ ! -f "$tmp/r_$1_$k" ]; then
+        return
+    fi
+    median "$tmp/r_$1_$k" | awk '{ printf "%d", $1 }'
+}
+
 # --- the table ---
 
 echo
@@ -389,6 +458,28 @@ for row in $rows; do
     done
     echo
 done
+if [ -n "$rss_timer" ]; then
+    echo
+    echo "peak RSS in MiB (GNU time %M), median of $reps run(s):"
+    printf '%-18s' "allocator"
+    for wl in $workloads; do
+        printf ' %15s' "$wl"
+    done
+    echo
+    for row in $rows; do
+        printf '%-18s' "$(label_of "$row")"
+        for wl in $workloads; do
+            m=$(cell_rss "$row" "$wl")
+            if [ -z "$m" ]; then
+                printf ' %15s' "-"
+            else
+                printf ' %15s' "$(awk -v m="$m" \
+                    'BEGIN { printf "%.1f", m / 1024 }')"
+            fi
+        done
+        echo
+    done
+fi
 failed=0
 for row in $rows; do
     for wl in $workloads; do
@@ -399,6 +490,41 @@ for row in $rows; do
         sed 's/^/  /' "$f"
     done
 done
+
+if [ -n "$tsv" ]; then
+    cpu=$(sed -n 's/^model name[[:space:]]*: *//p' /proc/cpuinfo 2>/dev/null |
+        head -n 1)
+    tsv_line meta date "$(date '+%Y-%m-%d %H:%M %Z')"
+    tsv_line meta command "$command_line"
+    tsv_line meta nproc "$(nproc 2>/dev/null || echo '?')"
+    tsv_line meta cpu "${cpu:-$(uname -m)}"
+    tsv_line meta kernel "$(uname -srm)"
+    tsv_line meta libc "$(ldd --version 2>/dev/null | head -n 1)"
+    tsv_line meta load "$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)"
+    tsv_line meta runs "$reps"
+    tsv_line meta scale "$scale"
+    tsv_line meta rss "$([ -n "$rss_timer" ] && echo "GNU time %M" ||
+        echo none)"
+    for wl in $workloads; do
+        g=$(cell_s glibc "$wl")
+        for row in $rows; do
+            s=$(cell_s "$row" "$wl")
+            ratio=-
+            if [ -n "$s" ] && [ -n "$g" ]; then
+                ratio=$(awk -v s="$s" -v g="$g" \
+                    'BEGIN { printf "%.4f", s / g }')
+            fi
+            m=$(cell_rss "$row" "$wl")
+            tsv_line cell "$row" "$(label_of "$row")" "$wl" "${s:-FAIL}" \
+                "$ratio" "${m:--}"
+            w="$tmp/w_${row}_$(key_of "$wl")"
+            if [ -f "$w" ]; then
+                tsv_line fail "$row" "$(label_of "$row")" "$wl" \
+                    "$(head -n 1 "$w")"
+            fi
+        done
+    done
+fi
 
 echo
 if [ "$have_proxy" = 1 ]; then
@@ -465,6 +591,8 @@ if [ "$have_proxy" = 1 ]; then
         printf "start-up: /bin/true, median of %d runs: %.3f ms without," \
             " %.3f ms with the proxy: %+.3f ms\n",
             n, a / 1e6, b / 1e6, (b - a) / 1e6 }'
+    st_ms_without=$(awk -v a="$a" 'BEGIN { printf "%.3f", a / 1e6 }')
+    st_ms_with=$(awk -v b="$b" 'BEGIN { printf "%.3f", b / 1e6 }')
 
     # Peak RSS in KiB of /bin/true (or grep), median of 5.
     rss() { # ROW
@@ -490,6 +618,8 @@ if [ "$have_proxy" = 1 ]; then
     awk -v a="$a" -v b="$b" -v h="$how" 'BEGIN {
         printf "peak RSS (%s): %d KiB without, %d KiB with the proxy:" \
             " %+d KiB\n", h, a, b, b - a }'
+    tsv_line startup "$st_ms_without" "$st_ms_with" "$a" "$b"
+    tsv_line meta startup_runs "$startup_runs"
 else
     echo "start-up: skipped (no proxy)"
 fi
