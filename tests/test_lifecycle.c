@@ -309,10 +309,12 @@ static int child_work(umf_memory_pool_handle_t pool, const char *kept,
             return 5;
         }
     }
-#ifndef __SANITIZE_THREAD__
-    // ThreadSanitizer cannot start threads in the child of a threaded
-    // parent (it stops with "dup thread with used id"): there the child
-    // only allocates, frees and forks.
+#if !defined(__SANITIZE_THREAD__) && !defined(__SANITIZE_ADDRESS__)
+    // The sanitizers cannot start threads in the child of a threaded
+    // parent: ThreadSanitizer stops ("dup thread with used id"), and GCC
+    // 12's AddressSanitizer can hang on its own allocator lock, which a
+    // parent thread held at fork. There the child only allocates, frees
+    // and forks.
     pthread_t t;
     if (pthread_create(&t, NULL, churn_thread, pool) != 0) {
         return 6;
