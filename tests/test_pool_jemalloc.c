@@ -356,6 +356,60 @@ START_TEST(test_pool_jemalloc_calloc_zeroes) {
 }
 END_TEST
 
+// On the OS provider calloc lets jemalloc clear only what is not known to
+// be zero: fresh provider memory and pages after a forced purge are taken
+// as zero. Dirty pages, purged pages (private: MADV_DONTNEED; shared:
+// MADV_REMOVE) and reused large blocks must all read back as zeros.
+START_TEST(test_pool_jemalloc_calloc_zeroes_after_purge) {
+    static const umf_memory_visibility_t vis[] = {UMF_MEM_MAP_PRIVATE,
+                                                  UMF_MEM_MAP_SHARED};
+    mallctl_fn mallctl = jemalloc_mallctl();
+    // keep_all: jemalloc retains what it lets go of, after a forced purge,
+    // and reuses it as zero pages.
+    for (size_t v = 0; v < 2 * ARRAY_SIZE(vis); v++) {
+        bool keep_all = v >= ARRAY_SIZE(vis);
+        umf_os_memory_provider_params_handle_t params;
+        ck_assert_int_eq(umfOsMemoryProviderParamsCreate(&params),
+                         UMF_RESULT_SUCCESS);
+        ck_assert_int_eq(umfOsMemoryProviderParamsSetVisibility(
+                             params, vis[v % ARRAY_SIZE(vis)]),
+                         UMF_RESULT_SUCCESS);
+        umf_memory_provider_handle_t prov;
+        ck_assert_int_eq(
+            umfMemoryProviderCreate(umfOsMemoryProviderOps(), params, &prov),
+            UMF_RESULT_SUCCESS);
+        umfOsMemoryProviderParamsDestroy(params);
+        umf_memory_pool_handle_t pool =
+            jemalloc_pool(prov, keep_all, UMF_POOL_CREATE_FLAG_OWN_PROVIDER);
+        const size_t sizes[] = {100, 20000, 300000, 3 << 20, 20 << 20};
+        for (int round = 0; round < 3; round++) {
+            for (size_t i = 0; i < ARRAY_SIZE(sizes); i++) {
+                unsigned char *d = umfPoolMalloc(pool, sizes[i]);
+                ck_assert_ptr_nonnull(d);
+                memset(d, 0x5a, sizes[i]);
+                umfPoolFree(pool, d);
+                if (round == 1) {
+                    // Every arena's dirty pages purged now (forced).
+                    unsigned all = 4096; // MALLCTL_ARENAS_ALL
+                    char name[64];
+                    snprintf(name, sizeof(name), "arena.%u.purge", all);
+                    ck_assert_int_eq(mallctl(name, NULL, NULL, NULL, 0), 0);
+                }
+                unsigned char *p = umfPoolCalloc(pool, 1, sizes[i]);
+                ck_assert_ptr_nonnull(p);
+                ck_assert_msg(all_zero(p, sizes[i]),
+                              "visibility %d, keep_all %d, round %d, size %zu",
+                              (int)vis[v % ARRAY_SIZE(vis)], keep_all, round,
+                              sizes[i]);
+                memset(p, 0x77, sizes[i]); // dirty for the next round
+                umfPoolFree(pool, p);
+            }
+        }
+        umfPoolDestroy(pool);
+    }
+}
+END_TEST
+
 START_TEST(test_pool_jemalloc_calloc_overflow) {
     umf_memory_pool_handle_t pool = os_pool();
     ck_assert_ptr_null(umfPoolCalloc(pool, SIZE_MAX / 2, 3));
@@ -1247,6 +1301,7 @@ static Suite *pool_jemalloc_suite(void) {
     tcase_add_test(tc, test_pool_jemalloc_malloc_zero);
     tcase_add_test(tc, test_pool_jemalloc_malloc_huge_fails);
     tcase_add_test(tc, test_pool_jemalloc_calloc_zeroes);
+    tcase_add_test(tc, test_pool_jemalloc_calloc_zeroes_after_purge);
     tcase_add_test(tc, test_pool_jemalloc_calloc_overflow);
     tcase_add_test(tc, test_pool_jemalloc_realloc_keeps_contents);
     tcase_add_test(tc, test_pool_jemalloc_realloc_zero_frees);

@@ -1258,8 +1258,8 @@ static UMF_NOINLINE UMF_COLD void *jp_reentered(size_t size) {
     return NULL;
 }
 
-static void *jp_malloc(void *priv, size_t size) {
-    jp_pool_t *pool = priv;
+// malloc, and calloc with MALLOCX_ZERO (`extra`).
+static inline void *jp_alloc(jp_pool_t *pool, size_t size, int extra) {
     if (unlikely(tls_in_hook)) {
         return jp_reentered(size);
     }
@@ -1272,6 +1272,7 @@ static void *jp_malloc(void *priv, size_t size) {
         }
         jp_drain(pool);
     }
+    alloc_flags |= extra;
     // mallocx(0) is undefined: a 1-byte block is unique and freeable.
     void *p = mallocx(size ? size : 1, alloc_flags);
     if (unlikely(!p)) {
@@ -1285,16 +1286,30 @@ static void *jp_malloc(void *priv, size_t size) {
     return p;
 }
 
+static void *jp_malloc(void *priv, size_t size) {
+    return jp_alloc(priv, size, 0);
+}
+
 static void *jp_calloc(void *priv, size_t num, size_t size) {
+    jp_pool_t *pool = priv;
     if (size && num > SIZE_MAX / size) {
         LOG_DEBUG("calloc(%zu, %zu) overflows", num, size);
         tls_last_error = UMF_RESULT_ERROR_OUT_OF_HOST_MEMORY;
         return NULL;
     }
-    void *p = jp_malloc(priv, num * size);
+    if (pool->zero_filled) {
+        // jemalloc knows which of its pages are zero: fresh provider memory
+        // (the alloc hook says so for providers that hand out zeros) and
+        // pages after a forced purge, which such providers (the OS
+        // provider: MADV_DONTNEED, or MADV_REMOVE on shared memory) leave
+        // zero. It clears only the rest, so a large calloc of fresh
+        // memory touches no page.
+        return jp_alloc(pool, num * size, MALLOCX_ZERO);
+    }
+    // Other providers: a forced purge need not leave zeros, and jemalloc
+    // would trust it.
+    void *p = jp_alloc(pool, num * size, 0);
     if (p) {
-        // Not MALLOCX_ZERO: jemalloc trusts a provider's forced purge to
-        // leave zeros, which a provider need not do.
         memset(p, 0, num * size);
     }
     return p;
