@@ -16,6 +16,7 @@
 
 #include <umf.h>
 #include <umf/pools/pool_scalable.h>
+#include <umf/providers/provider_os_memory.h>
 
 #include "helpers.h"
 
@@ -505,6 +506,57 @@ START_TEST(test_pool_scalable_calloc) {
 }
 END_TEST
 
+// On the OS provider, large callocs are cleared by the provider's forced
+// purge: reused, dirty blocks of every alignment read back as zeros, with
+// private and shared memory, and the bytes around the block are kept.
+START_TEST(test_pool_scalable_calloc_large_os) {
+    static const umf_memory_visibility_t vis[] = {UMF_MEM_MAP_PRIVATE,
+                                                  UMF_MEM_MAP_SHARED};
+    for (size_t v = 0; v < ARRAY_SIZE(vis); v++) {
+        umf_os_memory_provider_params_handle_t params;
+        ck_assert_int_eq(umfOsMemoryProviderParamsCreate(&params),
+                         UMF_RESULT_SUCCESS);
+        ck_assert_int_eq(umfOsMemoryProviderParamsSetVisibility(params, vis[v]),
+                         UMF_RESULT_SUCCESS);
+        umf_memory_provider_handle_t prov;
+        ck_assert_int_eq(
+            umfMemoryProviderCreate(umfOsMemoryProviderOps(), params, &prov),
+            UMF_RESULT_SUCCESS);
+        umfOsMemoryProviderParamsDestroy(params);
+        umf_memory_pool_handle_t pool = scalable_pool(prov, 0, false);
+        const size_t sizes[] = {MiB, MiB + 1, 3 * MiB + 4095, 17 * MiB + 100};
+        for (int round = 0; round < 3; round++) {
+            for (size_t i = 0; i < ARRAY_SIZE(sizes); i++) {
+                size_t n = sizes[i];
+                unsigned char *d = umfPoolMalloc(pool, n);
+                ck_assert_ptr_nonnull(d);
+                memset(d, 0xc3, n);
+                umfPoolFree(pool, d);
+                // A live neighbour that the clearing must not touch.
+                unsigned char *keep = umfPoolMalloc(pool, 5000);
+                ck_assert_ptr_nonnull(keep);
+                memset(keep, 0x3c, 5000);
+                unsigned char *p = umfPoolCalloc(pool, 1, n);
+                ck_assert_ptr_nonnull(p);
+                for (size_t j = 0; j < n; j += 509) {
+                    ck_assert_msg(p[j] == 0, "vis %d round %d size %zu at %zu",
+                                  (int)vis[v], round, n, j);
+                }
+                ck_assert_uint_eq(p[n - 1], 0);
+                for (size_t j = 0; j < 5000; j++) {
+                    ck_assert_uint_eq(keep[j], 0x3c);
+                }
+                memset(p, 0x11, n);
+                umfPoolFree(pool, p);
+                umfPoolFree(pool, keep);
+            }
+        }
+        umfPoolDestroy(pool);
+        umfMemoryProviderDestroy(prov);
+    }
+}
+END_TEST
+
 static void fill(unsigned char *p, size_t n, unsigned seed) {
     for (size_t i = 0; i < n; i++) {
         p[i] = (unsigned char)(i * 31 + seed);
@@ -870,6 +922,7 @@ static Suite *pool_scalable_suite(void) {
     tcase_add_test(tc, test_pool_scalable_provider_out_of_memory);
     tcase_add_test(tc, test_pool_scalable_malloc_zero_unique);
     tcase_add_test(tc, test_pool_scalable_calloc);
+    tcase_add_test(tc, test_pool_scalable_calloc_large_os);
     tcase_add_test(tc, test_pool_scalable_realloc);
     tcase_add_test(tc, test_pool_scalable_aligned_malloc);
     tcase_add_test(tc, test_pool_scalable_usable_size);

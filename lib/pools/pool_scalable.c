@@ -45,6 +45,7 @@
 #include "log.h"
 #include "os_linux.h"
 #include "thread.h"
+#include "umf_private.h"
 
 #define TBBMALLOC_LIB_DEFAULT "libtbbmalloc.so.2"
 #define TBBMALLOC_LIB_ENV     "UMF_TBBMALLOC_LIB"
@@ -200,7 +201,8 @@ typedef struct scalable_pool_t {
     umf_memory_provider_handle_t provider;
     tbb_pool_t *tbb_pool;
     tbb_api_t tbb;
-    void *lib; // our reference on tbbmalloc
+    void *lib;       // our reference on tbbmalloc
+    bool zero_purge; // the provider's forced purge leaves zero pages
 } scalable_pool_t;
 
 // Per thread, for all scalable pools. One struct, so the reset at the start
@@ -294,6 +296,7 @@ static umf_result_t sp_initialize(umf_memory_provider_handle_t provider,
         return UMF_RESULT_ERROR_OUT_OF_HOST_MEMORY;
     }
     sp->provider = provider;
+    sp->zero_purge = umf_private_provider_zero_filled(provider);
 
     sp_gate = umf_private_thread_gate();
     ret = tbb_load(&sp->lib, &sp->tbb);
@@ -400,6 +403,28 @@ sp_calloc_overflow_slow(const scalable_pool_t *sp, size_t num, size_t size) {
     return NULL;
 }
 
+// Blocks from this size up are cleared by the provider's forced purge where
+// it leaves zero pages (the OS provider): the kernel then hands out zero
+// pages on first touch, and a large calloc of which the program uses a
+// little costs little (tbbmalloc keeps no record of which pages are zero).
+#define SP_PURGE_CLEAR_MIN ((size_t)1 << 20)
+
+static void sp_clear(const scalable_pool_t *sp, void *ptr, size_t n) {
+    if (n >= SP_PURGE_CLEAR_MIN && sp->zero_purge) {
+        size_t pg = os_page_size();
+        uintptr_t b = (uintptr_t)ptr, e = b + n;
+        uintptr_t lo = (b + pg - 1) & ~(uintptr_t)(pg - 1);
+        uintptr_t hi = e & ~(uintptr_t)(pg - 1);
+        if (umfMemoryProviderPurgeForce(sp->provider, (void *)lo, hi - lo) ==
+            UMF_RESULT_SUCCESS) {
+            memset(ptr, 0, lo - b);
+            memset((void *)hi, 0, e - hi);
+            return;
+        }
+    }
+    memset(ptr, 0, n);
+}
+
 static void *sp_calloc(void *priv, size_t num, size_t size) {
     size_t bytes;
     if (unlikely(__builtin_mul_overflow(num, size, &bytes))) {
@@ -408,7 +433,7 @@ static void *sp_calloc(void *priv, size_t num, size_t size) {
     }
     void *ptr = sp_malloc(priv, bytes);
     if (ptr) {
-        memset(ptr, 0, bytes); // reused blocks hold old data
+        sp_clear(priv, ptr, bytes); // reused blocks hold old data
     }
     return ptr;
 }
