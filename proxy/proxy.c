@@ -70,6 +70,8 @@ int __posix_memalign(void **out, size_t align, size_t size);
 #define PX_BOOT_SIZE ((size_t)256 << 10)
 // realloc of a large block grows it by at most this much beyond doubling.
 #define PX_GROW_MAX  ((size_t)1 << 30)
+// ... for blocks of at least this size (pools that reallocate themselves).
+#define PX_GROW_MIN  ((size_t)256 << 10)
 
 px_state_t px;
 px_sys_t px_sys;
@@ -499,8 +501,32 @@ PX_EXPORT void *realloc(void *ptr, size_t size) {
         if (px_unlikely(px.stats)) {
             px_stats_free(h, ptr);
         }
+        // A large block that grows: at least double it (up to PX_GROW_MAX
+        // more), as below, so that n growth steps move it O(log n) times;
+        // the engines then grow it in place. Its untouched tail costs
+        // address space, not RSS.
+        // A block that still fits (and is not much too big) stays as it
+        // is: the engines would shrink it to the size class of `size`,
+        // and the next growth step would move it again.
+        size_t want = size;
+        if (size >= PX_GROW_MIN) {
+            size_t old = px_pool_usable(pool, ptr);
+            if (size <= old && size >= old / 2) {
+                if (px_unlikely(px.stats)) {
+                    px_stats_alloc(h, size, ptr);
+                }
+                return ptr;
+            }
+            size_t more = old < PX_GROW_MAX ? old : PX_GROW_MAX;
+            if (old != 0 && size > old && old + more > size) {
+                want = old + more;
+            }
+        }
         px_depth++;
-        void *q = umfPoolRealloc(pool, ptr, px_round(size));
+        void *q = umfPoolRealloc(pool, ptr, px_round(want));
+        if (!q && want != size) {
+            q = umfPoolRealloc(pool, ptr, px_round(size));
+        }
         px_depth--;
         if (!q) {
             if (px_unlikely(px.stats)) {
