@@ -161,9 +161,12 @@ static umf_memory_provider_handle_t reuse_provider(reuse_prov_t **rp) {
     return prov;
 }
 
-static umf_memory_provider_handle_t os_provider(void) {
+static umf_memory_provider_handle_t
+os_provider_vis(umf_memory_visibility_t vis) {
     umf_os_memory_provider_params_handle_t params;
     ck_assert_int_eq(umfOsMemoryProviderParamsCreate(&params),
+                     UMF_RESULT_SUCCESS);
+    ck_assert_int_eq(umfOsMemoryProviderParamsSetVisibility(params, vis),
                      UMF_RESULT_SUCCESS);
     umf_memory_provider_handle_t prov;
     ck_assert_int_eq(
@@ -171,6 +174,10 @@ static umf_memory_provider_handle_t os_provider(void) {
         UMF_RESULT_SUCCESS);
     umfOsMemoryProviderParamsDestroy(params);
     return prov;
+}
+
+static umf_memory_provider_handle_t os_provider(void) {
+    return os_provider_vis(UMF_MEM_MAP_PRIVATE);
 }
 
 static umf_memory_pool_handle_t jemalloc_pool(umf_memory_provider_handle_t prov,
@@ -368,17 +375,8 @@ START_TEST(test_pool_jemalloc_calloc_zeroes_after_purge) {
     // and reuses it as zero pages.
     for (size_t v = 0; v < 2 * ARRAY_SIZE(vis); v++) {
         bool keep_all = v >= ARRAY_SIZE(vis);
-        umf_os_memory_provider_params_handle_t params;
-        ck_assert_int_eq(umfOsMemoryProviderParamsCreate(&params),
-                         UMF_RESULT_SUCCESS);
-        ck_assert_int_eq(umfOsMemoryProviderParamsSetVisibility(
-                             params, vis[v % ARRAY_SIZE(vis)]),
-                         UMF_RESULT_SUCCESS);
-        umf_memory_provider_handle_t prov;
-        ck_assert_int_eq(
-            umfMemoryProviderCreate(umfOsMemoryProviderOps(), params, &prov),
-            UMF_RESULT_SUCCESS);
-        umfOsMemoryProviderParamsDestroy(params);
+        umf_memory_provider_handle_t prov =
+            os_provider_vis(vis[v % ARRAY_SIZE(vis)]);
         umf_memory_pool_handle_t pool =
             jemalloc_pool(prov, keep_all, UMF_POOL_CREATE_FLAG_OWN_PROVIDER);
         const size_t sizes[] = {100, 20000, 300000, 3 << 20, 20 << 20};

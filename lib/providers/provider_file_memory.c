@@ -68,6 +68,19 @@
 
 // --- Mapping helper (shared with the devdax provider) ---
 
+// A reservation of len + extra bytes at res now holds len bytes at `at`:
+// gives back the bytes before and after.
+static void trim_reservation(void *res, size_t len, size_t extra,
+                             uintptr_t at) {
+    if (at > (uintptr_t)res) {
+        os_munmap(res, at - (uintptr_t)res);
+    }
+    uintptr_t end = (uintptr_t)res + len + extra;
+    if (at + len < end) {
+        os_munmap((void *)(at + len), end - (at + len));
+    }
+}
+
 int file_map(int fd, uint64_t offset, size_t len, size_t align, int prot,
              file_map_mode_t mode, void **out) {
     size_t page = os_page_size();
@@ -95,13 +108,7 @@ int file_map(int fd, uint64_t offset, size_t len, size_t align, int prot,
         os_munmap(res, len + extra);
         return r;
     }
-    if (at > (uintptr_t)res) {
-        os_munmap(res, at - (uintptr_t)res);
-    }
-    uintptr_t end = (uintptr_t)res + len + extra;
-    if (at + len < end) {
-        os_munmap((void *)(at + len), end - (at + len));
-    }
+    trim_reservation(res, len, extra, at);
     *out = p;
     return 0;
 }
@@ -470,13 +477,7 @@ static int anon_map(size_t len, size_t align, int prot, void **out) {
         return r;
     }
     uintptr_t at = extra ? align_up((uintptr_t)res, align) : (uintptr_t)res;
-    if (at > (uintptr_t)res) {
-        os_munmap(res, at - (uintptr_t)res);
-    }
-    uintptr_t end = (uintptr_t)res + len + extra;
-    if (at + len < end) {
-        os_munmap((void *)(at + len), end - (at + len));
-    }
+    trim_reservation(res, len, extra, at);
     *out = (void *)at;
     return 0;
 }
