@@ -27,6 +27,7 @@ enum {
                               // ordered with ours)
     FORK_RANK_JEMALLOC = 210, // the jemalloc pools' table lock
     FORK_RANK_DISJOINT = 300, // disjoint pools: registry, buckets, maps
+    FORK_RANK_HOST = 305,     // host pools: registry, shared heaps, pages
     FORK_RANK_IPC = 310,      // IPC caches (under disjoint frees)
     // Below the pools.
     FORK_RANK_TRACKER = 400,     // tracker writer lock

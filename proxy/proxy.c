@@ -77,6 +77,12 @@ px_state_t px;
 px_sys_t px_sys;
 const _Atomic uint64_t *px_epoch;
 __thread unsigned px_depth __attribute__((tls_model("initial-exec")));
+__thread hp_heap_t *px_hp_tls __attribute__((tls_model("initial-exec")));
+
+// The engine gives this thread's heaps up (its exit): nothing cached.
+void px_hp_exit(void) {
+    px_hp_tls = NULL;
+}
 
 // --- Bootstrap region ---
 
@@ -220,6 +226,24 @@ static void *px_heap_alloc(unsigned h, size_t size, size_t align, bool zero) {
     }
     size_t n = px_round(size);
     void *p;
+    if (heap->hp && align <= PX_ALIGN && n <= UMF_HOST_SMALL_MAX &&
+        px_likely(!px.stats)) {
+        // The host engine (its large blocks go the usual way). The first
+        // call of a thread caches its heap for malloc's inline path.
+        px_depth++;
+        if (px.host_fast && h == 0 && !px_hp_tls) {
+            px_hp_tls = umf_private_host_heap(heap->hp);
+        }
+        p = umf_private_host_malloc(heap->hp, n);
+        px_depth--;
+        if (px_unlikely(!p)) {
+            return px_heap_alloc_failed(heap, size, align, zero);
+        }
+        if (zero) {
+            memset(p, 0, size);
+        }
+        return p;
+    }
     // A block the pool takes straight from a zero-filling provider is
     // fresh memory: clearing it would only fault in every page.
     bool clear = zero && !(heap->fresh_zero && n > heap->direct_above);
@@ -385,12 +409,45 @@ static inline umf_memory_pool_handle_t px_owner(const void *ptr) {
 
 // --- The malloc family ---
 
+// The host engine's slow path for malloc's inline path.
+static PX_NOINLINE void *px_hp_slow(hp_heap_t *h, unsigned c) {
+    px_depth++;
+    void *b = umf_private_host_alloc_slow(h, c);
+    px_depth--;
+    if (!b) {
+        errno = ENOMEM;
+    }
+    return b;
+}
+
 PX_EXPORT void *malloc(size_t size) {
+    hp_heap_t *h = px_hp_tls;
+    if (px_likely(h != NULL) && px_likely(size <= UMF_HOST_SMALL_MAX) &&
+        px_likely(!px_depth)) {
+        unsigned c = px.hp_class[(size + HP_GRAIN - 1) / HP_GRAIN];
+        void *b = hp_heap_pop(h, c);
+        return px_likely(b != NULL) ? b : px_hp_slow(h, c);
+    }
     return px_alloc(size, 0, false);
 }
 
 PX_EXPORT void free(void *ptr) {
+    hp_heap_t *h = px_hp_tls;
+    if (px_likely(h != NULL) &&
+        hp_segmap_has(px.hp_segmap, (uintptr_t)ptr)) {
+        // This thread's block goes back inline; others' (and misuse) the
+        // engine's full path.
+        if (px_likely(hp_heap_push(h, hp_page_of(hp_seg_of(ptr), ptr), ptr))) {
+            return;
+        }
+        (void)umf_private_host_free(ptr);
+        return;
+    }
     if (!ptr || px_boot_owns(ptr)) {
+        return;
+    }
+    // A block of the host engine: its segment table says so in one load.
+    if (px.host_any && px_likely(!px.stats) && umf_private_host_free(ptr)) {
         return;
     }
     umf_memory_pool_handle_t pool = px_owner(ptr);
@@ -429,6 +486,13 @@ PX_EXPORT size_t malloc_usable_size(void *ptr) {
     }
     if (px_boot_owns(ptr)) {
         return px_boot_size(ptr);
+    }
+    if (px.host_any) {
+        bool ours;
+        size_t n = umf_private_host_usable(ptr, &ours);
+        if (ours) {
+            return n;
+        }
     }
     umf_memory_pool_handle_t pool = px_owner(ptr);
     if (pool) {
@@ -469,6 +533,26 @@ static void px_move(void *dst, const void *src, size_t len) {
     memcpy(dst, src, len);
 }
 
+// realloc of a small block of the host engine (old: its usable size, 0
+// when ptr is no live block's start).
+static void *px_host_realloc(void *ptr, size_t old, size_t size) {
+    if (old == 0) {
+        // Its free reports the misuse (by default one line and abort).
+        (void)umf_private_host_free(ptr);
+        errno = EINVAL;
+        return NULL;
+    }
+    if (size <= old && (size >= old / 2 || old <= 2 * PX_ALIGN)) {
+        return ptr;
+    }
+    void *q = malloc(size);
+    if (q) {
+        memcpy(q, ptr, old < size ? old : size);
+        (void)umf_private_host_free(ptr);
+    }
+    return q;
+}
+
 PX_EXPORT void *realloc(void *ptr, size_t size) {
     if (!ptr) {
         return malloc(size);
@@ -489,6 +573,13 @@ PX_EXPORT void *realloc(void *ptr, size_t size) {
             memcpy(q, ptr, old < size ? old : size);
         }
         return q;
+    }
+    if (px.host_any && px_likely(!px.stats)) {
+        bool ours;
+        size_t old = umf_private_host_usable(ptr, &ours);
+        if (ours) {
+            return px_host_realloc(ptr, old, size);
+        }
     }
     umf_memory_pool_handle_t pool = px_owner(ptr);
     if (!pool) {
@@ -559,7 +650,8 @@ PX_EXPORT void *realloc(void *ptr, size_t size) {
     // pointer that is not a live block's start, which the pool's free then
     // reports.
     size_t old = px_pool_usable(pool, ptr);
-    if (old == 0 && heap && heap->kind == PX_POOL_DISJOINT) {
+    if (old == 0 && heap &&
+        (heap->kind == PX_POOL_DISJOINT || heap->kind == PX_POOL_HOST)) {
         return px_realloc_not_block(pool, ptr);
     }
     if (old != 0 && size <= old && size >= old / 2) {

@@ -147,6 +147,8 @@ static const px_key_t px_keys[] = {
      PC(dj_min_bucket_size_set), false},
     {"disjoint.checks", PX_T_CHECKS, PX_POOL, PC(dj_checks), PC(dj_checks_set),
      false},
+    {"host.checks", PX_T_CHECKS, PX_POOL, PC(hp_checks), PC(hp_checks_set),
+     false},
     {"jemalloc.keep_all", PX_T_TRI, PX_POOL, PC(je_keep_all), PX_NO_FLAG,
      false},
     {"scalable.granularity", PX_T_SIZE, PX_POOL, PC(sc_granularity), PX_NO_FLAG,
@@ -171,7 +173,8 @@ typedef struct px_word_t {
 static const px_word_t px_pool_words[] = {
     {"disjoint", PX_POOL_DISJOINT}, {"jemalloc", PX_POOL_JEMALLOC},
     {"scalable", PX_POOL_SCALABLE}, {"proxy", PX_POOL_PROXY},
-    {"system", PX_POOL_SYSTEM},     {NULL, 0},
+    {"system", PX_POOL_SYSTEM},     {"host", PX_POOL_HOST},
+    {NULL, 0},
 };
 
 static const px_word_t px_disp_words[] = {

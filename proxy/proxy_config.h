@@ -34,6 +34,7 @@ typedef enum px_pool_kind_t {
     PX_POOL_SCALABLE,
     PX_POOL_PROXY,
     PX_POOL_SYSTEM, // tiers only: the range goes to the system allocator
+    PX_POOL_HOST,   // the host-memory engine (lib/pools/pool_host.c)
 } px_pool_kind_t;
 
 typedef enum px_disposition_t {
@@ -93,6 +94,8 @@ typedef struct px_pool_conf_t {
     // disjoint.checks=abort|error|off: umf_disjoint_pool_checks_t values.
     int dj_checks;
     bool dj_checks_set;
+    int hp_checks;
+    bool hp_checks_set;
 
     px_tristate_t je_keep_all; // jemalloc.keep_all=
     size_t sc_granularity;     // scalable.granularity= (0 = unset)

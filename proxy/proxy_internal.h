@@ -19,6 +19,7 @@
 #include <umf/memory_pool.h>
 #include <umf/memory_provider.h>
 
+#include "pools/pool_host.h"
 #include "proxy_config.h"
 
 #define PX_HIDDEN      __attribute__((visibility("hidden")))
@@ -51,6 +52,8 @@ typedef struct px_heap_t {
     // ... and private anonymous mappings (page.disposition=private): a
     // realloc may move the pages of a direct block instead of copying.
     bool private_fresh;
+    // The host engine's private data (pool=host), for the fast paths.
+    void *hp;
     char name[PX_NAME_MAX];
 } px_heap_t;
 
@@ -61,6 +64,12 @@ typedef struct px_state_t {
     size_t nheaps; // heaps[0] is the base heap
     size_t ntiers; // heaps[1..ntiers] are tiers, sorted by min
     bool stats;
+    bool host_any; // a heap is pool=host: try its fast paths first
+    // The base heap is pool=host and serves every small request (no tiers,
+    // no size threshold, no stats): malloc and free inline its fast paths.
+    bool host_fast;
+    const uint8_t *hp_class;     // the engine's size-class table
+    _Atomic uint64_t *hp_segmap; // the engine's segment table
     _Atomic int ready; // the pools exist: requests go to them
 } px_state_t;
 
@@ -91,6 +100,12 @@ PX_HIDDEN bool px_sys_resolve(void);
 // go to the system allocator: this thread-local depth says so.
 extern __thread unsigned px_depth PX_HIDDEN
     __attribute__((tls_model("initial-exec")));
+
+// This thread's heap of the base heap's host engine when px.host_fast,
+// else NULL (also after the thread gave its heap up at exit).
+extern __thread hp_heap_t *px_hp_tls PX_HIDDEN
+    __attribute__((tls_model("initial-exec")));
+PX_HIDDEN void px_hp_exit(void);
 
 // Heap of a pool handle, or NULL (a pool the program created itself).
 PX_HIDDEN px_heap_t *px_heap_of(umf_memory_pool_handle_t pool);

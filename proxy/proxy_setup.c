@@ -653,6 +653,16 @@ px_make_pool(px_pool_kind_t kind, const px_pool_conf_t *pc,
     case PX_POOL_PROXY:
         r = umfPoolCreate(umfProxyPoolOps(), prov, NULL, flags, &pool);
         break;
+    case PX_POOL_HOST: {
+        umf_host_pool_params_t p = {
+            .name = "umf_proxy",
+            .checks = pc->hp_checks_set
+                          ? (umf_disjoint_pool_checks_t)pc->hp_checks
+                          : UMF_DISJOINT_POOL_CHECKS_ABORT,
+        };
+        r = umfPoolCreate(umf_private_host_pool_ops(), prov, &p, flags, &pool);
+        break;
+    }
     default:
         break;
     }
@@ -693,6 +703,9 @@ static void px_make_heap(px_heap_t *heap, const px_pool_conf_t *pc,
                                  : PX_DJ_MAX_POOLABLE_DEFAULT;
     } else if (kind == PX_POOL_PROXY) {
         heap->direct_above = 0;
+    } else if (kind == PX_POOL_HOST) {
+        // Its large blocks: a disjoint pool with default settings.
+        heap->direct_above = PX_DJ_MAX_POOLABLE_DEFAULT;
     }
     if (px.stats) {
         prov = px_stats_wrap_provider(prov, index);
@@ -704,6 +717,12 @@ static void px_make_heap(px_heap_t *heap, const px_pool_conf_t *pc,
     heap->pool = px_make_pool(kind, pc, prov);
     heap->native_calloc = kind == PX_POOL_JEMALLOC || kind == PX_POOL_SCALABLE;
     heap->native_realloc = heap->native_calloc;
+    if (kind == PX_POOL_HOST) {
+        heap->hp = umf_private_host_pool_of(heap->pool);
+        px.host_any = true;
+        px.hp_class = umf_private_host_class_table();
+        px.hp_segmap = umf_private_host_segmap();
+    }
 }
 
 // A shared-shm heap's name is removed right after it is created, so no
@@ -872,6 +891,10 @@ void px_setup(void) {
     // From here on, pool memory may be freed at any moment of exit: libumf
     // keeps its tracker published for good.
     umf_private_proxy_present();
+    if (px.heaps[0].hp && px.ntiers == 0 && px.threshold == 0 && !px.stats) {
+        umf_private_host_set_exit_hook(px_hp_exit);
+        px.host_fast = true;
+    }
     px_depth--;
     atomic_store_explicit(&px.ready, 1, memory_order_release);
 }

@@ -33,6 +33,7 @@
 #endif
 
 #include "helpers.h"
+#include "pools/pool_host.h"
 
 #define KiB ((size_t)1024)
 #define MiB (KiB * 1024)
@@ -47,7 +48,7 @@ typedef struct pool_kind_t {
     bool small_chunks_ok; // works on a provider of arbitrary chunk sizes
 } pool_kind_t;
 
-static pool_kind_t pool_kinds[4];
+static pool_kind_t pool_kinds[5];
 static int npools;
 
 static void add_pool(pool_kind_t k) {
@@ -813,6 +814,9 @@ END_TEST
 static umf_memory_pool_ops_t *proxy_ops(void) {
     return umfProxyPoolOps();
 }
+static umf_memory_pool_ops_t *host_ops(void) {
+    return umf_private_host_pool_ops();
+}
 static umf_memory_pool_ops_t *disjoint_ops(void) {
     return umfDisjointPoolOps();
 }
@@ -874,6 +878,7 @@ int main(void) {
     setenv("UMF_MEM_FD_FUNC", "memfd_create", 1);
     add_pool((pool_kind_t){"proxy", proxy_ops, false, false, true});
     add_pool((pool_kind_t){"disjoint", disjoint_ops, false, false, true});
+    add_pool((pool_kind_t){"host", host_ops, true, true, true});
     if (scalable_available()) {
         add_pool((pool_kind_t){"scalable", scalable_ops, true, true, true});
     } else {

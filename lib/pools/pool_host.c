@@ -1,0 +1,1032 @@
+/*
+ * SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+ *
+ * pool_host.c - the host-memory engine: the proxy's default pool, for
+ * memory the CPU may touch (DESIGN.md invariant 3: it writes its free
+ * lists into free blocks, so it is never used on device memory; the
+ * disjoint pool is the engine for that).
+ *
+ * Layout. The engine takes 4 MiB segments from the provider, aligned to
+ * 4 MiB. A segment starts with its header (the segment record, one record
+ * per 64 KiB page, and the misuse map: one byte per 16 bytes of the
+ * segment), then 64 KiB pages. A page serves one size class (16 B to
+ * 16 KiB, four classes per power of two) to one heap. From any block
+ * address, address arithmetic gives its segment, its page and its index:
+ * no lookup, no lock. A process-wide bitmap with one bit per 4 MiB of
+ * address space says which segments are ours (one load for free() of a
+ * pointer some other allocator owns).
+ *
+ * Heaps. Each thread has a heap per pool (kept through libumf's per-thread
+ * mechanism, thread.h). A heap keeps, per class, the page it allocates
+ * from, the other pages with free blocks, and its full pages. Malloc pops
+ * the current page's free list; free by the owning thread pushes onto it.
+ * A free by any other thread pushes the block onto the page's own atomic
+ * list (one compare-and-swap, no lock); the owner takes that whole list
+ * back when its current page runs dry, and looks at a few of its full
+ * pages each time for blocks freed that way. Fresh pages are carved a few
+ * KiB at a time, so a small program only touches what it uses.
+ *
+ * Threads. At thread exit the heap gives its empty pages back to the pool
+ * and goes on the pool's list of abandoned heaps; the next new thread
+ * adopts it (with whatever blocks were freed into it meanwhile). Threads
+ * past their TSD destructors, or without a per-thread record, allocate
+ * from the pool's shared heap under a mutex; their frees take the
+ * other-thread path. In a fork child the heaps of threads that do not
+ * exist there are left as they were (one may have been in the middle of
+ * an update): blocks freed into them are not reused in that child.
+ *
+ * Memory goes back. Empty pages return to the pool; pages free for longer
+ * than the decay time (1 s by default) are purged through the provider
+ * (MADV_FREE for the OS provider) when the pool next hands out or takes
+ * back a page. Segments stay mapped until the pool is destroyed (their
+ * headers are read by concurrent frees).
+ *
+ * Misuse (DESIGN.md invariant 11), checked unless checks are off: a free
+ * must name the start of a block of a page in use (address arithmetic),
+ * and the block's byte in the misuse map must say "live". The owner
+ * clears it with a plain store, other threads with an atomic exchange, so
+ * a double free is seen before the block can be handed out again; the
+ * only double free that can slip through is two frees of one block racing
+ * on two threads, one of them its owner. Reported like the disjoint pool:
+ * one line and abort by default, or an error.
+ *
+ * Larger blocks (above UMF_HOST_SMALL_MAX) go to a disjoint pool created
+ * on the same provider inside this pool; its chunks are registered in the
+ * tracker with this pool as owner, as the engine's segments are.
+ *
+ * Locks: registry_lock (slots, the list of pools) -> a pool's lock (pages,
+ * segments, abandoned heaps) -> the provider's. The shared heap's mutex is
+ * taken before the pool's lock.
+ */
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include <umf/memory_pool_ops.h>
+#include <umf/memory_provider.h>
+#include <umf/pools/pool_disjoint.h>
+
+#include "base_alloc.h"
+#include "common.h"
+#include "fork.h"
+#include "log.h"
+#include "os_linux.h"
+#include "pool.h"
+#include "pool_host.h"
+#include "thread.h"
+
+#define HP_TLS_SLOTS  8
+#define HP_CARVE      4096 // bytes of a fresh page made ready at a time
+#define HP_SCAN_FULL  4    // full pages looked at per refill
+#define HP_DECAY_MS   1000
+#define HP_PURGE_MAX  16 // pages purged per call
+
+typedef struct hp_pool_t {
+    umf_memory_provider_handle_t provider;
+    void *large;                 // the disjoint pool for larger blocks
+    umf_memory_pool_ops_t *large_ops;
+    umf_disjoint_pool_checks_t checks;
+    unsigned decay_ms;
+    int slot;     // in the per-thread table; -1: none (shared heap only)
+    uint64_t gen; // unique per pool, never 0
+    char name[64];
+    pthread_mutex_t lock;   // segments, free pages, heaps
+    hp_seg_t *segs;
+    hp_list_t free_pages; // not purged; most recently freed at head
+    hp_list_t purged_pages;
+    hp_heap_t *abandoned;
+    hp_heap_t *all_heaps;
+    pthread_mutex_t shared_lock; // the shared heap
+    hp_heap_t *shared;
+    struct hp_pool_t *reg_prev, *reg_next;
+} hp_pool_t;
+
+// Stands for "no page" in hp_heap_t.cur, so the fast path needs no test.
+static hp_page_t hp_empty;
+
+static const uint32_t hp_sizes[HP_NCLASSES] = {
+    16,   32,   48,   64,   80,   96,   112,   128,   160,   192,  224,  256,
+    320,  384,  448,  512,  640,  768,  896,   1024,  1280,  1536, 1792, 2048,
+    2560, 3072, 3584, 4096, 5120, 6144, 7168,  8192,  10240, 12288, 14336,
+    16384};
+// Class of each size, by (size + 15) / 16.
+static uint8_t hp_class_of[HP_NSIZES];
+
+// One bit per 4 MiB of the address space: a segment of a host pool.
+static _Atomic uint64_t *hp_segmap;
+
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static hp_pool_t *registry;
+static struct {
+    hp_pool_t *pool;
+} slots[HP_TLS_SLOTS];
+static uint64_t next_gen = 1;
+
+typedef struct hp_tls_t {
+    struct {
+        hp_heap_t *heap;
+        uint64_t gen;
+    } ent[HP_TLS_SLOTS];
+} hp_tls_t;
+
+static int hp_ut_slot = -1; // written once, before any pool exists
+static _Thread_local umf_result_t hp_last_error;
+
+static void hp_fork_register(void);
+
+// --- Small helpers ------------------------------------------------------------------
+
+static void segmap_set(uintptr_t a, bool on) {
+    uint64_t bit = (uint64_t)1 << ((a >> HP_SEG_SHIFT) & 63);
+    _Atomic uint64_t *w = &hp_segmap[a >> (HP_SEG_SHIFT + 6)];
+    if (on) {
+        atomic_fetch_or_explicit(w, bit, memory_order_release);
+    } else {
+        atomic_fetch_and_explicit(w, ~bit, memory_order_release);
+    }
+}
+
+static uint64_t now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static inline void list_push_head(hp_list_t *l, hp_page_t *pg) {
+    pg->prev = NULL;
+    pg->next = l->head;
+    if (l->head) {
+        l->head->prev = pg;
+    } else {
+        l->tail = pg;
+    }
+    l->head = pg;
+}
+
+static inline void list_push_tail(hp_list_t *l, hp_page_t *pg) {
+    pg->next = NULL;
+    pg->prev = l->tail;
+    if (l->tail) {
+        l->tail->next = pg;
+    } else {
+        l->head = pg;
+    }
+    l->tail = pg;
+}
+
+static inline void list_remove(hp_list_t *l, hp_page_t *pg) {
+    if (pg->prev) {
+        pg->prev->next = pg->next;
+    } else {
+        l->head = pg->next;
+    }
+    if (pg->next) {
+        pg->next->prev = pg->prev;
+    } else {
+        l->tail = pg->prev;
+    }
+    pg->prev = pg->next = NULL;
+}
+
+// --- Misuse ---------------------------------------------------------------------------
+
+#define HP_WHY_FREED   "already freed (double free)"
+#define HP_WHY_INSIDE  "not the start of a block"
+#define HP_WHY_FOREIGN "not a block of this pool"
+
+static umf_result_t hp_misuse(hp_pool_t *p, const char *why,
+                              const void *ptr) UMF_NOINLINE UMF_COLD;
+static umf_result_t hp_misuse(hp_pool_t *p, const char *why, const void *ptr) {
+    if (p->checks == UMF_DISJOINT_POOL_CHECKS_ABORT) {
+        char line[256];
+        int n = snprintf(line, sizeof(line),
+                         "umf: host pool \"%s\": free(%p): %s; aborting\n",
+                         p->name, ptr, why);
+        if (n > 0) {
+            (void)os_write_all(2, line,
+                               (size_t)n < sizeof(line) ? (size_t)n
+                                                        : sizeof(line) - 1);
+        }
+        abort();
+    }
+    LOG_ERR("%s: free(%p): %s", p->name, ptr, why);
+    return UMF_RESULT_ERROR_INVALID_ARGUMENT;
+}
+
+// --- Pages and segments -------------------------------------------------------------
+
+// Purges pages free for longer than the decay time, oldest first.
+// pre: p->lock held.
+static void purge_old(hp_pool_t *p, uint64_t now) {
+    hp_page_t *pg;
+    for (int n = 0; n < HP_PURGE_MAX && (pg = p->free_pages.tail) != NULL &&
+                    now - pg->freed_at >= p->decay_ms;
+         n++) {
+        hp_seg_t *s = hp_seg_of(pg);
+        char *base = (char *)s + (size_t)(pg - s->pages) * HP_PAGE;
+        if (umfMemoryProviderPurgeLazy(p->provider, base, HP_PAGE) !=
+            UMF_RESULT_SUCCESS) {
+            (void)umfMemoryProviderPurgeForce(p->provider, base, HP_PAGE);
+        }
+        list_remove(&p->free_pages, pg);
+        pg->purged = 1;
+        list_push_head(&p->purged_pages, pg);
+    }
+}
+
+// A new segment's pages onto the free list. pre: p->lock held.
+static bool seg_add(hp_pool_t *p) {
+    void *raw = NULL;
+    size_t raw_size = HP_SEG;
+    umf_result_t r = umfMemoryProviderAlloc(p->provider, HP_SEG, HP_SEG, &raw);
+    if (r != UMF_RESULT_SUCCESS || !raw ||
+        ((uintptr_t)raw & (HP_SEG - 1)) != 0) {
+        if (r == UMF_RESULT_SUCCESS && raw) {
+            (void)umfMemoryProviderFree(p->provider, raw, HP_SEG);
+        }
+        // A provider that cannot align: twice the size, aligned inside.
+        raw = NULL;
+        raw_size = 2 * HP_SEG;
+        r = umfMemoryProviderAlloc(p->provider, raw_size, 0, &raw);
+        if (r != UMF_RESULT_SUCCESS || !raw) {
+            LOG_ERR("%s: the provider gave no 4 MiB segment (%d)", p->name,
+                    (int)r);
+            return false;
+        }
+    }
+    uintptr_t a = ((uintptr_t)raw + HP_SEG - 1) & ~(uintptr_t)(HP_SEG - 1);
+    if ((a + HP_SEG - 1) >> HP_ADDR_BITS) {
+        LOG_ERR("%s: the provider's memory at %p is above the 47-bit "
+                "address space the engine maps",
+                p->name, raw);
+        (void)umfMemoryProviderFree(p->provider, raw, raw_size);
+        return false;
+    }
+    hp_seg_t *s = (hp_seg_t *)a;
+    s->pool = p;
+    s->alloc_base = raw;
+    s->alloc_size = raw_size;
+    s->next = p->segs;
+    p->segs = s;
+    // Highest first onto the head, so the lowest page is taken first.
+    for (size_t i = HP_PAGES; i-- > HP_FIRST_PAGE;) {
+        hp_page_t *pg = &s->pages[i];
+        pg->where = HP_W_POOL;
+        pg->purged = 1; // fresh: nothing to purge
+        list_push_head(&p->purged_pages, pg);
+    }
+    segmap_set(a, true);
+    return true;
+}
+
+// A free page set up for class c of heap h, or NULL.
+static hp_page_t *page_take(hp_pool_t *p, hp_heap_t *h, unsigned c) {
+    pthread_mutex_lock(&p->lock);
+    // Pages still resident first, then purged ones, then a new segment.
+    hp_list_t *from = p->free_pages.head ? &p->free_pages : &p->purged_pages;
+    if (!from->head) {
+        if (!seg_add(p)) {
+            pthread_mutex_unlock(&p->lock);
+            return NULL;
+        }
+        from = &p->purged_pages;
+    }
+    hp_page_t *pg = from->head;
+    list_remove(from, pg);
+    purge_old(p, now_ms());
+    pthread_mutex_unlock(&p->lock);
+
+    hp_seg_t *s = hp_seg_of(pg);
+    uint32_t bs = hp_sizes[c];
+    pg->start = (char *)s + (size_t)(pg - s->pages) * HP_PAGE;
+    pg->bsize = bs;
+    pg->inv = (uint32_t)(((uint64_t)1 << 32) / bs + 1);
+    pg->cap = (uint32_t)(HP_PAGE / bs);
+    pg->end = pg->start + (size_t)pg->cap * bs;
+    pg->bump = pg->start;
+    pg->free = NULL;
+    pg->used = 0;
+    pg->cls = (uint8_t)c;
+    pg->purged = 0;
+    pg->heap = h;
+    atomic_store_explicit(&pg->xfree, NULL, memory_order_relaxed);
+    return pg;
+}
+
+// An empty page back to the pool. pre: not on any heap list.
+static void page_release(hp_pool_t *p, hp_page_t *pg) {
+    pg->bsize = 0;
+    pg->heap = NULL;
+    pg->free = NULL;
+    pthread_mutex_lock(&p->lock);
+    uint64_t now = now_ms();
+    pg->freed_at = now;
+    pg->where = HP_W_POOL;
+    list_push_head(&p->free_pages, pg);
+    purge_old(p, now);
+    pthread_mutex_unlock(&p->lock);
+}
+
+// Carves up to HP_CARVE bytes of never-used blocks onto the free list.
+static void page_carve(hp_page_t *pg) {
+    size_t bs = pg->bsize;
+    size_t n = HP_CARVE / bs;
+    if (n == 0) {
+        n = 1;
+    }
+    size_t left = (size_t)(pg->end - pg->bump) / bs;
+    if (n > left) {
+        n = left;
+    }
+    char *b = pg->bump;
+    for (size_t i = 0; i + 1 < n; i++) {
+        *(void **)(b + i * bs) = b + (i + 1) * bs;
+    }
+    *(void **)(b + (n - 1) * bs) = pg->free;
+    pg->free = b;
+    pg->bump = b + n * bs;
+}
+
+// Takes the blocks other threads freed into pg. True when there were any.
+static bool page_collect(hp_pool_t *p, hp_page_t *pg) {
+    if (!atomic_load_explicit(&pg->xfree, memory_order_relaxed)) {
+        return false;
+    }
+    void *list = atomic_exchange_explicit(&pg->xfree, NULL,
+                                          memory_order_acquire);
+    umf_tsan_acquire(&pg->xfree);
+    uint32_t n = 0;
+    void *last = list;
+    for (void *b = list; b; b = *(void **)b) {
+        last = b;
+        if (++n > pg->used) {
+            // Only with checks off: a block freed twice made a cycle.
+            LOG_ERR("%s: page %p: a block was freed twice; its free blocks "
+                    "are dropped",
+                    p->name, (void *)pg->start);
+            pg->used = 0; // leaked, never handed out twice
+            return false;
+        }
+    }
+    *(void **)last = pg->free;
+    pg->free = list;
+    pg->used -= n;
+    return true;
+}
+
+// --- Heaps ---------------------------------------------------------------------------
+
+static void heap_init(hp_heap_t *h, hp_pool_t *p) {
+    memset(h, 0, sizeof(*h));
+    h->pool = p;
+    h->checks = p->checks != UMF_DISJOINT_POOL_CHECKS_OFF;
+    for (unsigned c = 0; c < HP_NCLASSES; c++) {
+        h->cur[c] = &hp_empty;
+    }
+}
+
+static inline void heap_set_cur(hp_heap_t *h, unsigned c) {
+    h->cur[c] = h->avail[c].head ? h->avail[c].head : &hp_empty;
+}
+
+// Gives back the pages of h that hold no live block (all of them when
+// `all`, at pool destroy). Collects other threads' frees first.
+static void heap_trim(hp_heap_t *h) {
+    hp_pool_t *p = h->pool;
+    for (unsigned c = 0; c < HP_NCLASSES; c++) {
+        hp_list_t *lists[2] = {&h->avail[c], &h->full[c]};
+        for (int l = 0; l < 2; l++) {
+            hp_page_t *next;
+            for (hp_page_t *pg = lists[l]->head; pg; pg = next) {
+                next = pg->next;
+                (void)page_collect(p, pg);
+                if (pg->used == 0) {
+                    list_remove(lists[l], pg);
+                    page_release(p, pg);
+                } else if (l == 1 && pg->free) {
+                    list_remove(lists[l], pg);
+                    pg->where = HP_W_AVAIL;
+                    list_push_tail(&h->avail[c], pg);
+                }
+            }
+        }
+        heap_set_cur(h, c);
+    }
+}
+
+static void *heap_alloc_slow(hp_heap_t *h, unsigned c) UMF_NOINLINE;
+static void *heap_alloc_slow(hp_heap_t *h, unsigned c) {
+    hp_pool_t *p = h->pool;
+    hp_page_t *pg;
+    // The pages with free blocks, current first: what other threads freed,
+    // then fresh blocks; a page with neither is full.
+    while ((pg = h->avail[c].head) != NULL) {
+        if (pg->free || page_collect(p, pg)) {
+            goto have;
+        }
+        if (pg->bump < pg->end) {
+            page_carve(pg);
+            goto have;
+        }
+        list_remove(&h->avail[c], pg);
+        pg->where = HP_W_FULL;
+        list_push_tail(&h->full[c], pg);
+    }
+    // A few full pages, oldest first, for blocks other threads freed.
+    for (int i = 0; i < HP_SCAN_FULL && (pg = h->full[c].head) != NULL; i++) {
+        list_remove(&h->full[c], pg);
+        if (page_collect(p, pg)) {
+            pg->where = HP_W_AVAIL;
+            list_push_head(&h->avail[c], pg);
+            goto have;
+        }
+        list_push_tail(&h->full[c], pg);
+    }
+    pg = page_take(p, h, c);
+    if (!pg) {
+        h->cur[c] = &hp_empty;
+        return NULL;
+    }
+    pg->where = HP_W_AVAIL;
+    list_push_head(&h->avail[c], pg);
+    page_carve(pg);
+have:
+    h->cur[c] = pg;
+    void *b = pg->free;
+    pg->free = *(void **)b;
+    pg->used++;
+    if (h->checks) {
+        atomic_store_explicit(hp_map_of(hp_seg_of(b), b), 1, memory_order_relaxed);
+    }
+    return b;
+}
+
+static inline void *heap_alloc(hp_heap_t *h, unsigned c) {
+    void *b = hp_heap_pop(h, c);
+    return likely(b != NULL) ? b : heap_alloc_slow(h, c);
+}
+
+// A local free made pg empty, or gave a full page a free block.
+UMF_EXPORT void umf_private_host_free_slow(hp_heap_t *h, hp_page_t *pg) {
+    unsigned c = pg->cls;
+    if (pg->where == HP_W_FULL) {
+        list_remove(&h->full[c], pg);
+        pg->where = HP_W_AVAIL;
+        list_push_tail(&h->avail[c], pg);
+        if (h->cur[c] == &hp_empty) {
+            heap_set_cur(h, c);
+        }
+    }
+    if (pg->used == 0 && h->avail[c].head != pg) {
+        // Keep the page allocations come from; give back the others.
+        (void)page_collect(h->pool, pg); // nothing can be there: used is 0
+        list_remove(&h->avail[c], pg);
+        pg->where = HP_W_NONE;
+        page_release(h->pool, pg);
+    }
+}
+
+// --- Per-thread heaps ----------------------------------------------------------------
+
+static inline hp_heap_t *my_heap(const hp_pool_t *p) {
+    if (unlikely(p->slot < 0 || hp_ut_slot < 0)) {
+        return NULL;
+    }
+    hp_tls_t *t = ut_get(ut_self(), hp_ut_slot);
+    if (likely(t && t->ent[p->slot].gen == p->gen)) {
+        return t->ent[p->slot].heap;
+    }
+    return NULL;
+}
+
+static void (*_Atomic hp_exit_hook)(void);
+
+// Thread exit (own_thread), or a thread gone in a fork child.
+static void tls_release(void *arg, bool own_thread) {
+    hp_tls_t *t = arg;
+    void (*hook)(void) = atomic_load(&hp_exit_hook);
+    if (own_thread && hook) {
+        hook(); // the proxy drops its cached heap pointers
+    }
+    pthread_mutex_lock(&registry_lock);
+    for (int i = 0; i < HP_TLS_SLOTS; i++) {
+        hp_pool_t *p = slots[i].pool;
+        hp_heap_t *h = t->ent[i].heap;
+        if (!h || !p || p->gen != t->ent[i].gen) {
+            continue; // its pool is gone (and freed the heap)
+        }
+        if (!own_thread) {
+            h->lost = true; // may be half-updated: never touched again
+            continue;
+        }
+        heap_trim(h);
+        pthread_mutex_lock(&p->lock);
+        h->next_abandoned = p->abandoned;
+        p->abandoned = h;
+        pthread_mutex_unlock(&p->lock);
+    }
+    pthread_mutex_unlock(&registry_lock);
+    ba_free(t);
+}
+
+static const ut_client_t hp_ut_client = {
+    .name = "host pools",
+    .release = tls_release,
+};
+
+static pthread_once_t hp_once = PTHREAD_ONCE_INIT;
+
+static void hp_global_init(void) {
+    unsigned c = 0;
+    for (size_t i = 0; i < ARRAY_SIZE(hp_class_of); i++) {
+        size_t size = i * HP_GRAIN;
+        while (hp_sizes[c] < size) {
+            c++;
+        }
+        hp_class_of[i] = (uint8_t)c;
+    }
+    size_t bytes = ((size_t)1 << (HP_ADDR_BITS - HP_SEG_SHIFT)) / 8;
+    void *m = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (m != MAP_FAILED) {
+        hp_segmap = m;
+    }
+    hp_ut_slot = ut_client_register(&hp_ut_client);
+    hp_fork_register();
+}
+
+// This thread's heap for p, made (or adopted) now; NULL: the thread keeps
+// nothing per thread (past its destructors, no slot, out of memory).
+static hp_heap_t *my_heap_make(hp_pool_t *p) UMF_NOINLINE;
+static hp_heap_t *my_heap_make(hp_pool_t *p) {
+    hp_heap_t *cached = my_heap(p);
+    if (cached) {
+        return cached;
+    }
+    if (p->slot < 0 || hp_ut_slot < 0 || ut_self()->state == UT_DEAD) {
+        return NULL;
+    }
+    hp_tls_t *t = ut_get(ut_self(), hp_ut_slot);
+    if (!t) {
+        t = ba_calloc(1, sizeof(*t));
+        if (!t) {
+            return NULL;
+        }
+        if (!ut_set(hp_ut_slot, t)) {
+            ba_free(t);
+            return NULL;
+        }
+    }
+    pthread_mutex_lock(&p->lock);
+    hp_heap_t *h = p->abandoned;
+    if (h) {
+        p->abandoned = h->next_abandoned;
+        h->next_abandoned = NULL;
+    }
+    pthread_mutex_unlock(&p->lock);
+    if (!h) {
+        h = ba_alloc(sizeof(*h));
+        if (!h) {
+            return NULL;
+        }
+        heap_init(h, p);
+        pthread_mutex_lock(&p->lock);
+        h->next_all = p->all_heaps;
+        p->all_heaps = h;
+        pthread_mutex_unlock(&p->lock);
+    }
+    t->ent[p->slot].heap = h;
+    t->ent[p->slot].gen = p->gen;
+    return h;
+}
+
+// --- Allocation and free --------------------------------------------------------------
+
+static inline unsigned class_of(size_t size) {
+    return hp_class_of[(size + HP_GRAIN - 1) / HP_GRAIN];
+}
+
+static void *shared_alloc(hp_pool_t *p, unsigned c) UMF_NOINLINE;
+static void *shared_alloc(hp_pool_t *p, unsigned c) {
+    pthread_mutex_lock(&p->shared_lock);
+    void *b = heap_alloc(p->shared, c);
+    pthread_mutex_unlock(&p->shared_lock);
+    return b;
+}
+
+static inline void *small_alloc(hp_pool_t *p, size_t size) {
+    unsigned c = class_of(size);
+    hp_heap_t *h = my_heap(p);
+    if (unlikely(!h)) {
+        h = my_heap_make(p);
+    }
+    void *b = likely(h != NULL) ? heap_alloc(h, c) : shared_alloc(p, c);
+    if (unlikely(!b)) {
+        hp_last_error = UMF_RESULT_ERROR_OUT_OF_HOST_MEMORY;
+    }
+    return b;
+}
+
+// Frees the block at ptr, which lies in segment s of pool p.
+static inline umf_result_t block_free(hp_pool_t *p, hp_seg_t *s, void *ptr) {
+    hp_page_t *pg = hp_page_of(s, ptr);
+    hp_heap_t *h = my_heap(p);
+    if (likely(h != NULL) && hp_heap_push(h, pg, ptr)) {
+        return UMF_RESULT_SUCCESS;
+    }
+    // Another thread's block, or a misuse.
+    if (p->checks != UMF_DISJOINT_POOL_CHECKS_OFF) {
+        if (unlikely(hp_block_index(pg, ptr) == UINT32_MAX)) {
+            return hp_misuse(p, pg->bsize ? HP_WHY_INSIDE : HP_WHY_FOREIGN,
+                             ptr);
+        }
+        if (!atomic_exchange_explicit(hp_map_of(s, ptr), 0,
+                                      memory_order_relaxed)) {
+            return hp_misuse(p, HP_WHY_FREED, ptr);
+        }
+    } else if (unlikely(pg->bsize == 0)) {
+        return hp_misuse(p, HP_WHY_FOREIGN, ptr); // never onto a free page
+    }
+    umf_tsan_release(&pg->xfree);
+    void *head = atomic_load_explicit(&pg->xfree, memory_order_relaxed);
+    do {
+        *(void **)ptr = head;
+    } while (!atomic_compare_exchange_weak_explicit(
+        &pg->xfree, &head, ptr, memory_order_release, memory_order_relaxed));
+    return UMF_RESULT_SUCCESS;
+}
+
+// Size of the live block at ptr in segment s, or 0.
+static size_t block_usable(hp_pool_t *p, hp_seg_t *s, void *ptr) {
+    hp_page_t *pg = hp_page_of(s, ptr);
+    if (hp_block_index(pg, ptr) == UINT32_MAX) {
+        return 0;
+    }
+    if (p->checks != UMF_DISJOINT_POOL_CHECKS_OFF &&
+        !atomic_load_explicit(hp_map_of(s, ptr), memory_order_relaxed)) {
+        return 0;
+    }
+    return pg->bsize;
+}
+
+// --- Pool ops ---------------------------------------------------------------------------
+
+static hp_seg_t *own_seg(hp_pool_t *p, const void *ptr) {
+    if (!hp_segmap_has(hp_segmap, (uintptr_t)ptr)) {
+        return NULL;
+    }
+    hp_seg_t *s = hp_seg_of(ptr);
+    return s->pool == p ? s : NULL;
+}
+
+static void *hp_malloc(void *pool, size_t size) {
+    hp_pool_t *p = pool;
+    if (likely(size <= UMF_HOST_SMALL_MAX)) {
+        return small_alloc(p, size);
+    }
+    void *b = p->large_ops->malloc(p->large, size);
+    if (!b) {
+        hp_last_error = p->large_ops->get_last_allocation_error(p->large);
+    }
+    return b;
+}
+
+static void *hp_aligned_malloc(void *pool, size_t size, size_t alignment) {
+    hp_pool_t *p = pool;
+    if (alignment <= HP_GRAIN) {
+        return hp_malloc(pool, size);
+    }
+    if ((alignment & (alignment - 1)) != 0) {
+        hp_last_error = UMF_RESULT_ERROR_INVALID_ARGUMENT;
+        return NULL;
+    }
+    // A power-of-two class aligns its blocks to its size (pages are 64 KiB
+    // aligned).
+    size_t n = size < alignment ? alignment : size;
+    size_t pow2 = HP_GRAIN;
+    while (pow2 < n) {
+        pow2 <<= 1;
+    }
+    if (pow2 <= UMF_HOST_SMALL_MAX) {
+        return small_alloc(p, pow2);
+    }
+    void *b = p->large_ops->aligned_malloc(p->large, size, alignment);
+    if (!b) {
+        hp_last_error = p->large_ops->get_last_allocation_error(p->large);
+    }
+    return b;
+}
+
+static void *hp_calloc(void *pool, size_t num, size_t size) {
+    hp_pool_t *p = pool;
+    size_t total;
+    if (__builtin_mul_overflow(num, size, &total)) {
+        hp_last_error = UMF_RESULT_ERROR_INVALID_ARGUMENT;
+        return NULL;
+    }
+    if (total > UMF_HOST_SMALL_MAX) {
+        void *b = p->large_ops->calloc(p->large, 1, total);
+        if (!b) {
+            hp_last_error = p->large_ops->get_last_allocation_error(p->large);
+        }
+        return b;
+    }
+    void *b = small_alloc(p, total);
+    if (b) {
+        memset(b, 0, total);
+    }
+    return b;
+}
+
+static umf_result_t hp_free(void *pool, void *ptr) {
+    hp_pool_t *p = pool;
+    if (!ptr) {
+        return UMF_RESULT_SUCCESS;
+    }
+    hp_seg_t *s = own_seg(p, ptr);
+    if (s) {
+        return block_free(p, s, ptr);
+    }
+    return p->large_ops->free(p->large, ptr);
+}
+
+static size_t hp_usable_size(void *pool, void *ptr) {
+    hp_pool_t *p = pool;
+    if (!ptr) {
+        return 0;
+    }
+    hp_seg_t *s = own_seg(p, ptr);
+    if (s) {
+        return block_usable(p, s, ptr);
+    }
+    return p->large_ops->malloc_usable_size(p->large, ptr);
+}
+
+static void *hp_realloc(void *pool, void *ptr, size_t size) {
+    hp_pool_t *p = pool;
+    if (!ptr) {
+        return hp_malloc(pool, size);
+    }
+    if (size == 0) {
+        (void)hp_free(pool, ptr);
+        return NULL;
+    }
+    // The disjoint pool does not reallocate: both kinds copy.
+    hp_seg_t *s = own_seg(p, ptr);
+    size_t old = s ? block_usable(p, s, ptr)
+                   : p->large_ops->malloc_usable_size(p->large, ptr);
+    if (old == 0) {
+        // Not a live block: its free reports it (or the pool's checks are
+        // off and the large pool cannot tell: refuse).
+        umf_result_t r = hp_free(pool, ptr);
+        hp_last_error = r == UMF_RESULT_SUCCESS
+                            ? UMF_RESULT_ERROR_INVALID_ARGUMENT
+                            : r;
+        return NULL;
+    }
+    if (size <= old && (size >= old / 2 || old <= 2 * HP_GRAIN)) {
+        return ptr;
+    }
+    void *q = hp_malloc(pool, size);
+    if (!q) {
+        return NULL;
+    }
+    memcpy(q, ptr, old < size ? old : size);
+    (void)hp_free(pool, ptr);
+    return q;
+}
+
+static umf_result_t hp_get_last_allocation_error(void *pool) {
+    (void)pool;
+    return hp_last_error;
+}
+
+static umf_result_t hp_initialize(umf_memory_provider_handle_t provider,
+                                  void *params, void **pool) {
+    if (!provider || !pool) {
+        return UMF_RESULT_ERROR_INVALID_ARGUMENT;
+    }
+    const umf_host_pool_params_t *hpp = params;
+    if (hpp && (unsigned)hpp->checks > UMF_DISJOINT_POOL_CHECKS_OFF) {
+        LOG_ERR("host pool: checks %d is not one of abort, error, off",
+                (int)hpp->checks);
+        return UMF_RESULT_ERROR_INVALID_ARGUMENT;
+    }
+    pthread_once(&hp_once, hp_global_init);
+    if (!hp_segmap) {
+        LOG_ERR("host pool: cannot map its segment table");
+        return UMF_RESULT_ERROR_OUT_OF_HOST_MEMORY;
+    }
+    hp_pool_t *p = ba_calloc_cacheline(sizeof(*p));
+    if (!p) {
+        return UMF_RESULT_ERROR_OUT_OF_HOST_MEMORY;
+    }
+    p->provider = provider;
+    p->checks = hpp ? hpp->checks : UMF_DISJOINT_POOL_CHECKS_ABORT;
+    p->decay_ms = hpp && hpp->decay_ms ? hpp->decay_ms : HP_DECAY_MS;
+    snprintf(p->name, sizeof(p->name), "%s",
+             hpp && hpp->name ? hpp->name : "host");
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_mutex_init(&p->shared_lock, NULL);
+    p->shared = ba_alloc(sizeof(*p->shared));
+    if (!p->shared) {
+        goto fail;
+    }
+    heap_init(p->shared, p);
+
+    umf_disjoint_pool_params_handle_t dpp = NULL;
+    umf_result_t r = umfDisjointPoolParamsCreate(&dpp);
+    char large_name[80];
+    snprintf(large_name, sizeof(large_name), "%s (large blocks)", p->name);
+    if (r == UMF_RESULT_SUCCESS) {
+        r = umfDisjointPoolParamsSetName(dpp, large_name);
+    }
+    if (r == UMF_RESULT_SUCCESS) {
+        r = umfDisjointPoolParamsSetChecks(dpp, p->checks);
+    }
+    if (r == UMF_RESULT_SUCCESS) {
+        p->large_ops = umfDisjointPoolOps();
+        r = p->large_ops->initialize(provider, dpp, &p->large);
+    }
+    if (dpp) {
+        umfDisjointPoolParamsDestroy(dpp);
+    }
+    if (r != UMF_RESULT_SUCCESS) {
+        ba_free(p->shared);
+        pthread_mutex_destroy(&p->lock);
+        pthread_mutex_destroy(&p->shared_lock);
+        ba_free_cacheline(p);
+        return r;
+    }
+
+    pthread_mutex_lock(&registry_lock);
+    p->gen = next_gen++;
+    p->slot = -1;
+    for (int i = 0; i < HP_TLS_SLOTS; i++) {
+        if (!slots[i].pool) {
+            slots[i].pool = p;
+            p->slot = i;
+            break;
+        }
+    }
+    p->reg_next = registry;
+    if (registry) {
+        registry->reg_prev = p;
+    }
+    registry = p;
+    pthread_mutex_unlock(&registry_lock);
+    *pool = p;
+    return UMF_RESULT_SUCCESS;
+fail:
+    pthread_mutex_destroy(&p->lock);
+    pthread_mutex_destroy(&p->shared_lock);
+    ba_free_cacheline(p);
+    return UMF_RESULT_ERROR_OUT_OF_HOST_MEMORY;
+}
+
+static void hp_finalize(void *pool) {
+    hp_pool_t *p = pool;
+    if (!p) {
+        return;
+    }
+    pthread_mutex_lock(&registry_lock);
+    if (p->slot >= 0) {
+        slots[p->slot].pool = NULL;
+    }
+    if (p->reg_prev) {
+        p->reg_prev->reg_next = p->reg_next;
+    } else {
+        registry = p->reg_next;
+    }
+    if (p->reg_next) {
+        p->reg_next->reg_prev = p->reg_prev;
+    }
+    pthread_mutex_unlock(&registry_lock);
+    // Threads' entries for p no longer match any pool (gen is unique).
+    p->large_ops->finalize(p->large);
+    hp_seg_t *next;
+    for (hp_seg_t *s = p->segs; s; s = next) {
+        next = s->next;
+        segmap_set((uintptr_t)s, false);
+        (void)umfMemoryProviderFree(p->provider, s->alloc_base,
+                                    s->alloc_size);
+    }
+    hp_heap_t *hn;
+    for (hp_heap_t *h = p->all_heaps; h; h = hn) {
+        hn = h->next_all;
+        ba_free(h);
+    }
+    ba_free(p->shared);
+    pthread_mutex_destroy(&p->lock);
+    pthread_mutex_destroy(&p->shared_lock);
+    ba_free_cacheline(p);
+}
+
+// --- fork ---------------------------------------------------------------------------------
+
+static void hp_fork_prepare(void) {
+    pthread_mutex_lock(&registry_lock);
+    for (hp_pool_t *p = registry; p; p = p->reg_next) {
+        pthread_mutex_lock(&p->shared_lock);
+        pthread_mutex_lock(&p->lock);
+    }
+}
+
+static void hp_fork_parent(void) {
+    for (hp_pool_t *p = registry; p; p = p->reg_next) {
+        pthread_mutex_unlock(&p->lock);
+        pthread_mutex_unlock(&p->shared_lock);
+    }
+    pthread_mutex_unlock(&registry_lock);
+}
+
+static const fork_handler_t hp_fork_handler = {
+    .name = "host pools",
+    .rank = FORK_RANK_HOST,
+    .prepare = hp_fork_prepare,
+    .parent = hp_fork_parent,
+    .child = hp_fork_parent,
+};
+
+static void hp_fork_register(void) {
+    (void)fork_register(&hp_fork_handler);
+}
+
+static umf_memory_pool_ops_t host_ops = {
+    .version = UMF_VERSION_CURRENT,
+    .initialize = hp_initialize,
+    .finalize = hp_finalize,
+    .malloc = hp_malloc,
+    .calloc = hp_calloc,
+    .realloc = hp_realloc,
+    .aligned_malloc = hp_aligned_malloc,
+    .malloc_usable_size = hp_usable_size,
+    .free = hp_free,
+    .get_last_allocation_error = hp_get_last_allocation_error,
+};
+
+UMF_EXPORT umf_memory_pool_ops_t *umf_private_host_pool_ops(void) {
+    return &host_ops;
+}
+
+// --- The proxy's fast paths ----------------------------------------------------------------
+
+UMF_EXPORT void *umf_private_host_pool_of(void *pool_handle) {
+    umf_memory_pool_handle_t h = pool_handle;
+    return h && h->ops.initialize == hp_initialize ? h->priv : NULL;
+}
+
+UMF_EXPORT void *umf_private_host_malloc(void *hp, size_t size) {
+    return small_alloc(hp, size);
+}
+
+UMF_EXPORT bool umf_private_host_free(void *ptr) {
+    if (!hp_segmap_has(hp_segmap, (uintptr_t)ptr)) {
+        return false;
+    }
+    hp_seg_t *s = hp_seg_of(ptr);
+    (void)block_free(s->pool, s, ptr);
+    return true;
+}
+
+UMF_EXPORT size_t umf_private_host_usable(void *ptr, bool *ours) {
+    if (!hp_segmap_has(hp_segmap, (uintptr_t)ptr)) {
+        *ours = false;
+        return 0;
+    }
+    *ours = true;
+    hp_seg_t *s = hp_seg_of(ptr);
+    return block_usable(s->pool, s, ptr);
+}
+
+UMF_EXPORT const uint8_t *umf_private_host_class_table(void) {
+    pthread_once(&hp_once, hp_global_init);
+    return hp_class_of;
+}
+
+UMF_EXPORT _Atomic uint64_t *umf_private_host_segmap(void) {
+    pthread_once(&hp_once, hp_global_init);
+    return hp_segmap;
+}
+
+UMF_EXPORT hp_heap_t *umf_private_host_heap(void *hp) {
+    return my_heap_make(hp);
+}
+
+UMF_EXPORT void umf_private_host_set_exit_hook(void (*hook)(void)) {
+    atomic_store(&hp_exit_hook, hook);
+}
+
+UMF_EXPORT void *umf_private_host_alloc_slow(hp_heap_t *h, unsigned c) {
+    void *b = heap_alloc_slow(h, c);
+    if (!b) {
+        hp_last_error = UMF_RESULT_ERROR_OUT_OF_HOST_MEMORY;
+    }
+    return b;
+}
