@@ -51,6 +51,7 @@
  */
 
 #include "tracker.h"
+#include "pools/pool_host.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -651,6 +652,9 @@ umf_result_t tracker_register(tracker_t *t, void *owner, const void *base,
                 base, size);
         return UMF_RESULT_ERROR_NOT_SUPPORTED;
     }
+    // Before the range is visible: from then on the host engine's fast
+    // paths leave that segment's pointers to the tracker.
+    umf_private_host_note_range(base, size);
     pthread_mutex_lock(&t->lock);
     tracker_t *in_before = inner_of(t);
     size_t inner_before = in_before ? tracker_count(in_before) : 0;

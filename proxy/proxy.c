@@ -433,15 +433,18 @@ PX_EXPORT void *malloc(size_t size) {
 
 PX_EXPORT void free(void *ptr) {
     hp_heap_t *h = px_hp_tls;
-    if (px_likely(h != NULL) &&
-        hp_segmap_has(px.hp_segmap, (uintptr_t)ptr)) {
+    if (px_likely(h != NULL) && hp_segmap_has(px.hp_segmap, (uintptr_t)ptr)) {
+        hp_seg_t *s = hp_seg_of(ptr);
         // This thread's block goes back inline; others' (and misuse) the
-        // engine's full path.
-        if (px_likely(hp_heap_push(h, hp_page_of(hp_seg_of(ptr), ptr), ptr))) {
+        // engine's full path; a segment with other pools' ranges inside,
+        // the tracker's (below).
+        if (px_likely(hp_seg_plain(s))) {
+            if (px_likely(hp_heap_push(h, hp_page_of(s, ptr), ptr))) {
+                return;
+            }
+            (void)umf_private_host_free(ptr);
             return;
         }
-        (void)umf_private_host_free(ptr);
-        return;
     }
     if (!ptr || px_boot_owns(ptr)) {
         return;
@@ -545,7 +548,16 @@ static void *px_host_realloc(void *ptr, size_t old, size_t size) {
     if (size <= old && (size >= old / 2 || old <= 2 * PX_ALIGN)) {
         return ptr;
     }
-    void *q = malloc(size);
+    // A new block of the same heap: realloc never changes the allocator.
+    unsigned h = 0;
+    const void *hp = hp_seg_of(ptr)->pool;
+    for (unsigned i = 0; i < px.nheaps; i++) {
+        if (px.heaps[i].hp == hp) {
+            h = i;
+            break;
+        }
+    }
+    void *q = px_heap_alloc(h, size, 0, false);
     if (q) {
         memcpy(q, ptr, old < size ? old : size);
         (void)umf_private_host_free(ptr);

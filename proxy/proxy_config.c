@@ -137,6 +137,8 @@ static const px_key_t px_keys[] = {
     {"memspace", PX_T_MSPACE, PX_POOL, PC(memspace), PX_NO_FLAG, false},
     {"file.dir", PX_T_PATH, PX_POOL, PC(file_dir), PX_NO_FLAG, false},
     {"file.map_sync", PX_T_SYNC, PX_POOL, PC(file_map_sync), PX_NO_FLAG, false},
+    {"host.checks", PX_T_CHECKS, PX_POOL, PC(hp_checks), PC(hp_checks_set),
+     false},
     {"disjoint.slab_min_size", PX_T_SIZE, PX_POOL, PC(dj_slab_min_size),
      PC(dj_slab_min_size_set), false},
     {"disjoint.max_poolable_size", PX_T_SIZE, PX_POOL, PC(dj_max_poolable_size),
@@ -146,8 +148,6 @@ static const px_key_t px_keys[] = {
     {"disjoint.min_bucket_size", PX_T_SIZE, PX_POOL, PC(dj_min_bucket_size),
      PC(dj_min_bucket_size_set), false},
     {"disjoint.checks", PX_T_CHECKS, PX_POOL, PC(dj_checks), PC(dj_checks_set),
-     false},
-    {"host.checks", PX_T_CHECKS, PX_POOL, PC(hp_checks), PC(hp_checks_set),
      false},
     {"jemalloc.keep_all", PX_T_TRI, PX_POOL, PC(je_keep_all), PX_NO_FLAG,
      false},
@@ -171,9 +171,12 @@ typedef struct px_word_t {
 } px_word_t;
 
 static const px_word_t px_pool_words[] = {
-    {"disjoint", PX_POOL_DISJOINT}, {"jemalloc", PX_POOL_JEMALLOC},
-    {"scalable", PX_POOL_SCALABLE}, {"proxy", PX_POOL_PROXY},
-    {"system", PX_POOL_SYSTEM},     {"host", PX_POOL_HOST},
+    {"host", PX_POOL_HOST},
+    {"disjoint", PX_POOL_DISJOINT},
+    {"jemalloc", PX_POOL_JEMALLOC},
+    {"scalable", PX_POOL_SCALABLE},
+    {"proxy", PX_POOL_PROXY},
+    {"system", PX_POOL_SYSTEM},
     {NULL, 0},
 };
 

@@ -126,10 +126,10 @@ typedef struct px_config_t {
 // The file read when UMF_PROXY_CONFIG is not set (if it exists).
 #define PX_CONFIG_DEFAULT "/etc/umf/proxy.conf"
 
-// The pool when none is configured: disjoint, the fastest overall on
-// bench/proxy_bench.sh (4 of 6 workloads, and the cheapest start-up; the
-// README has the table).
-#define PX_POOL_DEFAULT PX_POOL_DISJOINT
+// The pool when none is configured: host, the engine built for the
+// proxy's case (host memory); bench/proxy_bench.sh compares it with the
+// others and the README has the table.
+#define PX_POOL_DEFAULT PX_POOL_HOST
 
 // Sets every field to its unset value.
 void px_config_defaults(px_config_t *cfg);

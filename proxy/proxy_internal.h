@@ -70,7 +70,7 @@ typedef struct px_state_t {
     bool host_fast;
     const uint8_t *hp_class;     // the engine's size-class table
     _Atomic uint64_t *hp_segmap; // the engine's segment table
-    _Atomic int ready; // the pools exist: requests go to them
+    _Atomic int ready;           // the pools exist: requests go to them
 } px_state_t;
 
 extern px_state_t px PX_HIDDEN;

@@ -41,7 +41,7 @@ cell() { # proxy-settings|- heap probe -> one table cell
     124) echo "**hangs**" ;;
     134)
         case $err in
-        "umf: disjoint pool"*) echo "stopped: one line" ;;
+        "umf: disjoint pool"* | "umf: host pool"*) echo "stopped: one line" ;;
         "") echo "stopped (abort, no message)" ;;
         *) echo "stopped: \`$(printf '%s' "$err" | cut -c1-40)\`" ;;
         esac
@@ -63,9 +63,9 @@ row() { # label proxy-settings|- heap
     printf '\n'
 }
 row "glibc malloc (no proxy)" - malloc
-for pool in disjoint jemalloc scalable proxy; do
+for pool in host disjoint jemalloc scalable proxy; do
     row "proxy, pool=$pool" "pool=$pool" malloc
 done
-for pool in disjoint jemalloc scalable; do
+for pool in host disjoint jemalloc scalable; do
     row "API, $pool pool" - "$pool"
 done

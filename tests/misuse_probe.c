@@ -7,8 +7,8 @@
  *   misuse_probe HEAP PROBE
  *
  * HEAP: malloc (the C allocator: the proxy's pool when libumf_proxy.so is
- * preloaded, else glibc's), or disjoint | jemalloc | scalable (that pool
- * over the OS provider, through the UMF API). PROBE:
+ * preloaded, else glibc's), or disjoint | host | jemalloc | scalable (that
+ * pool over the OS provider, through the UMF API). PROBE:
  *   double-free-40      free a 40 B block twice
  *   double-free-200000  free a 200,000 B block twice
  *   free-interior-256   free p + 64 of a live 256 B block
@@ -35,6 +35,8 @@
 #include <umf/pools/pool_disjoint.h>
 #include <umf/pools/pool_scalable.h>
 #include <umf/providers/provider_os_memory.h>
+
+#include "pools/pool_host.h"
 #ifdef HAVE_JEMALLOC_POOL
 #include <umf/pools/pool_jemalloc.h>
 #endif
@@ -76,6 +78,8 @@ static int create_pool(const char *heap) {
         return 0;
     } else if (strcmp(heap, "disjoint") == 0) {
         ops = umfDisjointPoolOps();
+    } else if (strcmp(heap, "host") == 0) {
+        ops = umf_private_host_pool_ops();
     } else if (strcmp(heap, "scalable") == 0) {
         ops = umfScalablePoolOps();
 #ifdef HAVE_JEMALLOC_POOL
@@ -105,9 +109,10 @@ static int create_pool(const char *heap) {
 
 int main(int argc, char **argv) {
     if (argc != 3) {
-        fprintf(stderr, "usage: misuse_probe malloc|disjoint|jemalloc|scalable "
-                        "double-free-40|double-free-200000|"
-                        "free-interior-256|realloc-freed\n");
+        fprintf(stderr,
+                "usage: misuse_probe malloc|disjoint|host|jemalloc|scalable "
+                "double-free-40|double-free-200000|"
+                "free-interior-256|realloc-freed\n");
         return 1;
     }
     int rc = create_pool(argv[1]);

@@ -32,7 +32,7 @@ app="$top_builddir/tests/ipc_proxy_app"
 peer="$top_builddir/tests/ipc_peer"
 [ -f "$proxy" ] || { echo "FAIL: $proxy not built"; exit 1; }
 
-pools="disjoint proxy"
+pools="host disjoint proxy"
 if [ -f "$(dirname "$proxy")/libjemalloc_pool.so.0" ]; then # loaded on demand
     pools="jemalloc $pools"
 else

@@ -3,10 +3,11 @@
 #
 # test_misuse.sh - heap misuse probes (tests/misuse_probe: double free of
 # 40 B and 200,000 B, free(p + 64) of a live 256 B block, realloc of a
-# freed block), each in its own process, judged by outcome. The disjoint
-# pool must stop the program (SIGABRT) with one line naming the pointer and
-# the pool, through the UMF API and as the proxy's pool, and with
-# disjoint.checks=error be refused with no overlap. The other pools
+# freed block), each in its own process, judged by outcome. The host and
+# disjoint pools must stop the program (SIGABRT) with one line naming the
+# pointer and the pool, through the UMF API and as the proxy's pool, and
+# with host.checks=error / disjoint.checks=error be refused with no
+# overlap. The other pools
 # (jemalloc, scalable, proxy) are run too and must end (no hang); what they
 # do is documented, not asserted: see scripts/misuse_table.sh and README.md.
 set -u
@@ -51,6 +52,7 @@ expect_abort() {
     fi
     case $err in
     *"umf: disjoint pool \"$2\": free(0x"*"): "*"; aborting"*) ;;
+    *"umf: host pool \"$2\": free(0x"*"): "*"; aborting"*) ;;
     *) fail "$1: stderr does not name the pointer and the pool: $err" ;;
     esac
     [ "$(printf '%s\n' "$err" | wc -l)" -eq 1 ] ||
@@ -66,21 +68,26 @@ for p in $probes; do
     else
         expect_abort "api disjoint $p" disjoint_pool
     fi
-    # The proxy's default pool (disjoint), and with explicit settings.
-    for s in "" "pool=disjoint;size.threshold=16"; do
+    # The host engine through the API (its blocks over 16 KiB are its
+    # inner disjoint pool's, which reports under the same name).
+    run_probe "api host" - host "$p"
+    expect_abort "api host $p" host
+    # The proxy's default pool (host), and with explicit settings.
+    for s in "" "pool=host;size.threshold=16" "pool=disjoint;size.threshold=16"; do
         run_probe "proxy '$s'" "$s" malloc "$p"
         expect_abort "proxy '$s' $p" umf_proxy
     done
 done
-echo "== disjoint: every probe stopped with one line"
+echo "== disjoint and host: every probe stopped with one line"
 
 # disjoint.checks=error: refused, nothing handed out twice.
 for p in $probes; do
-    run_probe "proxy disjoint.checks=error" "disjoint.checks=error" malloc "$p"
-    [ $st -eq 0 ] ||
-        fail "proxy disjoint.checks=error $p: status $st: $out $err"
+    for s in "pool=disjoint;disjoint.checks=error" "pool=host;host.checks=error"; do
+        run_probe "proxy $s" "$s" malloc "$p"
+        [ $st -eq 0 ] || fail "proxy $s $p: status $st: $out $err"
+    done
 done
-echo "== disjoint.checks=error: every probe refused, no overlap"
+echo "== checks=error: every probe refused, no overlap"
 
 # The others: must end; the outcome is printed for the log.
 for p in $probes; do

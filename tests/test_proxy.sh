@@ -51,7 +51,7 @@ fail() {
 }
 
 # Pools this build and machine have.
-pools="disjoint"
+pools="host disjoint"
 if [ -f "$(dirname "$proxy")/libjemalloc_pool.so.0" ]; then # loaded on demand
     pools="jemalloc $pools"
 else

@@ -41,7 +41,7 @@
     "nodes"
 #define ACC_BOOL  "1, 0, yes, no, on, off, true, false"
 #define ACC_PATH  "a non-empty path of at most 255 characters"
-#define ACC_POOL  "disjoint, jemalloc, scalable, proxy"
+#define ACC_POOL  "host, disjoint, jemalloc, scalable, proxy"
 #define ACC_MODE  "default, bind, interleave, preferred, split, local"
 #define ACC_TNAME "1 to 31 of the characters A-Z a-z 0-9 _ -"
 
@@ -607,19 +607,20 @@ START_TEST(test_proxy_config_errors_escape_input) {
     // A newline or a terminal escape in a value is echoed escaped.
     ck_load_fails(load_env("pool=dis\njoint"),
                   "UMF_PROXY: pool: bad value 'dis\\njoint' (accepted: "
-                  "disjoint, jemalloc, scalable, proxy)");
+                  "host, disjoint, jemalloc, scalable, proxy)");
     ck_load_fails(load_env("pool=\x1b[2Jx"),
                   "UMF_PROXY: pool: bad value '\\x1b[2Jx' (accepted: "
-                  "disjoint, jemalloc, scalable, proxy)");
+                  "host, disjoint, jemalloc, scalable, proxy)");
     // In a key (the unknown-key path) and in a file's path and lines.
     ck_assert_int_eq(load_env("po\bol=proxy"), -1);
     ck_assert_int_eq(strncmp(err, "UMF_PROXY: unknown key 'po\\x08ol'", 33), 0);
     const char *path = make_file("ctl\tname.conf", "pool = \x7fproxy\n");
     char want[512];
-    snprintf(want, sizeof(want),
-             "%.*s\\t%s:1: pool: bad value '\\x7fproxy' (accepted: disjoint, "
-             "jemalloc, scalable, proxy)",
-             (int)(strchr(path, '\t') - path), path, strchr(path, '\t') + 1);
+    snprintf(
+        want, sizeof(want),
+        "%.*s\\t%s:1: pool: bad value '\\x7fproxy' (accepted: host, disjoint, "
+        "jemalloc, scalable, proxy)",
+        (int)(strchr(path, '\t') - path), path, strchr(path, '\t') + 1);
     ck_load_fails(load(NULL, path, true, NULL), want);
     for (const char *p = err; *p; p++) {
         ck_assert_msg(*p >= 0x20 && *p < 0x7f, "raw byte 0x%02x in '%s'",
@@ -1599,6 +1600,7 @@ static const char default_print[] = "config file: none\n"
                                     "memspace=(default)\n"
                                     "file.dir=(default)\n"
                                     "file.map_sync=auto\n"
+                                    "host.checks=(default)\n"
                                     "disjoint.slab_min_size=(default)\n"
                                     "disjoint.max_poolable_size=(default)\n"
                                     "disjoint.capacity=(default)\n"
@@ -1661,6 +1663,7 @@ START_TEST(test_proxy_config_print) {
              "memspace=(default)\n"
              "file.dir=(default)\n"
              "file.map_sync=auto\n"
+             "host.checks=(default)\n"
              "disjoint.slab_min_size=64K\n"
              "disjoint.max_poolable_size=1G\n"
              "disjoint.capacity=3\n"
@@ -1684,6 +1687,7 @@ START_TEST(test_proxy_config_print) {
              "tier.big.memspace=(default)\n"
              "tier.big.file.dir=(default)\n"
              "tier.big.file.map_sync=auto\n"
+             "tier.big.host.checks=(default)\n"
              "tier.big.disjoint.slab_min_size=(default)\n"
              "tier.big.disjoint.max_poolable_size=(default)\n"
              "tier.big.disjoint.capacity=(default)\n"
@@ -1703,6 +1707,7 @@ START_TEST(test_proxy_config_print) {
              "tier.small.memspace=(default)\n"
              "tier.small.file.dir=(default)\n"
              "tier.small.file.map_sync=auto\n"
+             "tier.small.host.checks=(default)\n"
              "tier.small.disjoint.slab_min_size=(default)\n"
              "tier.small.disjoint.max_poolable_size=(default)\n"
              "tier.small.disjoint.capacity=(default)\n"
@@ -1722,6 +1727,7 @@ START_TEST(test_proxy_config_print) {
              "tier.pm.memspace=(default)\n"
              "tier.pm.file.dir=/mnt/pmem0/h\n"
              "tier.pm.file.map_sync=required\n"
+             "tier.pm.host.checks=(default)\n"
              "tier.pm.disjoint.slab_min_size=(default)\n"
              "tier.pm.disjoint.max_poolable_size=(default)\n"
              "tier.pm.disjoint.capacity=(default)\n"
@@ -1914,24 +1920,24 @@ START_TEST(test_proxy_config_man_page_covers_keys) {
         }
         line = nl + 1;
     }
-    ck_assert_int_eq(nkeys, 22 + 2 + 17);
+    ck_assert_int_eq(nkeys, 23 + 2 + 18);
 
     // Every accepted word.
     static const char *const words[] = {
-        "disjoint",   "jemalloc",   "scalable",  "proxy",   "system",
-        "private",    "shared-shm", "shared-fd", "default", "bind",
-        "interleave", "preferred",  "split",     "local",   "debug",
-        "info",       "warning",    "error",     "yes",     "true",
-        "false",      "all",        "0,2-3",     "abort",   "auto",
-        "required",   "FSDAX",      "O_TMPFILE"};
+        "host",   "disjoint",   "jemalloc",   "scalable",  "proxy",
+        "system", "private",    "shared-shm", "shared-fd", "default",
+        "bind",   "interleave", "preferred",  "split",     "local",
+        "debug",  "info",       "warning",    "error",     "yes",
+        "true",   "false",      "all",        "0,2-3",     "abort",
+        "auto",   "required",   "FSDAX",      "O_TMPFILE"};
     for (size_t i = 0; i < ARRAY_SIZE(words); i++) {
         ck_assert_msg(strstr(man, words[i]) != NULL, "%s lacks %s", path,
                       words[i]);
     }
     // What the brief says the page must state.
     static const char *const facts[] = {
-        "UMF_PROXY_CONFIG", "/etc/umf/proxy.conf",
-        "the default pool is disjoint", "did you mean"};
+        "UMF_PROXY_CONFIG", "/etc/umf/proxy.conf", "the default pool is host",
+        "did you mean"};
     for (size_t i = 0; i < ARRAY_SIZE(facts); i++) {
         ck_assert_msg(strstr(man, facts[i]) != NULL, "%s lacks '%s'", path,
                       facts[i]);

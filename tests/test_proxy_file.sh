@@ -54,7 +54,7 @@ fail() {
     failed=1
 }
 
-pools="disjoint"
+pools="host disjoint"
 [ -f "$(dirname "$proxy")/libjemalloc_pool.so.0" ] && pools="$pools jemalloc"
 if ldconfig -p 2>/dev/null | grep -q 'libtbbmalloc\.so\.2'; then
     pools="$pools scalable"

@@ -45,7 +45,7 @@ esac
 out=$("$umfrun" -p dis true 2>&1)
 st=$?
 [ $st -eq 1 ] || fail "bad pool: exit status $st"
-[ "$out" = "umfrun: UMF_PROXY: pool: bad value 'dis' (accepted: disjoint, jemalloc, scalable, proxy)" ] ||
+[ "$out" = "umfrun: UMF_PROXY: pool: bad value 'dis' (accepted: host, disjoint, jemalloc, scalable, proxy)" ] ||
     fail "bad pool: message '$out'"
 out=$("$umfrun" -o threshold=64 true 2>&1)
 case $out in

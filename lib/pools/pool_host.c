@@ -81,22 +81,22 @@
 #include "pool_host.h"
 #include "thread.h"
 
-#define HP_TLS_SLOTS  8
-#define HP_CARVE      4096 // bytes of a fresh page made ready at a time
-#define HP_SCAN_FULL  4    // full pages looked at per refill
-#define HP_DECAY_MS   1000
-#define HP_PURGE_MAX  16 // pages purged per call
+#define HP_TLS_SLOTS 8
+#define HP_CARVE     4096 // bytes of a fresh page made ready at a time
+#define HP_SCAN_FULL 4    // full pages looked at per refill
+#define HP_DECAY_MS  1000
+#define HP_PURGE_MAX 16 // pages purged per call
 
 typedef struct hp_pool_t {
     umf_memory_provider_handle_t provider;
-    void *large;                 // the disjoint pool for larger blocks
+    void *large; // the disjoint pool for larger blocks
     umf_memory_pool_ops_t *large_ops;
     umf_disjoint_pool_checks_t checks;
     unsigned decay_ms;
     int slot;     // in the per-thread table; -1: none (shared heap only)
     uint64_t gen; // unique per pool, never 0
     char name[64];
-    pthread_mutex_t lock;   // segments, free pages, heaps
+    pthread_mutex_t lock; // segments, free pages, heaps
     hp_seg_t *segs;
     hp_list_t free_pages; // not purged; most recently freed at head
     hp_list_t purged_pages;
@@ -111,10 +111,9 @@ typedef struct hp_pool_t {
 static hp_page_t hp_empty;
 
 static const uint32_t hp_sizes[HP_NCLASSES] = {
-    16,   32,   48,   64,   80,   96,   112,   128,   160,   192,  224,  256,
-    320,  384,  448,  512,  640,  768,  896,   1024,  1280,  1536, 1792, 2048,
-    2560, 3072, 3584, 4096, 5120, 6144, 7168,  8192,  10240, 12288, 14336,
-    16384};
+    16,   32,   48,   64,   80,   96,   112,  128,  160,   192,   224,   256,
+    320,  384,  448,  512,  640,  768,  896,  1024, 1280,  1536,  1792,  2048,
+    2560, 3072, 3584, 4096, 5120, 6144, 7168, 8192, 10240, 12288, 14336, 16384};
 // Class of each size, by (size + 15) / 16.
 static uint8_t hp_class_of[HP_NSIZES];
 
@@ -123,9 +122,7 @@ static _Atomic uint64_t *hp_segmap;
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static hp_pool_t *registry;
-static struct {
-    hp_pool_t *pool;
-} slots[HP_TLS_SLOTS];
+static struct { hp_pool_t *pool; } slots[HP_TLS_SLOTS];
 static uint64_t next_gen = 1;
 
 typedef struct hp_tls_t {
@@ -358,8 +355,8 @@ static bool page_collect(hp_pool_t *p, hp_page_t *pg) {
     if (!atomic_load_explicit(&pg->xfree, memory_order_relaxed)) {
         return false;
     }
-    void *list = atomic_exchange_explicit(&pg->xfree, NULL,
-                                          memory_order_acquire);
+    void *list =
+        atomic_exchange_explicit(&pg->xfree, NULL, memory_order_acquire);
     umf_tsan_acquire(&pg->xfree);
     uint32_t n = 0;
     void *last = list;
@@ -462,7 +459,8 @@ have:
     pg->free = *(void **)b;
     pg->used++;
     if (h->checks) {
-        atomic_store_explicit(hp_map_of(hp_seg_of(b), b), 1, memory_order_relaxed);
+        atomic_store_explicit(hp_map_of(hp_seg_of(b), b), 1,
+                              memory_order_relaxed);
     }
     return b;
 }
@@ -785,9 +783,8 @@ static void *hp_realloc(void *pool, void *ptr, size_t size) {
         // Not a live block: its free reports it (or the pool's checks are
         // off and the large pool cannot tell: refuse).
         umf_result_t r = hp_free(pool, ptr);
-        hp_last_error = r == UMF_RESULT_SUCCESS
-                            ? UMF_RESULT_ERROR_INVALID_ARGUMENT
-                            : r;
+        hp_last_error =
+            r == UMF_RESULT_SUCCESS ? UMF_RESULT_ERROR_INVALID_ARGUMENT : r;
         return NULL;
     }
     if (size <= old && (size >= old / 2 || old <= 2 * HP_GRAIN)) {
@@ -842,10 +839,9 @@ static umf_result_t hp_initialize(umf_memory_provider_handle_t provider,
 
     umf_disjoint_pool_params_handle_t dpp = NULL;
     umf_result_t r = umfDisjointPoolParamsCreate(&dpp);
-    char large_name[80];
-    snprintf(large_name, sizeof(large_name), "%s (large blocks)", p->name);
     if (r == UMF_RESULT_SUCCESS) {
-        r = umfDisjointPoolParamsSetName(dpp, large_name);
+        // Same name: its messages ("disjoint pool NAME") are this pool's.
+        r = umfDisjointPoolParamsSetName(dpp, p->name);
     }
     if (r == UMF_RESULT_SUCCESS) {
         r = umfDisjointPoolParamsSetChecks(dpp, p->checks);
@@ -914,8 +910,7 @@ static void hp_finalize(void *pool) {
     for (hp_seg_t *s = p->segs; s; s = next) {
         next = s->next;
         segmap_set((uintptr_t)s, false);
-        (void)umfMemoryProviderFree(p->provider, s->alloc_base,
-                                    s->alloc_size);
+        (void)umfMemoryProviderFree(p->provider, s->alloc_base, s->alloc_size);
     }
     hp_heap_t *hn;
     for (hp_heap_t *h = p->all_heaps; h; h = hn) {
@@ -991,17 +986,20 @@ UMF_EXPORT bool umf_private_host_free(void *ptr) {
         return false;
     }
     hp_seg_t *s = hp_seg_of(ptr);
+    if (!hp_seg_plain(s)) {
+        return false;
+    }
     (void)block_free(s->pool, s, ptr);
     return true;
 }
 
 UMF_EXPORT size_t umf_private_host_usable(void *ptr, bool *ours) {
-    if (!hp_segmap_has(hp_segmap, (uintptr_t)ptr)) {
+    hp_seg_t *s = hp_seg_of(ptr);
+    if (!hp_segmap_has(hp_segmap, (uintptr_t)ptr) || !hp_seg_plain(s)) {
         *ours = false;
         return 0;
     }
     *ours = true;
-    hp_seg_t *s = hp_seg_of(ptr);
     return block_usable(s->pool, s, ptr);
 }
 
@@ -1029,4 +1027,12 @@ UMF_EXPORT void *umf_private_host_alloc_slow(hp_heap_t *h, unsigned c) {
         hp_last_error = UMF_RESULT_ERROR_OUT_OF_HOST_MEMORY;
     }
     return b;
+}
+
+UMF_EXPORT void umf_private_host_note_range(const void *base, size_t size) {
+    (void)size; // a range inside a block lies in one segment
+    if (hp_segmap_has(hp_segmap, (uintptr_t)base)) {
+        atomic_store_explicit(&hp_seg_of(base)->nested, 1,
+                              memory_order_relaxed);
+    }
 }

@@ -42,20 +42,20 @@ struct hp_pool_t;
 // One 64 KiB page. The first cache line is the owner's, the second holds
 // the list other threads free into.
 typedef struct hp_page_t {
-    void *free;       // owner's free list
-    char *bump;       // next block never handed out
-    char *end;        // end of the last whole block
-    char *start;      // first block
-    uint32_t bsize;   // block size; 0: the page is not in use
-    uint32_t inv;     // ceil(2^32 / bsize), for the block-start check
-    uint32_t used;    // blocks out (incl. those on xfree)
-    uint32_t cap;     // blocks in the page
-    uint8_t cls;      // size class
-    uint8_t where;    // HP_W_*
-    uint8_t purged;   // free and purged
-    struct hp_heap_t *heap;        // owner (set while in use)
-    struct hp_page_t *prev, *next; // heap list, or the pool's free list
-    uint64_t freed_at;             // ms, while free
+    void *free;             // owner's free list
+    char *bump;             // next block never handed out
+    char *end;              // end of the last whole block
+    char *start;            // first block
+    uint32_t bsize;         // block size; 0: the page is not in use
+    uint32_t inv;           // ceil(2^32 / bsize), for the block-start check
+    uint32_t used;          // blocks out (incl. those on xfree)
+    uint32_t cap;           // blocks in the page
+    uint8_t cls;            // size class
+    uint8_t where;          // HP_W_*
+    uint8_t purged;         // free and purged
+    struct hp_heap_t *heap; // owner (set while in use)
+    struct hp_page_t *prev, *next;      // heap list, or the pool's free list
+    uint64_t freed_at;                  // ms, while free
     _Alignas(64) _Atomic(void *) xfree; // frees by other threads
 } hp_page_t;
 
@@ -63,6 +63,10 @@ enum { HP_W_NONE = 0, HP_W_AVAIL, HP_W_FULL, HP_W_POOL };
 
 typedef struct hp_seg_t {
     struct hp_pool_t *pool;
+    // Another pool registered a range inside this segment (a program's pool
+    // whose provider mallocs): its blocks may not be the engine's, so only
+    // the tracker can name a pointer's owner here. Set once, never cleared.
+    _Atomic int nested;
     void *alloc_base; // what the provider returned
     size_t alloc_size;
     struct hp_seg_t *next;
@@ -72,9 +76,8 @@ typedef struct hp_seg_t {
 // The misuse map (one byte per 16 bytes of the segment: 1 = a live block
 // starts here) follows the segment record; pages before HP_FIRST_PAGE hold
 // the header.
-#define HP_MAP_OFF ((sizeof(hp_seg_t) + 4095) & ~(size_t)4095)
-#define HP_FIRST_PAGE                                                          \
-    ((HP_MAP_OFF + HP_MAP_BYTES + HP_PAGE - 1) / HP_PAGE)
+#define HP_MAP_OFF    ((sizeof(hp_seg_t) + 4095) & ~(size_t)4095)
+#define HP_FIRST_PAGE ((HP_MAP_OFF + HP_MAP_BYTES + HP_PAGE - 1) / HP_PAGE)
 
 typedef struct hp_list_t {
     hp_page_t *head, *tail;
@@ -83,7 +86,7 @@ typedef struct hp_list_t {
 typedef struct hp_heap_t {
     hp_page_t *cur[HP_NCLASSES]; // head of avail, or the empty page
     bool checks;                 // the pool's checks are on
-    bool lost; // a thread gone in a fork child owned it
+    bool lost;                   // a thread gone in a fork child owned it
     struct hp_pool_t *pool;
     hp_list_t avail[HP_NCLASSES];
     hp_list_t full[HP_NCLASSES];
@@ -118,13 +121,18 @@ void umf_private_host_set_exit_hook(void (*hook)(void));
 void *umf_private_host_alloc_slow(hp_heap_t *h, unsigned c);
 // After a local free left pg empty or took it off the full list.
 void umf_private_host_free_slow(hp_heap_t *h, hp_page_t *pg);
+// The tracker registers [base, base + size) for some pool: notes a range
+// nested in a host segment (see hp_seg_t.nested).
+void umf_private_host_note_range(const void *base, size_t size);
 // A block of at most UMF_HOST_SMALL_MAX bytes (16-byte aligned), or NULL.
 void *umf_private_host_malloc(void *hp, size_t size);
-// Frees ptr when it lies in one of the engine's segments (any host pool):
-// true; false when no host pool owns that address (ask the tracker).
+// Frees ptr when it lies in one of the engine's segments (any host pool)
+// and no other pool's range nests there: true; false otherwise (ask the
+// tracker).
 bool umf_private_host_free(void *ptr);
 // Usable size of the block at ptr when it lies in the engine's segments
-// (*ours true; 0 for anything but a live block's start), else *ours false.
+// where no other pool's range nests (*ours true; 0 for anything but a live
+// block's start), else *ours false.
 size_t umf_private_host_usable(void *ptr, bool *ours);
 
 // --- Inline helpers, shared by the engine and the proxy ---
@@ -133,13 +141,18 @@ static inline bool hp_segmap_has(_Atomic uint64_t *m, uintptr_t a) {
     if (__builtin_expect(!m || (a >> HP_ADDR_BITS) != 0, 0)) {
         return false;
     }
-    uint64_t w = atomic_load_explicit(&m[a >> (HP_SEG_SHIFT + 6)],
-                                      memory_order_relaxed);
+    uint64_t w =
+        atomic_load_explicit(&m[a >> (HP_SEG_SHIFT + 6)], memory_order_relaxed);
     return (w >> ((a >> HP_SEG_SHIFT) & 63)) & 1;
 }
 
 static inline hp_seg_t *hp_seg_of(const void *p) {
     return (hp_seg_t *)((uintptr_t)p & ~(uintptr_t)(HP_SEG - 1));
+}
+
+// No other pool's range nests in s: the engine answers for its addresses.
+static inline bool hp_seg_plain(hp_seg_t *s) {
+    return !atomic_load_explicit(&s->nested, memory_order_relaxed);
 }
 
 static inline hp_page_t *hp_page_of(hp_seg_t *s, const void *p) {
