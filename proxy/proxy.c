@@ -420,6 +420,10 @@ static PX_NOINLINE void *px_hp_slow(hp_heap_t *h, unsigned c) {
     return b;
 }
 
+static PX_NOINLINE void *px_malloc_slow(size_t size) {
+    return px_alloc(size, 0, false);
+}
+
 PX_EXPORT void *malloc(size_t size) {
     hp_heap_t *h = px_hp_tls;
     if (px_likely(h != NULL) && px_likely(size <= UMF_HOST_SMALL_MAX) &&
@@ -428,24 +432,27 @@ PX_EXPORT void *malloc(size_t size) {
         void *b = hp_heap_pop(h, c);
         return px_likely(b != NULL) ? b : px_hp_slow(h, c);
     }
-    return px_alloc(size, 0, false);
+    return px_malloc_slow(size);
 }
+
+static PX_NOINLINE void px_free_slow(void *ptr);
 
 PX_EXPORT void free(void *ptr) {
     hp_heap_t *h = px_hp_tls;
+    // This thread's block of the host engine goes back inline; anything
+    // else (other threads' blocks, misuse, a segment with other pools'
+    // ranges inside, other allocators' memory) takes the full path.
     if (px_likely(h != NULL) && hp_segmap_has(px.hp_segmap, (uintptr_t)ptr)) {
         hp_seg_t *s = hp_seg_of(ptr);
-        // This thread's block goes back inline; others' (and misuse) the
-        // engine's full path; a segment with other pools' ranges inside,
-        // the tracker's (below).
-        if (px_likely(hp_seg_plain(s))) {
-            if (px_likely(hp_heap_push(h, hp_page_of(s, ptr), ptr))) {
-                return;
-            }
-            (void)umf_private_host_free(ptr);
+        if (px_likely(hp_seg_plain(s)) &&
+            px_likely(hp_heap_push(h, hp_page_of(s, ptr), ptr))) {
             return;
         }
     }
+    px_free_slow(ptr);
+}
+
+static void px_free_slow(void *ptr) {
     if (!ptr || px_boot_owns(ptr)) {
         return;
     }

@@ -66,6 +66,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <time.h>
 
 #include <umf/memory_pool_ops.h>
@@ -92,6 +93,7 @@ typedef struct hp_pool_t {
     void *large; // the disjoint pool for larger blocks
     umf_memory_pool_ops_t *large_ops;
     umf_disjoint_pool_checks_t checks;
+    uintptr_t key; // the free mark's key (hp_heap_t.key); 0: checks off
     unsigned decay_ms;
     int slot;     // in the per-thread table; -1: none (shared heap only)
     uint64_t gen; // unique per pool, never 0
@@ -116,6 +118,8 @@ static const uint32_t hp_sizes[HP_NCLASSES] = {
     2560, 3072, 3584, 4096, 5120, 6144, 7168, 8192, 10240, 12288, 14336, 16384};
 // Class of each size, by (size + 15) / 16.
 static uint8_t hp_class_of[HP_NSIZES];
+// The free mark's key: random per process, never 0.
+static uintptr_t hp_key;
 
 // One bit per 4 MiB of the address space: a segment of a host pool.
 static _Atomic uint64_t *hp_segmap;
@@ -303,7 +307,7 @@ static hp_page_t *page_take(hp_pool_t *p, hp_heap_t *h, unsigned c) {
     uint32_t bs = hp_sizes[c];
     pg->start = (char *)s + (size_t)(pg - s->pages) * HP_PAGE;
     pg->bsize = bs;
-    pg->inv = (uint32_t)(((uint64_t)1 << 32) / bs + 1);
+    pg->divc = UINT64_MAX / bs + 1;
     pg->cap = (uint32_t)(HP_PAGE / bs);
     pg->end = pg->start + (size_t)pg->cap * bs;
     pg->bump = pg->start;
@@ -382,7 +386,7 @@ static bool page_collect(hp_pool_t *p, hp_page_t *pg) {
 static void heap_init(hp_heap_t *h, hp_pool_t *p) {
     memset(h, 0, sizeof(*h));
     h->pool = p;
-    h->checks = p->checks != UMF_DISJOINT_POOL_CHECKS_OFF;
+    h->key = p->key;
     for (unsigned c = 0; c < HP_NCLASSES; c++) {
         h->cur[c] = &hp_empty;
     }
@@ -458,10 +462,7 @@ have:
     void *b = pg->free;
     pg->free = *(void **)b;
     pg->used++;
-    if (h->checks) {
-        atomic_store_explicit(hp_map_of(hp_seg_of(b), b), 1,
-                              memory_order_relaxed);
-    }
+    *hp_mark_of(b) = 0;
     return b;
 }
 
@@ -555,6 +556,11 @@ static void hp_global_init(void) {
     if (m != MAP_FAILED) {
         hp_segmap = m;
     }
+    uintptr_t key = 0;
+    if (getrandom(&key, sizeof(key), GRND_NONBLOCK) != (ssize_t)sizeof(key)) {
+        key = (uintptr_t)&key * 0x9e3779b97f4a7c15u ^ (uintptr_t)now_ms();
+    }
+    hp_key = key | 1;
     hp_ut_slot = ut_client_register(&hp_ut_client);
     hp_fork_register();
 }
@@ -639,15 +645,17 @@ static inline umf_result_t block_free(hp_pool_t *p, hp_seg_t *s, void *ptr) {
         return UMF_RESULT_SUCCESS;
     }
     // Another thread's block, or a misuse.
-    if (p->checks != UMF_DISJOINT_POOL_CHECKS_OFF) {
-        if (unlikely(hp_block_index(pg, ptr) == UINT32_MAX)) {
+    if (p->key) {
+        if (unlikely(!hp_is_block(pg, ptr) ||
+                     (char *)ptr >=
+                         __atomic_load_n(&pg->bump, __ATOMIC_RELAXED))) {
             return hp_misuse(p, pg->bsize ? HP_WHY_INSIDE : HP_WHY_FOREIGN,
                              ptr);
         }
-        if (!atomic_exchange_explicit(hp_map_of(s, ptr), 0,
-                                      memory_order_relaxed)) {
+        if (*hp_mark_of(ptr) == ((uintptr_t)ptr ^ p->key)) {
             return hp_misuse(p, HP_WHY_FREED, ptr);
         }
+        *hp_mark_of(ptr) = (uintptr_t)ptr ^ p->key;
     } else if (unlikely(pg->bsize == 0)) {
         return hp_misuse(p, HP_WHY_FOREIGN, ptr); // never onto a free page
     }
@@ -663,12 +671,13 @@ static inline umf_result_t block_free(hp_pool_t *p, hp_seg_t *s, void *ptr) {
 // Size of the live block at ptr in segment s, or 0.
 static size_t block_usable(hp_pool_t *p, hp_seg_t *s, void *ptr) {
     hp_page_t *pg = hp_page_of(s, ptr);
-    if (hp_block_index(pg, ptr) == UINT32_MAX) {
+    if (!hp_is_block(pg, ptr)) {
         return 0;
     }
-    if (p->checks != UMF_DISJOINT_POOL_CHECKS_OFF &&
-        !atomic_load_explicit(hp_map_of(s, ptr), memory_order_relaxed)) {
-        return 0;
+    if (p->key &&
+        ((char *)ptr >= __atomic_load_n(&pg->bump, __ATOMIC_RELAXED) ||
+         *hp_mark_of(ptr) == ((uintptr_t)ptr ^ p->key))) {
+        return 0; // never handed out, or free
     }
     return pg->bsize;
 }
@@ -826,6 +835,7 @@ static umf_result_t hp_initialize(umf_memory_provider_handle_t provider,
     }
     p->provider = provider;
     p->checks = hpp ? hpp->checks : UMF_DISJOINT_POOL_CHECKS_ABORT;
+    p->key = p->checks != UMF_DISJOINT_POOL_CHECKS_OFF ? hp_key : 0;
     p->decay_ms = hpp && hpp->decay_ms ? hpp->decay_ms : HP_DECAY_MS;
     snprintf(p->name, sizeof(p->name), "%s",
              hpp && hpp->name ? hpp->name : "host");
@@ -1036,3 +1046,5 @@ UMF_EXPORT void umf_private_host_note_range(const void *base, size_t size) {
                               memory_order_relaxed);
     }
 }
+
+_Static_assert(sizeof(hp_page_t) == 128, "a page record is two cache lines");

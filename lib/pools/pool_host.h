@@ -31,7 +31,6 @@
 #define HP_PAGE       ((size_t)1 << HP_PAGE_SHIFT)
 #define HP_PAGES      (HP_SEG / HP_PAGE)
 #define HP_GRAIN      16
-#define HP_MAP_BYTES  (HP_SEG / HP_GRAIN)
 #define HP_NCLASSES   36
 #define HP_ADDR_BITS  47
 #define HP_NSIZES     (UMF_HOST_SMALL_MAX / HP_GRAIN + 1)
@@ -39,24 +38,25 @@
 struct hp_heap_t;
 struct hp_pool_t;
 
-// One 64 KiB page. The first cache line is the owner's, the second holds
-// the list other threads free into.
+// One 64 KiB page, 128 bytes: the first cache line holds what the owner's
+// malloc and free read and write, the second the list other threads free
+// into (and the list links, which change only when the page moves).
 typedef struct hp_page_t {
     void *free;             // owner's free list
-    char *bump;             // next block never handed out
-    char *end;              // end of the last whole block
     char *start;            // first block
+    char *end;              // end of the last whole block
+    char *bump;             // next block never handed out
+    struct hp_heap_t *heap; // owner (set while in use)
+    uint64_t divc;          // UINT64_MAX / bsize + 1: the block-start test
     uint32_t bsize;         // block size; 0: the page is not in use
-    uint32_t inv;           // ceil(2^32 / bsize), for the block-start check
     uint32_t used;          // blocks out (incl. those on xfree)
     uint32_t cap;           // blocks in the page
     uint8_t cls;            // size class
     uint8_t where;          // HP_W_*
     uint8_t purged;         // free and purged
-    struct hp_heap_t *heap; // owner (set while in use)
+    _Alignas(64) _Atomic(void *) xfree; // frees by other threads
     struct hp_page_t *prev, *next;      // heap list, or the pool's free list
     uint64_t freed_at;                  // ms, while free
-    _Alignas(64) _Atomic(void *) xfree; // frees by other threads
 } hp_page_t;
 
 enum { HP_W_NONE = 0, HP_W_AVAIL, HP_W_FULL, HP_W_POOL };
@@ -73,19 +73,18 @@ typedef struct hp_seg_t {
     _Alignas(64) hp_page_t pages[HP_PAGES];
 } hp_seg_t;
 
-// The misuse map (one byte per 16 bytes of the segment: 1 = a live block
-// starts here) follows the segment record; pages before HP_FIRST_PAGE hold
-// the header.
-#define HP_MAP_OFF    ((sizeof(hp_seg_t) + 4095) & ~(size_t)4095)
-#define HP_FIRST_PAGE ((HP_MAP_OFF + HP_MAP_BYTES + HP_PAGE - 1) / HP_PAGE)
+// The segment record fills the start of page 0; blocks start at page 1.
+#define HP_FIRST_PAGE ((sizeof(hp_seg_t) + HP_PAGE - 1) / HP_PAGE)
 
 typedef struct hp_list_t {
     hp_page_t *head, *tail;
 } hp_list_t;
 
 typedef struct hp_heap_t {
+    // With checks on, every free block's second word holds its address
+    // XOR this per-process key (its free mark); 0 with checks off.
+    uintptr_t key;
     hp_page_t *cur[HP_NCLASSES]; // head of avail, or the empty page
-    bool checks;                 // the pool's checks are on
     bool lost;                   // a thread gone in a fork child owned it
     struct hp_pool_t *pool;
     hp_list_t avail[HP_NCLASSES];
@@ -159,21 +158,18 @@ static inline hp_page_t *hp_page_of(hp_seg_t *s, const void *p) {
     return &s->pages[((uintptr_t)p - (uintptr_t)s) >> HP_PAGE_SHIFT];
 }
 
-static inline _Atomic uint8_t *hp_map_of(hp_seg_t *s, const void *p) {
-    return (_Atomic uint8_t *)((char *)s + HP_MAP_OFF) +
-           (((uintptr_t)p - (uintptr_t)s) / HP_GRAIN);
+// The free mark of block b (see hp_heap_t.key).
+static inline uintptr_t *hp_mark_of(void *b) {
+    return (uintptr_t *)b + 1;
 }
 
-// The index of the block ptr starts in pg, or UINT32_MAX: not a block
-// start (or pg is not in use).
-static inline uint32_t hp_block_index(const hp_page_t *pg, const void *ptr) {
+// True when ptr is the start of a block of pg (in use): an offset below
+// the end that bsize divides (n divides x < 2^32 exactly when
+// x * (UINT64_MAX / n + 1) mod 2^64 < UINT64_MAX / n + 1).
+static inline bool hp_is_block(const hp_page_t *pg, const void *ptr) {
     uintptr_t off = (uintptr_t)ptr - (uintptr_t)pg->start;
-    if (__builtin_expect(
-            pg->bsize == 0 || off >= (uintptr_t)(pg->end - pg->start), 0)) {
-        return UINT32_MAX;
-    }
-    uint32_t idx = (uint32_t)(((uint64_t)off * pg->inv) >> 32);
-    return (uint64_t)idx * pg->bsize == off ? idx : UINT32_MAX;
+    return off < (uintptr_t)(pg->end - pg->start) && pg->bsize != 0 &&
+           (uint64_t)off * pg->divc < pg->divc;
 }
 
 // Pops a block of class c from h's current page; NULL: call the slow path.
@@ -183,10 +179,7 @@ static inline void *hp_heap_pop(hp_heap_t *h, unsigned c) {
     if (__builtin_expect(b != NULL, 1)) {
         pg->free = *(void **)b;
         pg->used++;
-        if (h->checks) {
-            atomic_store_explicit(hp_map_of(hp_seg_of(b), b), 1,
-                                  memory_order_relaxed);
-        }
+        *hp_mark_of(b) = 0; // live (a store to the line just read)
     }
     return b;
 }
@@ -198,13 +191,12 @@ static inline bool hp_heap_push(hp_heap_t *h, hp_page_t *pg, void *ptr) {
     if (pg->heap != h) {
         return false;
     }
-    if (h->checks) {
-        _Atomic uint8_t *m = hp_map_of(hp_seg_of(ptr), ptr);
-        if (hp_block_index(pg, ptr) == UINT32_MAX ||
-            !atomic_load_explicit(m, memory_order_relaxed)) {
-            return false;
+    if (h->key) {
+        if (!hp_is_block(pg, ptr) || (char *)ptr >= pg->bump ||
+            *hp_mark_of(ptr) == ((uintptr_t)ptr ^ h->key)) {
+            return false; // not a block handed out, or freed already
         }
-        atomic_store_explicit(m, 0, memory_order_relaxed);
+        *hp_mark_of(ptr) = (uintptr_t)ptr ^ h->key;
     }
     *(void **)ptr = pg->free;
     pg->free = ptr;
