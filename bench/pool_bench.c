@@ -9,6 +9,8 @@
  *   tbbmalloc  scalable_malloc/scalable_free (dlopen'ed)
  *   disjoint, scalable, jemalloc pools through umfPoolMalloc/umfPoolFree
  *   disjoint-unchecked: the disjoint pool with its misuse checks off
+ *   host, host-unchecked: the host engine (the proxy's default pool),
+ *              with and without its misuse checks
  *
  * Workload per thread: a ring of live blocks; each step frees the oldest
  * and allocates a new one of a pre-drawn random size. Sizes: small 8-256 B
@@ -36,6 +38,8 @@
 #include <umf/pools/pool_disjoint_ext.h>
 #include <umf/pools/pool_scalable.h>
 #include <umf/providers/provider_os_memory.h>
+
+#include "pools/pool_host.h"
 #ifdef HAVE_JEMALLOC_POOL
 #include <jemalloc/jemalloc.h>
 #include <umf/pools/pool_jemalloc.h>
@@ -130,6 +134,15 @@ static umf_memory_pool_handle_t make_disjoint_unchecked(void) {
     umf_memory_pool_handle_t pool = make_pool_params(umfDisjointPoolOps(), p);
     umfDisjointPoolParamsDestroy(p);
     return pool;
+}
+
+static umf_memory_pool_handle_t make_host(bool checks) {
+    umf_host_pool_params_t p = {
+        .name = "host",
+        .checks =
+            checks ? UMF_DISJOINT_POOL_CHECKS_ABORT : UMF_DISJOINT_POOL_CHECKS_OFF,
+    };
+    return make_pool_params(umf_private_host_pool_ops(), &p);
 }
 
 // --- workload ---
@@ -232,7 +245,7 @@ static int cmp_double(const void *a, const void *b) {
 
 int main(int argc, char **argv) {
     double seconds = argc > 1 ? atof(argv[1]) : 0.25;
-    engine_t engines[8];
+    engine_t engines[10];
     int ne = 0;
     engines[ne++] = (engine_t){"glibc", NULL, glibc_alloc, glibc_free, NULL, 1};
 #ifdef HAVE_JEMALLOC_POOL
@@ -254,6 +267,10 @@ int main(int argc, char **argv) {
     engines[ne++] =
         (engine_t){"disjoint-unchecked",      "glibc", pool_alloc, pool_free,
                    make_disjoint_unchecked(), 1};
+    engines[ne++] = (engine_t){"host",         "glibc", pool_alloc,
+                               pool_free,      make_host(true), 1};
+    engines[ne++] = (engine_t){"host-unchecked", "glibc", pool_alloc,
+                               pool_free,        make_host(false), 1};
     engines[ne++] = (engine_t){"scalable",
                                "tbbmalloc",
                                pool_alloc,

@@ -22,6 +22,13 @@ export LD_LIBRARY_PATH
 [ -f "$proxy" ] || { echo "FAIL: $proxy not built"; exit 1; }
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/umf_misuse_test.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
+# Sanitizer builds: the sanitizer's runtime serves malloc, so the proxy
+# rows cannot run (see test_proxy.sh); the API rows still do.
+san=$(ldd "$proxy" 2>/dev/null | awk '/lib(a|t)san\.so/ { print $3; exit }')
+if [ -n "$san" ]; then
+    echo "note: sanitizer build ($(basename "$san")): proxy rows skipped," \
+        "the UMF API rows run"
+fi
 failed=0
 fail() {
     echo "FAIL: $*"
@@ -31,6 +38,10 @@ probes="double-free-40 double-free-200000 free-interior-256 realloc-freed"
 
 # run_probe LABEL PROXY-SETTINGS|- HEAP PROBE: sets st, out, err
 run_probe() {
+    if [ "$2" != - ] && [ -n "$san" ]; then
+        st=skip
+        return
+    fi
     if [ "$2" = - ]; then
         timeout 60 "$probe" "$3" "$4" > "$tmp/out" 2> "$tmp/err"
     else
@@ -46,6 +57,7 @@ run_probe() {
 # expect_abort LABEL NAME: SIGABRT, one stderr line naming a pointer and
 # the pool NAME
 expect_abort() {
+    [ "$st" = skip ] && return
     if [ $st -ne 134 ]; then
         fail "$1: expected SIGABRT (134), got $st: $out $err"
         return
@@ -84,7 +96,8 @@ echo "== disjoint and host: every probe stopped with one line"
 for p in $probes; do
     for s in "pool=disjoint;disjoint.checks=error" "pool=host;host.checks=error"; do
         run_probe "proxy $s" "$s" malloc "$p"
-        [ $st -eq 0 ] || fail "proxy $s $p: status $st: $out $err"
+        [ "$st" = skip ] || [ $st -eq 0 ] ||
+            fail "proxy $s $p: status $st: $out $err"
     done
 done
 echo "== checks=error: every probe refused, no overlap"

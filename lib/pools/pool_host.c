@@ -7,9 +7,8 @@
  * disjoint pool is the engine for that).
  *
  * Layout. The engine takes 4 MiB segments from the provider, aligned to
- * 4 MiB. A segment starts with its header (the segment record, one record
- * per 64 KiB page, and the misuse map: one byte per 16 bytes of the
- * segment), then 64 KiB pages. A page serves one size class (16 B to
+ * 4 MiB. A segment starts with its record (one 128-byte record per 64 KiB
+ * page) in page 0, then 63 pages of blocks. A page serves one size class (16 B to
  * 16 KiB, four classes per power of two) to one heap. From any block
  * address, address arithmetic gives its segment, its page and its index:
  * no lookup, no lock. A process-wide bitmap with one bit per 4 MiB of
@@ -42,13 +41,15 @@
  * headers are read by concurrent frees).
  *
  * Misuse (DESIGN.md invariant 11), checked unless checks are off: a free
- * must name the start of a block of a page in use (address arithmetic),
- * and the block's byte in the misuse map must say "live". The owner
- * clears it with a plain store, other threads with an atomic exchange, so
- * a double free is seen before the block can be handed out again; the
- * only double free that can slip through is two frees of one block racing
- * on two threads, one of them its owner. Reported like the disjoint pool:
- * one line and abort by default, or an error.
+ * must name the start of a block of a page in use that was handed out
+ * (address arithmetic), and the block must not carry the free mark: its
+ * second word equal to its address XOR a random per-process key, written
+ * by every free (and when a page is carved), cleared by every malloc. So
+ * a double free is seen before the block can be handed out again, at the
+ * cost of a store into the line malloc reads anyway. What slips through:
+ * two frees of one block racing on two threads, and a program that writes
+ * exactly the mark into a block (2^-64 by chance). Reported like the
+ * disjoint pool: one line and abort by default, or an error.
  *
  * Larger blocks (above UMF_HOST_SMALL_MAX) go to a disjoint pool created
  * on the same provider inside this pool; its chunks are registered in the
@@ -310,7 +311,7 @@ static hp_page_t *page_take(hp_pool_t *p, hp_heap_t *h, unsigned c) {
     pg->divc = UINT64_MAX / bs + 1;
     pg->cap = (uint32_t)(HP_PAGE / bs);
     pg->end = pg->start + (size_t)pg->cap * bs;
-    pg->bump = pg->start;
+    __atomic_store_n(&pg->bump, pg->start, __ATOMIC_RELAXED);
     pg->free = NULL;
     pg->used = 0;
     pg->cls = (uint8_t)c;
@@ -335,7 +336,7 @@ static void page_release(hp_pool_t *p, hp_page_t *pg) {
 }
 
 // Carves up to HP_CARVE bytes of never-used blocks onto the free list.
-static void page_carve(hp_page_t *pg) {
+static void page_carve(hp_page_t *pg, uintptr_t key) {
     size_t bs = pg->bsize;
     size_t n = HP_CARVE / bs;
     if (n == 0) {
@@ -346,12 +347,16 @@ static void page_carve(hp_page_t *pg) {
         n = left;
     }
     char *b = pg->bump;
-    for (size_t i = 0; i + 1 < n; i++) {
-        *(void **)(b + i * bs) = b + (i + 1) * bs;
+    for (size_t i = 0; i < n; i++) {
+        char *blk = b + i * bs;
+        *(void **)blk = i + 1 < n ? (void *)(blk + bs) : pg->free;
+        if (key) {
+            *hp_mark_of(blk) = (uintptr_t)blk ^ key; // free
+        }
     }
-    *(void **)(b + (n - 1) * bs) = pg->free;
     pg->free = b;
-    pg->bump = b + n * bs;
+    // Read by other threads' frees, which refuse blocks past it.
+    __atomic_store_n(&pg->bump, b + n * bs, __ATOMIC_RELAXED);
 }
 
 // Takes the blocks other threads freed into pg. True when there were any.
@@ -432,7 +437,7 @@ static void *heap_alloc_slow(hp_heap_t *h, unsigned c) {
             goto have;
         }
         if (pg->bump < pg->end) {
-            page_carve(pg);
+            page_carve(pg, h->key);
             goto have;
         }
         list_remove(&h->avail[c], pg);
@@ -456,7 +461,7 @@ static void *heap_alloc_slow(hp_heap_t *h, unsigned c) {
     }
     pg->where = HP_W_AVAIL;
     list_push_head(&h->avail[c], pg);
-    page_carve(pg);
+    page_carve(pg, h->key);
 have:
     h->cur[c] = pg;
     void *b = pg->free;
