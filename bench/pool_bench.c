@@ -139,8 +139,8 @@ static umf_memory_pool_handle_t make_disjoint_unchecked(void) {
 static umf_memory_pool_handle_t make_host(bool checks) {
     umf_host_pool_params_t p = {
         .name = "host",
-        .checks =
-            checks ? UMF_DISJOINT_POOL_CHECKS_ABORT : UMF_DISJOINT_POOL_CHECKS_OFF,
+        .checks = checks ? UMF_DISJOINT_POOL_CHECKS_ABORT
+                         : UMF_DISJOINT_POOL_CHECKS_OFF,
     };
     return make_pool_params(umf_private_host_pool_ops(), &p);
 }
@@ -267,9 +267,9 @@ int main(int argc, char **argv) {
     engines[ne++] =
         (engine_t){"disjoint-unchecked",      "glibc", pool_alloc, pool_free,
                    make_disjoint_unchecked(), 1};
-    engines[ne++] = (engine_t){"host",         "glibc", pool_alloc,
-                               pool_free,      make_host(true), 1};
-    engines[ne++] = (engine_t){"host-unchecked", "glibc", pool_alloc,
+    engines[ne++] =
+        (engine_t){"host", "glibc", pool_alloc, pool_free, make_host(true), 1};
+    engines[ne++] = (engine_t){"host-unchecked", "glibc",          pool_alloc,
                                pool_free,        make_host(false), 1};
     engines[ne++] = (engine_t){"scalable",
                                "tbbmalloc",

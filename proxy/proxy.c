@@ -444,9 +444,12 @@ PX_EXPORT void free(void *ptr) {
     // ranges inside, other allocators' memory) takes the full path.
     if (px_likely(h != NULL) && hp_segmap_has(px.hp_segmap, (uintptr_t)ptr)) {
         hp_seg_t *s = hp_seg_of(ptr);
-        if (px_likely(hp_seg_plain(s)) &&
-            px_likely(hp_heap_push(h, hp_page_of(s, ptr), ptr))) {
-            return;
+        if (px_likely(hp_seg_plain(s))) {
+            hp_page_t *pg = hp_page_of(s, ptr);
+            if (px_likely(hp_heap_push(h, pg, ptr)) ||
+                (pg->heap != h && hp_remote_push(pg, ptr, h->key))) {
+                return;
+            }
         }
     }
     px_free_slow(ptr);

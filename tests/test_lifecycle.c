@@ -37,6 +37,7 @@
 #include <umf/providers/provider_os_memory.h>
 
 #include "helpers.h"
+#include "pools/pool_host.h"
 #include "thread.h"
 
 typedef struct kind_t {
@@ -44,11 +45,14 @@ typedef struct kind_t {
     umf_memory_pool_ops_t *(*ops)(void);
 } kind_t;
 
-static kind_t kinds[4];
+static kind_t kinds[5];
 static int nkinds;
 
 static umf_memory_pool_ops_t *disjoint_ops(void) {
     return umfDisjointPoolOps();
+}
+static umf_memory_pool_ops_t *host_ops(void) {
+    return umf_private_host_pool_ops();
 }
 static umf_memory_pool_ops_t *scalable_ops(void) {
     return umfScalablePoolOps();
@@ -413,6 +417,7 @@ static bool scalable_available(void) {
 
 int main(void) {
     kinds[nkinds++] = (kind_t){"disjoint", disjoint_ops};
+    kinds[nkinds++] = (kind_t){"host", host_ops};
     kinds[nkinds++] = (kind_t){"proxy", proxy_ops};
 #ifdef HAVE_JEMALLOC_POOL
     kinds[nkinds++] = (kind_t){"jemalloc", jemalloc_ops};

@@ -366,7 +366,6 @@ static bool page_collect(hp_pool_t *p, hp_page_t *pg) {
     }
     void *list =
         atomic_exchange_explicit(&pg->xfree, NULL, memory_order_acquire);
-    umf_tsan_acquire(&pg->xfree);
     uint32_t n = 0;
     void *last = list;
     for (void *b = list; b; b = *(void **)b) {
@@ -650,27 +649,17 @@ static inline umf_result_t block_free(hp_pool_t *p, hp_seg_t *s, void *ptr) {
         return UMF_RESULT_SUCCESS;
     }
     // Another thread's block, or a misuse.
-    if (p->key) {
-        if (unlikely(!hp_is_block(pg, ptr) ||
-                     (char *)ptr >=
-                         __atomic_load_n(&pg->bump, __ATOMIC_RELAXED))) {
-            return hp_misuse(p, pg->bsize ? HP_WHY_INSIDE : HP_WHY_FOREIGN,
-                             ptr);
-        }
-        if (*hp_mark_of(ptr) == ((uintptr_t)ptr ^ p->key)) {
-            return hp_misuse(p, HP_WHY_FREED, ptr);
-        }
-        *hp_mark_of(ptr) = (uintptr_t)ptr ^ p->key;
-    } else if (unlikely(pg->bsize == 0)) {
+    if (likely(hp_remote_push(pg, ptr, p->key))) {
+        return UMF_RESULT_SUCCESS;
+    }
+    if (!p->key) {
         return hp_misuse(p, HP_WHY_FOREIGN, ptr); // never onto a free page
     }
-    umf_tsan_release(&pg->xfree);
-    void *head = atomic_load_explicit(&pg->xfree, memory_order_relaxed);
-    do {
-        *(void **)ptr = head;
-    } while (!atomic_compare_exchange_weak_explicit(
-        &pg->xfree, &head, ptr, memory_order_release, memory_order_relaxed));
-    return UMF_RESULT_SUCCESS;
+    if (!hp_is_block(pg, ptr) ||
+        (char *)ptr >= __atomic_load_n(&pg->bump, __ATOMIC_RELAXED)) {
+        return hp_misuse(p, pg->bsize ? HP_WHY_INSIDE : HP_WHY_FOREIGN, ptr);
+    }
+    return hp_misuse(p, HP_WHY_FREED, ptr);
 }
 
 // Size of the live block at ptr in segment s, or 0.

@@ -206,4 +206,27 @@ static inline bool hp_heap_push(hp_heap_t *h, hp_page_t *pg, void *ptr) {
     return true;
 }
 
+// Frees ptr, a block of another heap's page pg (or of a heap no thread
+// owns), onto pg's list of other threads' frees: true. False when, with
+// checks on (key != 0), ptr is no live block's start: the caller takes
+// the full path, which reports it.
+static inline bool hp_remote_push(hp_page_t *pg, void *ptr, uintptr_t key) {
+    if (key) {
+        if (!hp_is_block(pg, ptr) ||
+            (char *)ptr >= __atomic_load_n(&pg->bump, __ATOMIC_RELAXED) ||
+            *hp_mark_of(ptr) == ((uintptr_t)ptr ^ key)) {
+            return false;
+        }
+        *hp_mark_of(ptr) = (uintptr_t)ptr ^ key;
+    } else if (pg->bsize == 0) {
+        return false; // never onto a free page
+    }
+    void *head = atomic_load_explicit(&pg->xfree, memory_order_relaxed);
+    do {
+        *(void **)ptr = head;
+    } while (!atomic_compare_exchange_weak_explicit(
+        &pg->xfree, &head, ptr, memory_order_release, memory_order_relaxed));
+    return true;
+}
+
 #endif /* UMF_POOL_HOST_H */
