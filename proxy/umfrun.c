@@ -65,7 +65,8 @@ static void usage(FILE *f) {
         "Run a program with its malloc served by a UMF pool "
         "(LD_PRELOAD=libumf_proxy.so).\n"
         "\n"
-        "  -p, --pool NAME         pool: jemalloc, scalable, disjoint, proxy\n"
+        "  -p, --pool NAME         pool: host (default), jemalloc, scalable,\n"
+        "                          disjoint, proxy\n"
         "  -n, --numa-nodes LIST   NUMA nodes of the heap: all, or ids such "
         "as 0,2-3\n"
         "  -m, --numa-mode MODE    bind, interleave, preferred, split, local, "
@@ -210,6 +211,7 @@ static void set_preload(void) {
 
 static void show_pools(void) {
     printf("\npools on this machine:\n");
+    printf("  host       available (part of libumf)\n");
     printf("  disjoint   available (part of libumf)\n");
     printf("  proxy      available (part of libumf)\n");
 #ifdef HAVE_JEMALLOC_POOL

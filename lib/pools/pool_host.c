@@ -317,7 +317,7 @@ static hp_page_t *page_take(hp_pool_t *p, hp_heap_t *h, unsigned c) {
     pg->cls = (uint8_t)c;
     pg->purged = 0;
     pg->heap = h;
-    atomic_store_explicit(&pg->xfree, NULL, memory_order_relaxed);
+    atomic_store_explicit(&pg->xfree, 0, memory_order_relaxed);
     return pg;
 }
 
@@ -360,28 +360,27 @@ static void page_carve(hp_page_t *pg, uintptr_t key) {
 }
 
 // Takes the blocks other threads freed into pg. True when there were any.
+// The list's head word counts its blocks (hp_remote_push), so nothing is
+// walked when the owner's own list is empty, as it is whenever a page ran
+// dry; otherwise the new blocks go in front of it, found by a walk.
 static bool page_collect(hp_pool_t *p, hp_page_t *pg) {
+    (void)p;
     if (!atomic_load_explicit(&pg->xfree, memory_order_relaxed)) {
         return false;
     }
-    void *list =
-        atomic_exchange_explicit(&pg->xfree, NULL, memory_order_acquire);
-    uint32_t n = 0;
-    void *last = list;
-    for (void *b = list; b; b = *(void **)b) {
-        last = b;
-        if (++n > pg->used) {
-            // Only with checks off: a block freed twice made a cycle.
-            LOG_ERR("%s: page %p: a block was freed twice; its free blocks "
-                    "are dropped",
-                    p->name, (void *)pg->start);
-            pg->used = 0; // leaked, never handed out twice
-            return false;
+    uintptr_t head =
+        atomic_exchange_explicit(&pg->xfree, 0, memory_order_acquire);
+    void *list = (void *)(head & HP_XPTR);
+    uint32_t n = (uint32_t)(head >> HP_XCOUNT_SHIFT);
+    if (pg->free) {
+        void *last = list;
+        while (*(void **)last) {
+            last = *(void **)last;
         }
+        *(void **)last = pg->free;
     }
-    *(void **)last = pg->free;
     pg->free = list;
-    pg->used -= n;
+    pg->used -= n < pg->used ? n : pg->used;
     return true;
 }
 

@@ -25,15 +25,17 @@
 // from a disjoint pool on the same provider, inside the same UMF pool.
 #define UMF_HOST_SMALL_MAX ((size_t)16 << 10)
 
-#define HP_SEG_SHIFT  22
-#define HP_SEG        ((size_t)1 << HP_SEG_SHIFT)
-#define HP_PAGE_SHIFT 16
-#define HP_PAGE       ((size_t)1 << HP_PAGE_SHIFT)
-#define HP_PAGES      (HP_SEG / HP_PAGE)
-#define HP_GRAIN      16
-#define HP_NCLASSES   36
-#define HP_ADDR_BITS  47
-#define HP_NSIZES     (UMF_HOST_SMALL_MAX / HP_GRAIN + 1)
+#define HP_SEG_SHIFT    22
+#define HP_SEG          ((size_t)1 << HP_SEG_SHIFT)
+#define HP_PAGE_SHIFT   16
+#define HP_PAGE         ((size_t)1 << HP_PAGE_SHIFT)
+#define HP_PAGES        (HP_SEG / HP_PAGE)
+#define HP_GRAIN        16
+#define HP_NCLASSES     36
+#define HP_ADDR_BITS    47
+#define HP_NSIZES       (UMF_HOST_SMALL_MAX / HP_GRAIN + 1)
+#define HP_XCOUNT_SHIFT 48
+#define HP_XPTR         (((uintptr_t)1 << HP_XCOUNT_SHIFT) - 1)
 
 struct hp_heap_t;
 struct hp_pool_t;
@@ -54,9 +56,12 @@ typedef struct hp_page_t {
     uint8_t cls;            // size class
     uint8_t where;          // HP_W_*
     uint8_t purged;         // free and purged
-    _Alignas(64) _Atomic(void *) xfree; // frees by other threads
-    struct hp_page_t *prev, *next;      // heap list, or the pool's free list
-    uint64_t freed_at;                  // ms, while free
+    // Frees by other threads: a list linked through the blocks; the head
+    // word holds the first block's address (low 48 bits) and the number of
+    // blocks on the list (high 16 bits).
+    _Alignas(64) _Atomic uintptr_t xfree;
+    struct hp_page_t *prev, *next; // heap list, or the pool's free list
+    uint64_t freed_at;             // ms, while free
 } hp_page_t;
 
 enum { HP_W_NONE = 0, HP_W_AVAIL, HP_W_FULL, HP_W_POOL };
@@ -221,11 +226,15 @@ static inline bool hp_remote_push(hp_page_t *pg, void *ptr, uintptr_t key) {
     } else if (pg->bsize == 0) {
         return false; // never onto a free page
     }
-    void *head = atomic_load_explicit(&pg->xfree, memory_order_relaxed);
+    // A page holds at most 4096 blocks: the count never overflows.
+    uintptr_t head = atomic_load_explicit(&pg->xfree, memory_order_relaxed);
+    uintptr_t next;
     do {
-        *(void **)ptr = head;
+        *(void **)ptr = (void *)(head & HP_XPTR);
+        next = (uintptr_t)ptr |
+               ((head & ~HP_XPTR) + ((uintptr_t)1 << HP_XCOUNT_SHIFT));
     } while (!atomic_compare_exchange_weak_explicit(
-        &pg->xfree, &head, ptr, memory_order_release, memory_order_relaxed));
+        &pg->xfree, &head, next, memory_order_release, memory_order_relaxed));
     return true;
 }
 
