@@ -23,6 +23,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -99,7 +100,10 @@ static void *alloc_large(size_t size) {
     return (char *)p + BA_HDR;
 }
 
-void *ba_alloc(size_t size) {
+// A block of `size` bytes; *fresh: it was never handed out before, so it
+// is zero (new mappings are).
+static void *ba_alloc_fresh(size_t size, bool *fresh) {
+    *fresh = false;
     if (size == 0) {
         size = 1;
     }
@@ -108,6 +112,7 @@ void *ba_alloc(size_t size) {
     }
     size_t cls = class_of(size + BA_HDR);
     if (cls == BA_LARGE) {
+        *fresh = true;
         return alloc_large(size);
     }
 
@@ -133,6 +138,7 @@ void *ba_alloc(size_t size) {
         }
         block = c->bump;
         c->bump += class_sizes[cls];
+        *fresh = true;
     }
     pthread_mutex_unlock(&c->lock);
 
@@ -143,14 +149,21 @@ void *ba_alloc(size_t size) {
     return block + BA_HDR;
 }
 
+void *ba_alloc(size_t size) {
+    bool fresh;
+    return ba_alloc_fresh(size, &fresh);
+}
+
 void *ba_calloc(size_t num, size_t size) {
     if (size != 0 && num > SIZE_MAX / size) {
         return NULL;
     }
     size_t total = num * size;
-    void *p = ba_alloc(total);
-    if (p) {
-        // Slab memory is recycled, so it may hold old data.
+    bool fresh;
+    void *p = ba_alloc_fresh(total, &fresh);
+    if (p && !fresh) {
+        // Recycled slab memory may hold old data; fresh memory is zero
+        // (clearing it would only fault its pages in).
         memset(p, 0, total);
     }
     return p;
