@@ -226,7 +226,7 @@ static void *px_heap_alloc(unsigned h, size_t size, size_t align, bool zero) {
     }
     size_t n = px_round(size);
     void *p;
-    if (heap->hp && align <= PX_ALIGN && n <= UMF_HOST_SMALL_MAX &&
+    if (heap->hp && align <= PX_ALIGN && n <= UMF_HOST_MAX &&
         px_likely(!px.stats)) {
         // The host engine (its large blocks go the usual way). The first
         // call of a thread caches its heap for malloc's inline path.

@@ -88,6 +88,9 @@
 #define HP_SCAN_FULL 4    // full pages looked at per refill
 #define HP_DECAY_MS  1000
 #define HP_PURGE_MAX 16 // pages purged per call
+// Run kinds: single pages, and runs of 4, 8 and 16 pages.
+enum { HP_RUN_1 = 0, HP_NRUNS = 4 };
+static const unsigned hp_run_pages[HP_NRUNS] = {1, 4, 8, 16};
 
 typedef struct hp_pool_t {
     umf_memory_provider_handle_t provider;
@@ -101,8 +104,10 @@ typedef struct hp_pool_t {
     char name[64];
     pthread_mutex_t lock; // segments, free pages, heaps
     hp_seg_t *segs;
-    hp_list_t free_pages; // not purged; most recently freed at head
-    hp_list_t purged_pages;
+    // Free pages (HP_RUN_1) and runs of each size: not purged, most
+    // recently freed at head; and purged (or never used).
+    hp_list_t free_runs[HP_NRUNS];
+    hp_list_t purged_runs[HP_NRUNS];
     hp_heap_t *abandoned;
     hp_heap_t *all_heaps;
     pthread_mutex_t shared_lock; // the shared heap
@@ -114,9 +119,17 @@ typedef struct hp_pool_t {
 static hp_page_t hp_empty;
 
 static const uint32_t hp_sizes[HP_NCLASSES] = {
-    16,   32,   48,   64,   80,   96,   112,  128,  160,   192,   224,   256,
-    320,  384,  448,  512,  640,  768,  896,  1024, 1280,  1536,  1792,  2048,
-    2560, 3072, 3584, 4096, 5120, 6144, 7168, 8192, 10240, 12288, 14336, 16384};
+    16,    32,    48,    64,    80,    96,    112,    128,   160,   192,
+    224,   256,   320,   384,   448,   512,   640,    768,   896,   1024,
+    1280,  1536,  1792,  2048,  2560,  3072,  3584,   4096,  5120,  6144,
+    7168,  8192,  10240, 12288, 14336, 16384, 20480,  24576, 28672, 32768,
+    40960, 49152, 57344, 65536, 81920, 98304, 114688, 131072};
+
+// The run kind of class c: 8 to 12 blocks per run above 16 KiB.
+static inline unsigned run_of(unsigned c) {
+    uint32_t bs = hp_sizes[c];
+    return bs <= UMF_HOST_SMALL_MAX ? 0 : bs <= 32768 ? 1 : bs <= 65536 ? 2 : 3;
+}
 // Class of each size, by (size + 15) / 16.
 static uint8_t hp_class_of[HP_NSIZES];
 // The free mark's key: random per process, never 0.
@@ -226,24 +239,29 @@ static umf_result_t hp_misuse(hp_pool_t *p, const char *why, const void *ptr) {
 // Purges pages free for longer than the decay time, oldest first.
 // pre: p->lock held.
 static void purge_old(hp_pool_t *p, uint64_t now) {
-    hp_page_t *pg;
-    for (int n = 0; n < HP_PURGE_MAX && (pg = p->free_pages.tail) != NULL &&
-                    now - pg->freed_at >= p->decay_ms;
-         n++) {
-        hp_seg_t *s = hp_seg_of(pg);
-        char *base = (char *)s + (size_t)(pg - s->pages) * HP_PAGE;
-        if (umfMemoryProviderPurgeLazy(p->provider, base, HP_PAGE) !=
-            UMF_RESULT_SUCCESS) {
-            (void)umfMemoryProviderPurgeForce(p->provider, base, HP_PAGE);
+    for (unsigned r = 0; r < HP_NRUNS; r++) {
+        hp_page_t *pg;
+        for (int n = 0;
+             n < HP_PURGE_MAX && (pg = p->free_runs[r].tail) != NULL &&
+             now - pg->freed_at >= p->decay_ms;
+             n++) {
+            hp_seg_t *s = hp_seg_of(pg);
+            char *base = (char *)s + (size_t)(pg - s->pages) * HP_PAGE;
+            size_t len = (size_t)hp_run_pages[r] * HP_PAGE;
+            if (umfMemoryProviderPurgeLazy(p->provider, base, len) !=
+                UMF_RESULT_SUCCESS) {
+                (void)umfMemoryProviderPurgeForce(p->provider, base, len);
+            }
+            list_remove(&p->free_runs[r], pg);
+            pg->purged = 1;
+            list_push_head(&p->purged_runs[r], pg);
         }
-        list_remove(&p->free_pages, pg);
-        pg->purged = 1;
-        list_push_head(&p->purged_pages, pg);
     }
 }
 
-// A new segment's pages onto the free list. pre: p->lock held.
-static bool seg_add(hp_pool_t *p) {
+// A new segment cut into runs of kind `kind` (what is left over: single
+// pages), onto the purged lists. pre: p->lock held.
+static bool seg_add(hp_pool_t *p, unsigned kind) {
     void *raw = NULL;
     size_t raw_size = HP_SEG;
     umf_result_t r = umfMemoryProviderAlloc(p->provider, HP_SEG, HP_SEG, &raw);
@@ -276,12 +294,26 @@ static bool seg_add(hp_pool_t *p) {
     s->alloc_size = raw_size;
     s->next = p->segs;
     p->segs = s;
-    // Highest first onto the head, so the lowest page is taken first.
-    for (size_t i = HP_PAGES; i-- > HP_FIRST_PAGE;) {
+    // Highest first onto the heads, so the lowest is taken first.
+    size_t k = hp_run_pages[kind];
+    size_t nruns = (HP_PAGES - HP_FIRST_PAGE) / k;
+    size_t first_single = HP_FIRST_PAGE + nruns * k;
+    for (size_t i = HP_PAGES; i-- > first_single;) {
         hp_page_t *pg = &s->pages[i];
         pg->where = HP_W_POOL;
         pg->purged = 1; // fresh: nothing to purge
-        list_push_head(&p->purged_pages, pg);
+        pg->span = 1;
+        list_push_head(&p->purged_runs[HP_RUN_1], pg);
+    }
+    for (size_t j = nruns; j-- > 0;) {
+        hp_page_t *pg = &s->pages[HP_FIRST_PAGE + j * k];
+        for (size_t t = 1; t < k; t++) {
+            pg[t].back = (uint8_t)t;
+        }
+        pg->where = HP_W_POOL;
+        pg->purged = 1;
+        pg->span = (uint8_t)k;
+        list_push_head(&p->purged_runs[kind], pg);
     }
     segmap_set(a, true);
     return true;
@@ -289,15 +321,17 @@ static bool seg_add(hp_pool_t *p) {
 
 // A free page set up for class c of heap h, or NULL.
 static hp_page_t *page_take(hp_pool_t *p, hp_heap_t *h, unsigned c) {
+    unsigned r = run_of(c);
     pthread_mutex_lock(&p->lock);
     // Pages still resident first, then purged ones, then a new segment.
-    hp_list_t *from = p->free_pages.head ? &p->free_pages : &p->purged_pages;
+    hp_list_t *from =
+        p->free_runs[r].head ? &p->free_runs[r] : &p->purged_runs[r];
     if (!from->head) {
-        if (!seg_add(p)) {
+        if (!seg_add(p, r)) {
             pthread_mutex_unlock(&p->lock);
             return NULL;
         }
-        from = &p->purged_pages;
+        from = &p->purged_runs[r];
     }
     hp_page_t *pg = from->head;
     list_remove(from, pg);
@@ -309,7 +343,7 @@ static hp_page_t *page_take(hp_pool_t *p, hp_heap_t *h, unsigned c) {
     pg->start = (char *)s + (size_t)(pg - s->pages) * HP_PAGE;
     pg->bsize = bs;
     pg->divc = UINT64_MAX / bs + 1;
-    pg->cap = (uint32_t)(HP_PAGE / bs);
+    pg->cap = (uint32_t)((size_t)pg->span * HP_PAGE / bs);
     pg->end = pg->start + (size_t)pg->cap * bs;
     __atomic_store_n(&pg->bump, pg->start, __ATOMIC_RELAXED);
     pg->free = NULL;
@@ -330,7 +364,8 @@ static void page_release(hp_pool_t *p, hp_page_t *pg) {
     uint64_t now = now_ms();
     pg->freed_at = now;
     pg->where = HP_W_POOL;
-    list_push_head(&p->free_pages, pg);
+    list_push_head(&p->free_runs[pg->span == 1 ? HP_RUN_1 : run_of(pg->cls)],
+                   pg);
     purge_old(p, now);
     pthread_mutex_unlock(&p->lock);
 }
@@ -615,8 +650,16 @@ static hp_heap_t *my_heap_make(hp_pool_t *p) {
 
 // --- Allocation and free --------------------------------------------------------------
 
+// pre: size <= UMF_HOST_MAX.
 static inline unsigned class_of(size_t size) {
-    return hp_class_of[(size + HP_GRAIN - 1) / HP_GRAIN];
+    if (likely(size <= UMF_HOST_SMALL_MAX)) {
+        return hp_class_of[(size + HP_GRAIN - 1) / HP_GRAIN];
+    }
+    unsigned c = 36;
+    while (hp_sizes[c] < size) {
+        c++;
+    }
+    return c;
 }
 
 static void *shared_alloc(hp_pool_t *p, unsigned c) UMF_NOINLINE;
@@ -642,7 +685,7 @@ static inline void *small_alloc(hp_pool_t *p, size_t size) {
 
 // Frees the block at ptr, which lies in segment s of pool p.
 static inline umf_result_t block_free(hp_pool_t *p, hp_seg_t *s, void *ptr) {
-    hp_page_t *pg = hp_page_of(s, ptr);
+    hp_page_t *pg = hp_page_head(s, ptr);
     hp_heap_t *h = my_heap(p);
     if (likely(h != NULL) && hp_heap_push(h, pg, ptr)) {
         return UMF_RESULT_SUCCESS;
@@ -663,7 +706,7 @@ static inline umf_result_t block_free(hp_pool_t *p, hp_seg_t *s, void *ptr) {
 
 // Size of the live block at ptr in segment s, or 0.
 static size_t block_usable(hp_pool_t *p, hp_seg_t *s, void *ptr) {
-    hp_page_t *pg = hp_page_of(s, ptr);
+    hp_page_t *pg = hp_page_head(s, ptr);
     if (!hp_is_block(pg, ptr)) {
         return 0;
     }
@@ -687,7 +730,7 @@ static hp_seg_t *own_seg(hp_pool_t *p, const void *ptr) {
 
 static void *hp_malloc(void *pool, size_t size) {
     hp_pool_t *p = pool;
-    if (likely(size <= UMF_HOST_SMALL_MAX)) {
+    if (likely(size <= UMF_HOST_MAX)) {
         return small_alloc(p, size);
     }
     void *b = p->large_ops->malloc(p->large, size);
@@ -730,7 +773,7 @@ static void *hp_calloc(void *pool, size_t num, size_t size) {
         hp_last_error = UMF_RESULT_ERROR_INVALID_ARGUMENT;
         return NULL;
     }
-    if (total > UMF_HOST_SMALL_MAX) {
+    if (total > UMF_HOST_MAX) {
         void *b = p->large_ops->calloc(p->large, 1, total);
         if (!b) {
             hp_last_error = p->large_ops->get_last_allocation_error(p->large);

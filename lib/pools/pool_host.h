@@ -21,9 +21,12 @@
 #include <umf/memory_pool_ops.h>
 #include <umf/pools/pool_disjoint_ext.h>
 
-// Blocks up to this size come from the engine's own pages; larger ones
-// from a disjoint pool on the same provider, inside the same UMF pool.
+// Blocks up to UMF_HOST_MAX come from the engine's own pages (up to
+// UMF_HOST_SMALL_MAX from single 64 KiB pages, whose malloc the proxy
+// inlines; larger ones from runs of 4, 8 or 16 pages); larger blocks from
+// a disjoint pool on the same provider, inside the same UMF pool.
 #define UMF_HOST_SMALL_MAX ((size_t)16 << 10)
+#define UMF_HOST_MAX       ((size_t)128 << 10)
 
 #define HP_SEG_SHIFT    22
 #define HP_SEG          ((size_t)1 << HP_SEG_SHIFT)
@@ -31,7 +34,7 @@
 #define HP_PAGE         ((size_t)1 << HP_PAGE_SHIFT)
 #define HP_PAGES        (HP_SEG / HP_PAGE)
 #define HP_GRAIN        16
-#define HP_NCLASSES     36
+#define HP_NCLASSES     48 // 36 in single pages, 12 in runs
 #define HP_ADDR_BITS    47
 #define HP_NSIZES       (UMF_HOST_SMALL_MAX / HP_GRAIN + 1)
 #define HP_XCOUNT_SHIFT 48
@@ -62,6 +65,12 @@ typedef struct hp_page_t {
     _Alignas(64) _Atomic uintptr_t xfree;
     struct hp_page_t *prev, *next; // heap list, or the pool's free list
     uint64_t freed_at;             // ms, while free
+    // Runs: a block larger than 16 KiB lives in a run of `span` pages (a
+    // segment keeps its runs for good); the run's first record describes
+    // it, each later one has `back` = its distance to the first (and
+    // bsize 0, heap NULL, so fast paths pass them to the full path).
+    uint8_t span; // pages in this run (first record); 1: a single page
+    uint8_t back; // later records of a run: distance to the first
 } hp_page_t;
 
 enum { HP_W_NONE = 0, HP_W_AVAIL, HP_W_FULL, HP_W_POOL };
@@ -161,6 +170,12 @@ static inline bool hp_seg_plain(hp_seg_t *s) {
 
 static inline hp_page_t *hp_page_of(hp_seg_t *s, const void *p) {
     return &s->pages[((uintptr_t)p - (uintptr_t)s) >> HP_PAGE_SHIFT];
+}
+
+// The record that describes p's page or run (slow paths).
+static inline hp_page_t *hp_page_head(hp_seg_t *s, const void *p) {
+    hp_page_t *pg = hp_page_of(s, p);
+    return pg - pg->back;
 }
 
 // The free mark of block b (see hp_heap_t.key).
