@@ -289,6 +289,8 @@ static bool seg_add(hp_pool_t *p, unsigned kind) {
         return false;
     }
     hp_seg_t *s = (hp_seg_t *)a;
+    // Providers need not give zeroed memory (a malloc-backed one does not).
+    memset(s, 0, sizeof(*s));
     s->pool = p;
     s->alloc_base = raw;
     s->alloc_size = raw_size;
