@@ -8,10 +8,11 @@
  *
  * Layout. The engine takes 4 MiB segments from the provider, aligned to
  * 4 MiB. A segment starts with its record (one 128-byte record per 64 KiB
- * page) in page 0, then 63 pages of blocks. A page serves one size class (16 B to
- * 16 KiB, four classes per power of two) to one heap. From any block
- * address, address arithmetic gives its segment, its page and its index:
- * no lookup, no lock. A process-wide bitmap with one bit per 4 MiB of
+ * page) in page 0, then 63 pages of blocks. A page serves one size class
+ * (16 B to 16 KiB, four classes per power of two) to one heap; classes of
+ * 20 to 128 KiB use runs of 4, 8 or 16 pages, described by the run's
+ * first page record. From any block address, address arithmetic gives its
+ * segment, its page and its index: no lookup, no lock. A process-wide bitmap with one bit per 4 MiB of
  * address space says which segments are ours (one load for free() of a
  * pointer some other allocator owns).
  *
@@ -51,7 +52,7 @@
  * exactly the mark into a block (2^-64 by chance). Reported like the
  * disjoint pool: one line and abort by default, or an error.
  *
- * Larger blocks (above UMF_HOST_SMALL_MAX) go to a disjoint pool created
+ * Larger blocks (above UMF_HOST_MAX) go to a disjoint pool created
  * on the same provider inside this pool; its chunks are registered in the
  * tracker with this pool as owner, as the engine's segments are.
  *
