@@ -28,9 +28,8 @@ static umf_memory_pool_handle_t make_pool(umf_disjoint_pool_checks_t checks) {
     umf_os_memory_provider_params_handle_t op;
     umf_memory_provider_handle_t prov;
     ck_assert_int_eq(umfOsMemoryProviderParamsCreate(&op), 0);
-    ck_assert_int_eq(umfMemoryProviderCreate(umfOsMemoryProviderOps(), op,
-                                             &prov),
-                     0);
+    ck_assert_int_eq(
+        umfMemoryProviderCreate(umfOsMemoryProviderOps(), op, &prov), 0);
     umfOsMemoryProviderParamsDestroy(op);
     umf_host_pool_params_t p = {.name = "test", .checks = checks};
     umf_memory_pool_handle_t pool;
@@ -56,10 +55,10 @@ static bool check(const unsigned char *p, size_t n, unsigned seed) {
 }
 
 // Sizes around every class boundary, up to twice the engine's largest.
-static size_t sizes[] = {0,     1,      15,     16,     17,     100,
-                         128,   129,    1000,   4096,   5000,   16383,
-                         16384, 16385,  20000,  32768,  32769,  50000,
-                         65536, 65537,  100000, 131072, 131073, 262144};
+static size_t sizes[] = {0,     1,     15,     16,     17,     100,
+                         128,   129,   1000,   4096,   5000,   16383,
+                         16384, 16385, 20000,  32768,  32769,  50000,
+                         65536, 65537, 100000, 131072, 131073, 262144};
 
 START_TEST(test_host_every_size) {
     umf_memory_pool_handle_t pool = make_pool(UMF_DISJOINT_POOL_CHECKS_ERROR);
@@ -72,8 +71,8 @@ START_TEST(test_host_every_size) {
             ck_assert_ptr_nonnull(b[i]);
             ck_assert_uint_eq((uintptr_t)b[i] % 16, 0);
             size_t u = umfPoolMallocUsableSize(pool, b[i]);
-            ck_assert_msg(u >= n && (n > 16 || u >= 16),
-                          "size %zu: usable %zu", n, u);
+            ck_assert_msg(u >= n && (n > 16 || u >= 16), "size %zu: usable %zu",
+                          n, u);
             ck_assert_ptr_eq(umfPoolByPtr(b[i]), pool);
             fill(b[i], n, (unsigned)(si * 31 + i));
         }
@@ -177,8 +176,7 @@ START_TEST(test_host_misuse_refused) {
         batch_t bt = {pool, &last, NULL, 1};
         pthread_t t;
         void *res;
-        ck_assert_int_eq(pthread_create(&t, NULL, double_free_remote, &bt),
-                         0);
+        ck_assert_int_eq(pthread_create(&t, NULL, double_free_remote, &bt), 0);
         ck_assert_int_eq(pthread_join(t, &res), 0);
         ck_assert_int_eq((int)(uintptr_t)res,
                          UMF_RESULT_ERROR_INVALID_ARGUMENT);

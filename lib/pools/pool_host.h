@@ -137,7 +137,7 @@ void umf_private_host_free_slow(hp_heap_t *h, hp_page_t *pg);
 // The tracker registers [base, base + size) for some pool: notes a range
 // nested in a host segment (see hp_seg_t.nested).
 void umf_private_host_note_range(const void *base, size_t size);
-// A block of at most UMF_HOST_SMALL_MAX bytes (16-byte aligned), or NULL.
+// A block of at most UMF_HOST_MAX bytes (16-byte aligned), or NULL.
 void *umf_private_host_malloc(void *hp, size_t size);
 // Frees ptr when it lies in one of the engine's segments (any host pool)
 // and no other pool's range nests there: true; false otherwise (ask the
