@@ -325,6 +325,11 @@ static bool seg_add(hp_pool_t *p, unsigned kind) {
 // A free page set up for class c of heap h, or NULL.
 static hp_page_t *page_take(hp_pool_t *p, hp_heap_t *h, unsigned c) {
     unsigned r = run_of(c);
+    hp_page_t *pg = h->stash[r];
+    if (pg) {
+        h->stash[r] = NULL;
+        goto init;
+    }
     pthread_mutex_lock(&p->lock);
     // Pages still resident first, then purged ones, then a new segment.
     hp_list_t *from =
@@ -336,10 +341,11 @@ static hp_page_t *page_take(hp_pool_t *p, hp_heap_t *h, unsigned c) {
         }
         from = &p->purged_runs[r];
     }
-    hp_page_t *pg = from->head;
+    pg = from->head;
     list_remove(from, pg);
     purge_old(p, now_ms());
     pthread_mutex_unlock(&p->lock);
+init:;
 
     hp_seg_t *s = hp_seg_of(pg);
     uint32_t bs = hp_sizes[c];
@@ -460,6 +466,12 @@ static void heap_trim(hp_heap_t *h) {
         }
         heap_set_cur(h, c);
     }
+    for (unsigned r = 0; r < HP_NRUNS; r++) {
+        if (h->stash[r]) {
+            page_release(p, h->stash[r]);
+            h->stash[r] = NULL;
+        }
+    }
 }
 
 static void *heap_alloc_slow(hp_heap_t *h, unsigned c) UMF_NOINLINE;
@@ -528,7 +540,16 @@ UMF_EXPORT void umf_private_host_free_slow(hp_heap_t *h, hp_page_t *pg) {
         (void)page_collect(h->pool, pg); // nothing can be there: used is 0
         list_remove(&h->avail[c], pg);
         pg->where = HP_W_NONE;
-        page_release(h->pool, pg);
+        unsigned r = pg->span == 1 ? HP_RUN_1 : run_of(c);
+        if (!h->stash[r]) {
+            // Kept back from the pool (no lock); not in use meanwhile.
+            pg->bsize = 0;
+            pg->heap = NULL;
+            pg->free = NULL;
+            h->stash[r] = pg;
+        } else {
+            page_release(h->pool, pg);
+        }
     }
 }
 
@@ -1087,3 +1108,5 @@ UMF_EXPORT void umf_private_host_note_range(const void *base, size_t size) {
 }
 
 _Static_assert(sizeof(hp_page_t) == 128, "a page record is two cache lines");
+_Static_assert(HP_NRUNS == ARRAY_SIZE(((hp_heap_t *)0)->stash),
+               "a stash slot per run kind");

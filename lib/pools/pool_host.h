@@ -103,6 +103,9 @@ typedef struct hp_heap_t {
     struct hp_pool_t *pool;
     hp_list_t avail[HP_NCLASSES];
     hp_list_t full[HP_NCLASSES];
+    // One empty page (or run) of each run kind kept back from the pool,
+    // so that a heap whose pages empty and fill in turn takes no lock.
+    hp_page_t *stash[4];
     struct hp_heap_t *next_abandoned;
     struct hp_heap_t *next_all;
 } hp_heap_t;
