@@ -47,7 +47,10 @@ static inline void cpu_relax(void) {
 // linked into libjemalloc_pool) order a free before the next allocation of
 // the same block with their own, uninstrumented atomics: the pools mark
 // that order on the block's address, so that TSan does not report the
-// program's writes to a reused block as races.
+// program's writes to a reused block as races. tbbmalloc may hand out
+// freed memory at another block start (it splits and merges), so the
+// scalable pool also orders every free before every later allocation on
+// the pool itself.
 #ifdef __SANITIZE_THREAD__
 void __tsan_acquire(void *addr);
 void __tsan_release(void *addr);

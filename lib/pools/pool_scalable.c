@@ -393,6 +393,7 @@ static void *sp_malloc(void *priv, size_t size) {
         return sp_alloc_fail_slow(sp);
     }
     umf_tsan_acquire(ptr);
+    umf_tsan_acquire(sp);
     return ptr;
 }
 
@@ -449,6 +450,7 @@ static void *sp_realloc(void *priv, void *ptr, size_t size) {
         // free semantics: NULL back, and SUCCESS unless the free failed.
         g->free_failed = UMF_RESULT_SUCCESS;
         umf_tsan_release(ptr);
+        umf_tsan_release(sp);
         gate_enter(g);
         bool ok = sp->tbb.pool_free(sp->tbb_pool, ptr);
         gate_leave(g);
@@ -460,6 +462,7 @@ static void *sp_realloc(void *priv, void *ptr, size_t size) {
         return NULL;
     }
     umf_tsan_release(ptr);
+    umf_tsan_release(sp);
     gate_enter(g);
     void *out = sp->tbb.pool_realloc(sp->tbb_pool, ptr, size);
     gate_leave(g);
@@ -467,6 +470,7 @@ static void *sp_realloc(void *priv, void *ptr, size_t size) {
         return sp_alloc_fail_slow(sp); // ptr is left as it was
     }
     umf_tsan_acquire(out);
+    umf_tsan_acquire(sp);
     return out;
 }
 
@@ -497,6 +501,7 @@ static void *sp_aligned_malloc(void *priv, size_t size, size_t alignment) {
         return sp_alloc_fail_slow(sp);
     }
     umf_tsan_acquire(ptr);
+    umf_tsan_acquire(sp);
     return ptr;
 }
 
@@ -528,6 +533,7 @@ static umf_result_t sp_free(void *priv, void *ptr) {
     sp_tls_t *g = sp_tls();
     g->free_failed = UMF_RESULT_SUCCESS;
     umf_tsan_release(ptr);
+    umf_tsan_release(sp);
     gate_enter(g);
     bool ok = sp->tbb.pool_free(sp->tbb_pool, ptr);
     gate_leave(g);
