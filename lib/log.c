@@ -286,3 +286,21 @@ void umf_assert_fail(const char *expr, const char *file, int line,
 UMF_EXPORT void umf_private_log_configure(const char *umf_log_string) {
     log_init_from_string(umf_log_string);
 }
+
+int umf_misuse_report(const char *engine, const char *name, int stop,
+                      const void *ptr, const char *why) {
+    if (stop) {
+        char line[256];
+        int n = snprintf(line, sizeof(line),
+                         "umf: %s pool \"%s\": free(%p): %s; aborting\n",
+                         engine, name, ptr, why);
+        if (n > 0) {
+            (void)os_write_all(2, line,
+                               (size_t)n < sizeof(line) ? (size_t)n
+                                                        : sizeof(line) - 1);
+        }
+        abort();
+    }
+    LOG_ERR("%s: free(%p): %s", name, ptr, why);
+    return UMF_RESULT_ERROR_INVALID_ARGUMENT;
+}

@@ -67,4 +67,15 @@ static inline bool log_enabled(log_level_t level) {
         }                                                                      \
     } while (0)
 
+// A free (or realloc) of ptr that names no live block of one of our
+// engines' pools (engine "disjoint" or "host", pool `name`). With `stop`:
+// one line on stderr, whatever UMF_LOG says, then abort(), as glibc does;
+// else one line at error level and UMF_RESULT_ERROR_INVALID_ARGUMENT.
+#define UMF_MISUSE_FREED   "already freed (double free)"
+#define UMF_MISUSE_INSIDE  "not the start of a block"
+#define UMF_MISUSE_FOREIGN "not a block of this pool"
+int umf_misuse_report(const char *engine, const char *name, int stop,
+                      const void *ptr, const char *why)
+    __attribute__((noinline, cold));
+
 #endif /* UMF_LOG_H */

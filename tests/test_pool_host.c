@@ -272,6 +272,25 @@ START_TEST(test_host_thread_heaps_reused) {
 }
 END_TEST
 
+// Bad parameters are refused with INVALID_ARGUMENT and nothing is made.
+START_TEST(test_host_bad_params) {
+    umf_os_memory_provider_params_handle_t op;
+    umf_memory_provider_handle_t prov;
+    ck_assert_int_eq(umfOsMemoryProviderParamsCreate(&op), 0);
+    ck_assert_int_eq(
+        umfMemoryProviderCreate(umfOsMemoryProviderOps(), op, &prov), 0);
+    umfOsMemoryProviderParamsDestroy(op);
+    umf_host_pool_params_t p = {.name = "bad",
+                                .checks = (umf_disjoint_pool_checks_t)7};
+    umf_memory_pool_handle_t pool = NULL;
+    ck_assert_int_eq(
+        umfPoolCreate(umf_private_host_pool_ops(), prov, &p, 0, &pool),
+        UMF_RESULT_ERROR_INVALID_ARGUMENT);
+    ck_assert_ptr_null(pool);
+    umfMemoryProviderDestroy(prov);
+}
+END_TEST
+
 static Suite *host_suite(void) {
     Suite *s = suite_create("pool_host");
     TCase *tc = tcase_create("host");
@@ -281,6 +300,7 @@ static Suite *host_suite(void) {
     tcase_add_test(tc, test_host_never_handed_out);
     tcase_add_test(tc, test_host_aligned);
     tcase_add_test(tc, test_host_thread_heaps_reused);
+    tcase_add_test(tc, test_host_bad_params);
     suite_add_tcase(s, tc);
     return s;
 }

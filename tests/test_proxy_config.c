@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <umf/pools/pool_disjoint_ext.h>
 #include <umf/providers/provider_os_memory.h>
 
 #include "helpers.h"
@@ -196,6 +197,7 @@ START_TEST(test_proxy_config_every_key) {
         "numa.part_size=8K; disjoint.slab_min_size=1M;"
         "disjoint.max_poolable_size=256K; disjoint.capacity=16;"
         "disjoint.min_bucket_size=32; disjoint.checks=error;"
+        "host.checks=off;"
         "jemalloc.keep_all=yes; scalable.granularity=4M; "
         "scalable.keep_all=false; stats=1;"
         "stats.file=/tmp/umf stats.txt; log=warning; log.file=umf.log"));
@@ -212,6 +214,8 @@ START_TEST(test_proxy_config_every_key) {
     ck_assert_uint_eq(pc->numa_nodes[2], 3);
     ck_assert_int_eq(pc->numa_mode, UMF_NUMA_MODE_INTERLEAVE);
     ck_assert_uint_eq(pc->numa_part_size, 8192);
+    ck_assert(pc->hp_checks_set);
+    ck_assert_int_eq(pc->hp_checks, UMF_DISJOINT_POOL_CHECKS_OFF);
     ck_assert(pc->dj_slab_min_size_set);
     ck_assert_uint_eq(pc->dj_slab_min_size, 1 << 20);
     ck_assert(pc->dj_max_poolable_size_set);
@@ -437,6 +441,9 @@ START_TEST(test_proxy_config_bad_values) {
          "(accepted: " ACC_SIZE ")"},
         {"disjoint.checks=on",
          "UMF_PROXY: disjoint.checks: bad value 'on' (accepted: abort, "
+         "error, off)"},
+        {"host.checks=yes",
+         "UMF_PROXY: host.checks: bad value 'yes' (accepted: abort, "
          "error, off)"},
         {"file.map_sync=on", "UMF_PROXY: file.map_sync: bad value 'on' "
                              "(accepted: auto, required)"},

@@ -683,28 +683,15 @@ static inline bool checks_on(const dp_pool_t *p) {
 
 // A free (or realloc) of ptr that names no live block of p. Default: one
 // line on stderr, whatever UMF_LOG says, and abort(), as glibc does.
-static umf_result_t dp_misuse(dp_pool_t *p, const char *why,
-                              const void *ptr) UMF_NOINLINE UMF_COLD;
 static umf_result_t dp_misuse(dp_pool_t *p, const char *why, const void *ptr) {
-    if (p->checks == UMF_DISJOINT_POOL_CHECKS_ABORT) {
-        char line[256];
-        int n = snprintf(line, sizeof(line),
-                         "umf: disjoint pool \"%s\": free(%p): %s; aborting\n",
-                         p->name, ptr, why);
-        if (n > 0) {
-            (void)os_write_all(2, line,
-                               (size_t)n < sizeof(line) ? (size_t)n
-                                                        : sizeof(line) - 1);
-        }
-        abort();
-    }
-    LOG_ERR("%s: free(%p): %s", p->name, ptr, why);
-    return UMF_RESULT_ERROR_INVALID_ARGUMENT;
+    return (umf_result_t)umf_misuse_report(
+        "disjoint", p->name, p->checks == UMF_DISJOINT_POOL_CHECKS_ABORT, ptr,
+        why);
 }
 
-#define DP_WHY_FREED   "already freed (double free)"
-#define DP_WHY_INSIDE  "not the start of a block"
-#define DP_WHY_FOREIGN "not a block of this pool"
+#define DP_WHY_FREED   UMF_MISUSE_FREED
+#define DP_WHY_INSIDE  UMF_MISUSE_INSIDE
+#define DP_WHY_FOREIGN UMF_MISUSE_FOREIGN
 
 // Chunk idx of s goes to the program. Relaxed: each bit changes only by
 // read-modify-writes of its word, which are totally ordered; the chunk

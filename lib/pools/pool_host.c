@@ -212,27 +212,13 @@ static inline void list_remove(hp_list_t *l, hp_page_t *pg) {
 
 // --- Misuse ---------------------------------------------------------------------------
 
-#define HP_WHY_FREED   "already freed (double free)"
-#define HP_WHY_INSIDE  "not the start of a block"
-#define HP_WHY_FOREIGN "not a block of this pool"
+#define HP_WHY_FREED   UMF_MISUSE_FREED
+#define HP_WHY_INSIDE  UMF_MISUSE_INSIDE
+#define HP_WHY_FOREIGN UMF_MISUSE_FOREIGN
 
-static umf_result_t hp_misuse(hp_pool_t *p, const char *why,
-                              const void *ptr) UMF_NOINLINE UMF_COLD;
 static umf_result_t hp_misuse(hp_pool_t *p, const char *why, const void *ptr) {
-    if (p->checks == UMF_DISJOINT_POOL_CHECKS_ABORT) {
-        char line[256];
-        int n = snprintf(line, sizeof(line),
-                         "umf: host pool \"%s\": free(%p): %s; aborting\n",
-                         p->name, ptr, why);
-        if (n > 0) {
-            (void)os_write_all(2, line,
-                               (size_t)n < sizeof(line) ? (size_t)n
-                                                        : sizeof(line) - 1);
-        }
-        abort();
-    }
-    LOG_ERR("%s: free(%p): %s", p->name, ptr, why);
-    return UMF_RESULT_ERROR_INVALID_ARGUMENT;
+    return (umf_result_t)umf_misuse_report(
+        "host", p->name, p->checks == UMF_DISJOINT_POOL_CHECKS_ABORT, ptr, why);
 }
 
 // --- Pages and segments -------------------------------------------------------------
@@ -752,16 +738,20 @@ static hp_seg_t *own_seg(hp_pool_t *p, const void *ptr) {
     return s->pool == p ? s : NULL;
 }
 
+// A block from the large-block pool, or NULL with its error as ours.
+static void *large_done(hp_pool_t *p, void *b) {
+    if (!b) {
+        hp_last_error = p->large_ops->get_last_allocation_error(p->large);
+    }
+    return b;
+}
+
 static void *hp_malloc(void *pool, size_t size) {
     hp_pool_t *p = pool;
     if (likely(size <= UMF_HOST_MAX)) {
         return small_alloc(p, size);
     }
-    void *b = p->large_ops->malloc(p->large, size);
-    if (!b) {
-        hp_last_error = p->large_ops->get_last_allocation_error(p->large);
-    }
-    return b;
+    return large_done(p, p->large_ops->malloc(p->large, size));
 }
 
 static void *hp_aligned_malloc(void *pool, size_t size, size_t alignment) {
@@ -783,11 +773,8 @@ static void *hp_aligned_malloc(void *pool, size_t size, size_t alignment) {
     if (pow2 <= UMF_HOST_SMALL_MAX) {
         return small_alloc(p, pow2);
     }
-    void *b = p->large_ops->aligned_malloc(p->large, size, alignment);
-    if (!b) {
-        hp_last_error = p->large_ops->get_last_allocation_error(p->large);
-    }
-    return b;
+    return large_done(p,
+                      p->large_ops->aligned_malloc(p->large, size, alignment));
 }
 
 static void *hp_calloc(void *pool, size_t num, size_t size) {
@@ -798,11 +785,7 @@ static void *hp_calloc(void *pool, size_t num, size_t size) {
         return NULL;
     }
     if (total > UMF_HOST_MAX) {
-        void *b = p->large_ops->calloc(p->large, 1, total);
-        if (!b) {
-            hp_last_error = p->large_ops->get_last_allocation_error(p->large);
-        }
-        return b;
+        return large_done(p, p->large_ops->calloc(p->large, 1, total));
     }
     void *b = small_alloc(p, total);
     if (b) {
