@@ -291,9 +291,13 @@ int umf_misuse_report(const char *engine, const char *name, int stop,
                       const void *ptr, const char *why) {
     if (stop) {
         char line[256];
-        int n = snprintf(line, sizeof(line),
-                         "umf: %s pool \"%s\": free(%p): %s; aborting\n",
-                         engine, name, ptr, why);
+        int n = name[0] ? snprintf(line, sizeof(line),
+                                   "umf: %s pool \"%s\": free(%p): %s; "
+                                   "aborting\n",
+                                   engine, name, ptr, why)
+                        : snprintf(line, sizeof(line),
+                                   "umf: %s pool: free(%p): %s; aborting\n",
+                                   engine, ptr, why);
         if (n > 0) {
             (void)os_write_all(2, line,
                                (size_t)n < sizeof(line) ? (size_t)n
@@ -301,6 +305,6 @@ int umf_misuse_report(const char *engine, const char *name, int stop,
         }
         abort();
     }
-    LOG_ERR("%s: free(%p): %s", name, ptr, why);
+    LOG_ERR("%s pool \"%s\": free(%p): %s", engine, name, ptr, why);
     return UMF_RESULT_ERROR_INVALID_ARGUMENT;
 }

@@ -68,12 +68,15 @@ static inline bool log_enabled(log_level_t level) {
     } while (0)
 
 // A free (or realloc) of ptr that names no live block of one of our
-// engines' pools (engine "disjoint" or "host", pool `name`). With `stop`:
+// pools (engine "disjoint", "host", "jemalloc" or "scalable"; pool `name`,
+// or "" for pools without one). With `stop`:
 // one line on stderr, whatever UMF_LOG says, then abort(), as glibc does;
 // else one line at error level and UMF_RESULT_ERROR_INVALID_ARGUMENT.
 #define UMF_MISUSE_FREED   "already freed (double free)"
 #define UMF_MISUSE_INSIDE  "not the start of a block"
 #define UMF_MISUSE_FOREIGN "not a block of this pool"
+#define UMF_MISUSE_NOT_LIVE                                                    \
+    "not a live block (already freed, inside a block, or never handed out)"
 int umf_misuse_report(const char *engine, const char *name, int stop,
                       const void *ptr, const char *why)
     __attribute__((noinline, cold));

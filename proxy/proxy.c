@@ -455,6 +455,44 @@ PX_EXPORT void free(void *ptr) {
     px_free_slow(ptr);
 }
 
+// With a pool=proxy heap, a freed block's memory is unmapped and no pool
+// owns it any more; the system allocator would read the header below it
+// and fault. So, with such a heap only, a pointer no pool owns is first
+// checked to be mapped (one mincore(2); these are the system allocator's
+// blocks, rare under the proxy). Unmapped: `op` (free or realloc) is a
+// misuse of a freed pool=proxy block: one line, abort(), as a double free
+// of the other pools; usable size (op NULL) answers 0.
+static PX_NOINLINE bool px_sys_unmapped(void *ptr, const char *op) {
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    uintptr_t hdr = ((uintptr_t)ptr - 2 * sizeof(size_t)) & ~(page - 1);
+    unsigned char vec[2];
+    int saved = errno;
+    bool gone = false;
+    // The pages of the header and of the block's first byte (a live block
+    // of the system allocator has both mapped).
+    uintptr_t end = ((uintptr_t)ptr & ~(page - 1)) + page;
+    if (mincore((void *)hdr, end - hdr, vec) != 0) {
+        gone = errno == ENOMEM;
+    }
+    errno = saved;
+    if (gone && op) {
+        char line[200];
+        int n = snprintf(line, sizeof(line),
+                         "umf: proxy pool \"umf_proxy\": %s(%p): not a live "
+                         "block (already freed: its memory is unmapped); "
+                         "aborting\n",
+                         op, ptr);
+        if (n > 0) {
+            ssize_t w =
+                write(2, line,
+                      (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+            (void)w;
+        }
+        abort();
+    }
+    return gone;
+}
+
 static void px_free_slow(void *ptr) {
     if (!ptr || px_boot_owns(ptr)) {
         return;
@@ -467,6 +505,9 @@ static void px_free_slow(void *ptr) {
     if (px_likely(pool != NULL)) {
         px_pool_free(pool, ptr);
         return;
+    }
+    if (px_unlikely(px.proxy_any)) {
+        (void)px_sys_unmapped(ptr, "free");
     }
     if (px_unlikely(px.stats)) {
         px_stats_sys_free();
@@ -510,6 +551,9 @@ PX_EXPORT size_t malloc_usable_size(void *ptr) {
     umf_memory_pool_handle_t pool = px_owner(ptr);
     if (pool) {
         return px_pool_usable(pool, ptr);
+    }
+    if (px_unlikely(px.proxy_any) && px_sys_unmapped(ptr, NULL)) {
+        return 0;
     }
     px_sys_resolve();
     return px_sys.usable_size(ptr);
@@ -605,6 +649,9 @@ PX_EXPORT void *realloc(void *ptr, size_t size) {
     }
     umf_memory_pool_handle_t pool = px_owner(ptr);
     if (!pool) {
+        if (px_unlikely(px.proxy_any)) {
+            (void)px_sys_unmapped(ptr, "realloc");
+        }
         px_sys_resolve();
         return px_sys.realloc(ptr, size); // never changes allocator
     }

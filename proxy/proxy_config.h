@@ -98,8 +98,12 @@ typedef struct px_pool_conf_t {
     bool hp_checks_set;
 
     px_tristate_t je_keep_all; // jemalloc.keep_all=
+    int je_checks;             // jemalloc.checks=, as dj_checks
+    bool je_checks_set;
     size_t sc_granularity;     // scalable.granularity= (0 = unset)
     px_tristate_t sc_keep_all; // scalable.keep_all=
+    int sc_checks;             // scalable.checks=, as dj_checks
+    bool sc_checks_set;
 } px_pool_conf_t;
 
 // A size range routed to its own pool: tier.NAME.min= / tier.NAME.max=

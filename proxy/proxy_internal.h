@@ -65,6 +65,10 @@ typedef struct px_state_t {
     size_t ntiers; // heaps[1..ntiers] are tiers, sorted by min
     bool stats;
     bool host_any; // a heap is pool=host: try its fast paths first
+    // A heap is pool=proxy, whose freed blocks are unmapped: a pointer no
+    // pool owns is checked to be mapped before the system allocator reads
+    // its header (px_sys_unmapped).
+    bool proxy_any;
     // The base heap is pool=host and serves every small request (no tiers,
     // no size threshold, no stats): malloc and free inline its fast paths.
     bool host_fast;

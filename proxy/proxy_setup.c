@@ -38,8 +38,10 @@
 #include <umf/pools/pool_disjoint.h>
 #include <umf/pools/pool_disjoint_ext.h>
 #include <umf/pools/pool_jemalloc.h>
+#include <umf/pools/pool_jemalloc_ext.h>
 #include <umf/pools/pool_proxy.h>
 #include <umf/pools/pool_scalable.h>
+#include <umf/pools/pool_scalable_ext.h>
 #include <umf/providers/provider_coarse.h>
 #include <umf/providers/provider_file_memory.h>
 #include <umf/providers/provider_os_memory.h>
@@ -416,6 +418,8 @@ static struct {
     umf_result_t (*params_create)(umf_jemalloc_pool_params_handle_t *);
     umf_result_t (*params_destroy)(umf_jemalloc_pool_params_handle_t);
     umf_result_t (*set_keep_all)(umf_jemalloc_pool_params_handle_t, bool);
+    umf_result_t (*set_checks)(umf_jemalloc_pool_params_handle_t,
+                               umf_jemalloc_pool_checks_t);
     const umf_memory_pool_ops_t *(*ops)(void);
 } px_je;
 
@@ -429,10 +433,13 @@ static bool px_je_bind(void *h) {
     px_je.set_keep_all =
         (umf_result_t(*)(umf_jemalloc_pool_params_handle_t, bool))dlsym(
             h, "umfJemallocPoolParamsSetKeepAllMemory");
+    px_je.set_checks = (umf_result_t(*)(
+        umf_jemalloc_pool_params_handle_t,
+        umf_jemalloc_pool_checks_t))dlsym(h, "umfJemallocPoolParamsSetChecks");
     px_je.ops =
         (const umf_memory_pool_ops_t *(*)(void))dlsym(h, "umfJemallocPoolOps");
     return px_je.params_create && px_je.params_destroy && px_je.set_keep_all &&
-           px_je.ops;
+           px_je.set_checks && px_je.ops;
 }
 
 // The proxy's own directory + PX_JE_SONAME (where make install and the
@@ -622,6 +629,12 @@ px_make_pool(px_pool_kind_t kind, const px_pool_conf_t *pc,
             r = umfScalablePoolParamsSetKeepAllMemory(p,
                                                       pc->sc_keep_all == PX_ON);
         }
+        if (r ==
+            UMF_RESULT_SUCCESS) { // checks on unless told (umf_proxy(7), MISUSE)
+            r = umfScalablePoolParamsSetChecks(
+                p, pc->sc_checks_set ? (umf_scalable_pool_checks_t)pc->sc_checks
+                                     : UMF_SCALABLE_POOL_CHECKS_ABORT);
+        }
         if (r == UMF_RESULT_SUCCESS) {
             r = umfPoolCreate(umfScalablePoolOps(), prov, p, flags, &pool);
         }
@@ -637,6 +650,12 @@ px_make_pool(px_pool_kind_t kind, const px_pool_conf_t *pc,
         }
         if (pc->je_keep_all != PX_UNSET) {
             r = px_je.set_keep_all(p, pc->je_keep_all == PX_ON);
+        }
+        if (r ==
+            UMF_RESULT_SUCCESS) { // checks on unless told (umf_proxy(7), MISUSE)
+            r = px_je.set_checks(
+                p, pc->je_checks_set ? (umf_jemalloc_pool_checks_t)pc->je_checks
+                                     : UMF_JEMALLOC_POOL_CHECKS_ABORT);
         }
         if (r == UMF_RESULT_SUCCESS) {
             r = umfPoolCreate(px_je.ops(), prov, p, flags, &pool);
@@ -703,6 +722,7 @@ static void px_make_heap(px_heap_t *heap, const px_pool_conf_t *pc,
                                  : PX_DJ_MAX_POOLABLE_DEFAULT;
     } else if (kind == PX_POOL_PROXY) {
         heap->direct_above = 0;
+        px.proxy_any = true;
     } else if (kind == PX_POOL_HOST) {
         // Its large blocks: a disjoint pool with default settings.
         heap->direct_above = PX_DJ_MAX_POOLABLE_DEFAULT;

@@ -9,7 +9,11 @@
 #   scripts/misuse_table.sh [BUILDDIR]
 #
 # Heaps: glibc's malloc (no proxy), the proxy with each pool (malloc/free
-# under LD_PRELOAD=libumf_proxy.so), and each pool through the UMF API.
+# under LD_PRELOAD=libumf_proxy.so), and each pool through the UMF API
+# (jemalloc and scalable with their default settings, checks off, and with
+# checks set to abort). The last two columns are what malloc_usable_size
+# (umfPoolMallocUsableSize through the API) answers for a freed 40 B block
+# and for p + 64 of a live 256 B block.
 set -u
 unset LD_PRELOAD UMF_PROXY UMF_PROXY_CONFIG
 b=$(cd "${1:-.}" && pwd)
@@ -34,24 +38,26 @@ cell() { # proxy-settings|- heap probe -> one table cell
     st=$?
     out=$(sed -n 's/^outcome: //p' "$tmp/out")
     err=$(head -1 "$tmp/err")
-    case $st in
-    0) echo "no overlap${out#no overlap}" ;;
-    2) echo "**OVERLAP**: memory handed out twice" ;;
-    77) echo "n/a" ;;
-    124) echo "**hangs**" ;;
-    134)
+    case $st:$out in
+    "0:usable size "*) echo "${out#usable size }" ;;
+    0:*) echo "no overlap${out#no overlap}" ;;
+    2:*) echo "**OVERLAP**: memory handed out twice" ;;
+    77:*) echo "n/a" ;;
+    124:*) echo "**hangs**" ;;
+    134:*)
         case $err in
-        "umf: disjoint pool"* | "umf: host pool"*) echo "stopped: one line" ;;
+        "umf: "*" pool"*"; aborting") echo "stopped: one line" ;;
         "") echo "stopped (abort, no message)" ;;
         *) echo "stopped: \`$(printf '%s' "$err" | cut -c1-40)\`" ;;
         esac
         ;;
-    139) echo "**crash** (SIGSEGV)" ;;
+    139:*) echo "**crash** (SIGSEGV)" ;;
     *) echo "exit $st $out" ;;
     esac
 }
 
-probes="double-free-40 double-free-200000 free-interior-256 realloc-freed"
+probes="double-free-40 double-free-200000 free-interior-256 realloc-freed
+usable-freed usable-interior"
 printf '| heap |'
 for p in $probes; do printf ' %s |' "$p"; done
 printf '\n|---|'
@@ -68,4 +74,7 @@ for pool in host disjoint jemalloc scalable proxy; do
 done
 for pool in host disjoint jemalloc scalable; do
     row "API, $pool pool" - "$pool"
+done
+for pool in jemalloc scalable; do
+    row "API, $pool pool, checks=abort" - "$pool-checked"
 done

@@ -8,11 +8,17 @@
  *
  * HEAP: malloc (the C allocator: the proxy's pool when libumf_proxy.so is
  * preloaded, else glibc's), or disjoint | host | jemalloc | scalable (that
- * pool over the OS provider, through the UMF API). PROBE:
+ * pool over the OS provider, through the UMF API, with its default
+ * settings), or jemalloc-checked | scalable-checked (with its checks set to
+ * abort). PROBE:
  *   double-free-40      free a 40 B block twice
  *   double-free-200000  free a 200,000 B block twice
  *   free-interior-256   free p + 64 of a live 256 B block
  *   realloc-freed       realloc (40 -> 80 B) of a freed 40 B block
+ *   usable-freed        malloc_usable_size of a freed 40 B block
+ *   usable-interior     malloc_usable_size of p + 64 of a live 256 B block
+ *
+ * The usable-* probes print "outcome: usable size N" and exit 0.
  *
  * After the misuse, 32 blocks of the probe's size are allocated and checked
  * against each other and against the block still live: no two may share a
@@ -25,6 +31,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <malloc.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -34,11 +41,13 @@
 #include <umf/memory_pool.h>
 #include <umf/pools/pool_disjoint.h>
 #include <umf/pools/pool_scalable.h>
+#include <umf/pools/pool_scalable_ext.h>
 #include <umf/providers/provider_os_memory.h>
 
 #include "pools/pool_host.h"
 #ifdef HAVE_JEMALLOC_POOL
 #include <umf/pools/pool_jemalloc.h>
+#include <umf/pools/pool_jemalloc_ext.h>
 #endif
 
 #define NBLOCKS 32
@@ -62,6 +71,10 @@ static void *h_realloc(void *p, size_t n) {
     return pool ? umfPoolRealloc(pool, p, n) : realloc(p, n);
 }
 
+static size_t h_usable(void *p) {
+    return pool ? umfPoolMallocUsableSize(pool, p) : malloc_usable_size(p);
+}
+
 // Hides pointers from the compiler, which warns about uses after free.
 static void *launder(void *p) {
     void *volatile v = p;
@@ -74,6 +87,11 @@ static bool overlap(uintptr_t a, uintptr_t b, size_t n) {
 
 static int create_pool(const char *heap) {
     umf_memory_pool_ops_t *ops = NULL;
+    void *params = NULL;
+    umf_scalable_pool_params_handle_t sp = NULL;
+#ifdef HAVE_JEMALLOC_POOL
+    umf_jemalloc_pool_params_handle_t jp = NULL;
+#endif
     if (strcmp(heap, "malloc") == 0) {
         return 0;
     } else if (strcmp(heap, "disjoint") == 0) {
@@ -82,9 +100,27 @@ static int create_pool(const char *heap) {
         ops = umf_private_host_pool_ops();
     } else if (strcmp(heap, "scalable") == 0) {
         ops = umfScalablePoolOps();
+    } else if (strcmp(heap, "scalable-checked") == 0) {
+        ops = umfScalablePoolOps();
+        if (umfScalablePoolParamsCreate(&sp) != UMF_RESULT_SUCCESS ||
+            umfScalablePoolParamsSetChecks(
+                sp, UMF_SCALABLE_POOL_CHECKS_ABORT) != UMF_RESULT_SUCCESS) {
+            printf("outcome: unavailable (scalable pool params)\n");
+            return 77;
+        }
+        params = sp;
 #ifdef HAVE_JEMALLOC_POOL
     } else if (strcmp(heap, "jemalloc") == 0) {
         ops = umfJemallocPoolOps();
+    } else if (strcmp(heap, "jemalloc-checked") == 0) {
+        ops = umfJemallocPoolOps();
+        if (umfJemallocPoolParamsCreate(&jp) != UMF_RESULT_SUCCESS ||
+            umfJemallocPoolParamsSetChecks(
+                jp, UMF_JEMALLOC_POOL_CHECKS_ABORT) != UMF_RESULT_SUCCESS) {
+            printf("outcome: unavailable (jemalloc pool params)\n");
+            return 77;
+        }
+        params = jp;
 #endif
     } else {
         printf("outcome: unavailable (no %s pool in this build)\n", heap);
@@ -99,8 +135,17 @@ static int create_pool(const char *heap) {
         return 77;
     }
     umfOsMemoryProviderParamsDestroy(op);
-    if (umfPoolCreate(ops, prov, NULL, UMF_POOL_CREATE_FLAG_OWN_PROVIDER,
-                      &pool) != UMF_RESULT_SUCCESS) {
+    umf_result_t r = umfPoolCreate(ops, prov, params,
+                                   UMF_POOL_CREATE_FLAG_OWN_PROVIDER, &pool);
+    if (sp) {
+        umfScalablePoolParamsDestroy(sp);
+    }
+#ifdef HAVE_JEMALLOC_POOL
+    if (jp) {
+        umfJemallocPoolParamsDestroy(jp);
+    }
+#endif
+    if (r != UMF_RESULT_SUCCESS) {
         printf("outcome: unavailable (cannot create the %s pool)\n", heap);
         return 77;
     }
@@ -110,9 +155,11 @@ static int create_pool(const char *heap) {
 int main(int argc, char **argv) {
     if (argc != 3) {
         fprintf(stderr,
-                "usage: misuse_probe malloc|disjoint|host|jemalloc|scalable "
+                "usage: misuse_probe malloc|disjoint|host|jemalloc|scalable|"
+                "jemalloc-checked|scalable-checked "
                 "double-free-40|double-free-200000|"
-                "free-interior-256|realloc-freed\n");
+                "free-interior-256|realloc-freed|usable-freed|"
+                "usable-interior\n");
         return 1;
     }
     int rc = create_pool(argv[1]);
@@ -120,6 +167,18 @@ int main(int argc, char **argv) {
         return rc;
     }
     const char *probe = argv[2];
+    if (strcmp(probe, "usable-freed") == 0) {
+        char *p = h_malloc(40);
+        (void)h_free(p);
+        printf("outcome: usable size %zu\n", h_usable(launder(p)));
+        return 0;
+    }
+    if (strcmp(probe, "usable-interior") == 0) {
+        char *p = h_malloc(256);
+        printf("outcome: usable size %zu\n", h_usable(p + 64));
+        (void)h_free(p);
+        return 0;
+    }
     size_t n;
     if (strcmp(probe, "double-free-40") == 0 ||
         strcmp(probe, "realloc-freed") == 0) {

@@ -3,13 +3,17 @@
 #
 # test_misuse.sh - heap misuse probes (tests/misuse_probe: double free of
 # 40 B and 200,000 B, free(p + 64) of a live 256 B block, realloc of a
-# freed block), each in its own process, judged by outcome. The host and
-# disjoint pools must stop the program (SIGABRT) with one line naming the
-# pointer and the pool, through the UMF API and as the proxy's pool, and
-# with host.checks=error / disjoint.checks=error be refused with no
-# overlap. The other pools
-# (jemalloc, scalable, proxy) are run too and must end (no hang); what they
-# do is documented, not asserted: see scripts/misuse_table.sh and README.md.
+# freed block), each in its own process, judged by outcome. Every pool
+# under the proxy (host, disjoint, jemalloc, scalable) and the host and
+# disjoint pools through the UMF API (jemalloc and scalable with their
+# checks set to abort) must stop the program (SIGABRT) with one line naming
+# the pointer and the pool, and with <pool>.checks=error be refused with no
+# overlap; pool=proxy must stop on the freed-block probes and refuse the
+# interior free. malloc_usable_size of a freed or interior pointer must be
+# 0 on all of them. The jemalloc and scalable pools through the API with
+# their default settings (checks off) are run too and must end (no hang);
+# what they do is documented, not asserted: see scripts/misuse_table.sh
+# and README.md.
 set -u
 unset LD_PRELOAD UMF_PROXY UMF_PROXY_CONFIG
 : "${top_builddir:=.}"
@@ -35,6 +39,9 @@ fail() {
     failed=1
 }
 probes="double-free-40 double-free-200000 free-interior-256 realloc-freed"
+# Pools built in: jemalloc only with its library.
+pools="host disjoint scalable"
+[ -f "$top_builddir/.libs/libjemalloc_pool.so" ] && pools="$pools jemalloc"
 
 # run_probe LABEL PROXY-SETTINGS|- HEAP PROBE: sets st, out, err
 run_probe() {
@@ -55,16 +62,21 @@ run_probe() {
 }
 
 # expect_abort LABEL NAME: SIGABRT, one stderr line naming a pointer and
-# the pool NAME
+# the pool NAME (the name of a host or disjoint pool, or "jemalloc",
+# "scalable" or "proxy": the engines whose line names no pool, or the
+# proxy pool)
 expect_abort() {
     [ "$st" = skip ] && return
     if [ $st -ne 134 ]; then
         fail "$1: expected SIGABRT (134), got $st: $out $err"
         return
     fi
-    case $err in
-    *"umf: disjoint pool \"$2\": free(0x"*"): "*"; aborting"*) ;;
-    *"umf: host pool \"$2\": free(0x"*"): "*"; aborting"*) ;;
+    case $2:$err in
+    jemalloc:*"umf: jemalloc pool: free(0x"*"): "*"; aborting"*) ;;
+    scalable:*"umf: scalable pool: free(0x"*"): "*"; aborting"*) ;;
+    proxy:*"umf: proxy pool \"umf_proxy\": "*"(0x"*"): "*"; aborting"*) ;;
+    *:*"umf: disjoint pool \"$2\": free(0x"*"): "*"; aborting"*) ;;
+    *:*"umf: host pool \"$2\": free(0x"*"): "*"; aborting"*) ;;
     *) fail "$1: stderr does not name the pointer and the pool: $err" ;;
     esac
     [ "$(printf '%s\n' "$err" | wc -l)" -eq 1 ] ||
@@ -89,12 +101,30 @@ for p in $probes; do
         run_probe "proxy '$s'" "$s" malloc "$p"
         expect_abort "proxy '$s' $p" umf_proxy
     done
+    # jemalloc and scalable: checked by the proxy's default, and through
+    # the API when their checks are set.
+    for h in $pools; do
+        case $h in jemalloc | scalable) ;; *) continue ;; esac
+        run_probe "api $h-checked" - "$h-checked" "$p"
+        expect_abort "api $h-checked $p" "$h"
+        run_probe "proxy pool=$h" "pool=$h" malloc "$p"
+        expect_abort "proxy pool=$h $p" "$h"
+    done
+    # pool=proxy: a freed block is unmapped; an interior free is refused.
+    run_probe "proxy pool=proxy" "pool=proxy" malloc "$p"
+    if [ "$p" = free-interior-256 ]; then
+        [ "$st" = skip ] || [ $st -eq 0 ] ||
+            fail "proxy pool=proxy $p: status $st: $out $err"
+    else
+        expect_abort "proxy pool=proxy $p" proxy
+    fi
 done
-echo "== disjoint and host: every probe stopped with one line"
+echo "== every pool under the proxy: every probe stopped with one line"
 
-# disjoint.checks=error: refused, nothing handed out twice.
+# <pool>.checks=error: refused, nothing handed out twice.
 for p in $probes; do
-    for s in "pool=disjoint;disjoint.checks=error" "pool=host;host.checks=error"; do
+    for h in $pools; do
+        s="pool=$h;$h.checks=error"
         run_probe "proxy $s" "$s" malloc "$p"
         [ "$st" = skip ] || [ $st -eq 0 ] ||
             fail "proxy $s $p: status $st: $out $err"
@@ -102,13 +132,30 @@ for p in $probes; do
 done
 echo "== checks=error: every probe refused, no overlap"
 
-# The others: must end; the outcome is printed for the log.
-for p in $probes; do
-    for h in jemalloc scalable; do
+# malloc_usable_size of a freed or an interior pointer: 0, whatever the pool.
+for p in usable-freed usable-interior; do
+    for h in $pools proxy; do
+        run_probe "proxy pool=$h" "pool=$h" malloc "$p"
+        [ "$st" = skip ] && continue
+        [ $st -eq 0 ] && [ "$out" = "outcome: usable size 0" ] ||
+            fail "proxy pool=$h $p: status $st: $out $err"
+    done
+    for h in host disjoint $pools; do
+        case $h in jemalloc | scalable) h=$h-checked ;; esac
+        run_probe "api $h" - "$h" "$p"
+        [ $st -eq 0 ] && [ "$out" = "outcome: usable size 0" ] ||
+            fail "api $h $p: status $st: $out $err"
+    done
+done
+echo "== malloc_usable_size: 0 for freed and interior pointers"
+
+# The engines' own behaviour (the API default, checks off): must end; the
+# outcome is printed for the log.
+for p in $probes usable-freed usable-interior; do
+    for h in $pools; do
+        case $h in jemalloc | scalable) ;; *) continue ;; esac
         run_probe "api $h" - "$h" "$p"
         echo "api $h $p: status $st: $out"
-        run_probe "proxy pool=$h" "pool=$h" malloc "$p"
-        echo "proxy pool=$h $p: status $st: $out"
     done
 done
 exit $failed

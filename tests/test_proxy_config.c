@@ -198,8 +198,8 @@ START_TEST(test_proxy_config_every_key) {
         "disjoint.max_poolable_size=256K; disjoint.capacity=16;"
         "disjoint.min_bucket_size=32; disjoint.checks=error;"
         "host.checks=off;"
-        "jemalloc.keep_all=yes; scalable.granularity=4M; "
-        "scalable.keep_all=false; stats=1;"
+        "jemalloc.keep_all=yes; jemalloc.checks=off; scalable.granularity=4M; "
+        "scalable.keep_all=false; scalable.checks=error; stats=1;"
         "stats.file=/tmp/umf stats.txt; log=warning; log.file=umf.log"));
     const px_pool_conf_t *pc = &cfg.base;
     ck_assert_int_eq(pc->pool, PX_POOL_SCALABLE);
@@ -227,8 +227,12 @@ START_TEST(test_proxy_config_every_key) {
     ck_assert(pc->dj_checks_set);
     ck_assert_int_eq(pc->dj_checks, 1);
     ck_assert_int_eq(pc->je_keep_all, PX_ON);
+    ck_assert(pc->je_checks_set);
+    ck_assert_int_eq(pc->je_checks, 2);
     ck_assert_uint_eq(pc->sc_granularity, 4 << 20);
     ck_assert_int_eq(pc->sc_keep_all, PX_OFF);
+    ck_assert(pc->sc_checks_set);
+    ck_assert_int_eq(pc->sc_checks, 1);
     ck_assert(cfg.stats);
     ck_assert_str_eq(cfg.stats_file, "/tmp/umf stats.txt");
     ck_assert_str_eq(cfg.log_level, "warning");
@@ -1614,8 +1618,10 @@ static const char default_print[] = "config file: none\n"
                                     "disjoint.min_bucket_size=(default)\n"
                                     "disjoint.checks=(default)\n"
                                     "jemalloc.keep_all=(default)\n"
+                                    "jemalloc.checks=(default)\n"
                                     "scalable.granularity=(default)\n"
                                     "scalable.keep_all=(default)\n"
+                                    "scalable.checks=(default)\n"
                                     "stats=off\n"
                                     "stats.file=(default)\n"
                                     "log=(default)\n"
@@ -1677,8 +1683,10 @@ START_TEST(test_proxy_config_print) {
              "disjoint.min_bucket_size=0\n"
              "disjoint.checks=(default)\n"
              "jemalloc.keep_all=on\n"
+             "jemalloc.checks=(default)\n"
              "scalable.granularity=3T\n"
              "scalable.keep_all=off\n"
+             "scalable.checks=(default)\n"
              "stats=on\n"
              "stats.file=/tmp/s\n"
              "log=info\n"
@@ -1701,8 +1709,10 @@ START_TEST(test_proxy_config_print) {
              "tier.big.disjoint.min_bucket_size=(default)\n"
              "tier.big.disjoint.checks=(default)\n"
              "tier.big.jemalloc.keep_all=(default)\n"
+             "tier.big.jemalloc.checks=(default)\n"
              "tier.big.scalable.granularity=(default)\n"
              "tier.big.scalable.keep_all=(default)\n"
+             "tier.big.scalable.checks=(default)\n"
              "tier.small.min=0\n"
              "tier.small.max=4095\n"
              "tier.small.pool=(default)\n"
@@ -1721,8 +1731,10 @@ START_TEST(test_proxy_config_print) {
              "tier.small.disjoint.min_bucket_size=(default)\n"
              "tier.small.disjoint.checks=(default)\n"
              "tier.small.jemalloc.keep_all=(default)\n"
+             "tier.small.jemalloc.checks=(default)\n"
              "tier.small.scalable.granularity=(default)\n"
              "tier.small.scalable.keep_all=(default)\n"
+             "tier.small.scalable.checks=(default)\n"
              "tier.pm.min=2G\n"
              "tier.pm.max=(default)\n"
              "tier.pm.pool=(default)\n"
@@ -1741,8 +1753,10 @@ START_TEST(test_proxy_config_print) {
              "tier.pm.disjoint.min_bucket_size=(default)\n"
              "tier.pm.disjoint.checks=(default)\n"
              "tier.pm.jemalloc.keep_all=(default)\n"
+             "tier.pm.jemalloc.checks=(default)\n"
              "tier.pm.scalable.granularity=(default)\n"
-             "tier.pm.scalable.keep_all=(default)\n",
+             "tier.pm.scalable.keep_all=(default)\n"
+             "tier.pm.scalable.checks=(default)\n",
              path);
     ck_assert_str_eq(out, want);
 }
@@ -1927,7 +1941,7 @@ START_TEST(test_proxy_config_man_page_covers_keys) {
         }
         line = nl + 1;
     }
-    ck_assert_int_eq(nkeys, 23 + 2 + 18);
+    ck_assert_int_eq(nkeys, 25 + 2 + 20);
 
     // Every accepted word.
     static const char *const words[] = {

@@ -93,6 +93,7 @@
  */
 
 #include <umf/pools/pool_jemalloc.h>
+#include <umf/pools/pool_jemalloc_ext.h>
 
 #include <errno.h>
 #include <pthread.h>
@@ -105,6 +106,7 @@
 
 #include <umf/memory_provider.h>
 
+#include "blockmap.h"
 #include "common.h"
 #include "fork.h"
 #include "log.h"
@@ -131,6 +133,7 @@
 
 struct umf_jemalloc_pool_params_t {
     bool keep_all_memory;
+    umf_jemalloc_pool_checks_t checks;
 };
 
 // A provider allocation (or a host block) and how many of its bytes
@@ -159,6 +162,8 @@ typedef struct jp_pool_t {
     uint32_t slot; // index in the thread tables, JP_TLS_SLOTS if none
     uint32_t gen;  // the slot's generation when this pool took it
     bool keep_all;
+    bool checks;                 // misuse checks on (the live-block map)
+    bool checks_stop;            // ... and a misuse aborts (else: refused)
     bool zero_filled;            // the provider returns zero-filled memory (OS)
     bool creating;               // inside arenas.create (hooks: metadata only)
     _Atomic size_t ndeferred;    // frees waiting in `deferred` (see jp_defer)
@@ -741,6 +746,9 @@ static bool jp_region_same(jp_pool_t *pool, void *lo, void *hi_end) {
 // Gives a whole region back to the provider. False if the provider kept it
 // (a provider without free: the pool stops trying).
 static bool jp_region_free(jp_pool_t *pool, const jp_region_t *reg) {
+    if (pool->checks) {
+        bm_forget((void *)reg->base, reg->size); // blocks never freed
+    }
     tls_in_hook++;
     umf_result_t ret =
         umfMemoryProviderFree(pool->provider, (void *)reg->base, reg->size);
@@ -1034,6 +1042,7 @@ umfJemallocPoolParamsCreate(umf_jemalloc_pool_params_handle_t *hParams) {
         return UMF_RESULT_ERROR_OUT_OF_HOST_MEMORY;
     }
     params->keep_all_memory = false;
+    params->checks = UMF_JEMALLOC_POOL_CHECKS_OFF;
     *hParams = params;
     return UMF_RESULT_SUCCESS;
 }
@@ -1053,6 +1062,23 @@ UMF_EXPORT umf_result_t umfJemallocPoolParamsSetKeepAllMemory(
     CHECK_ARG(hParams != NULL, UMF_RESULT_ERROR_INVALID_ARGUMENT,
               "hParams is NULL");
     hParams->keep_all_memory = keepAllMemory;
+    return UMF_RESULT_SUCCESS;
+}
+
+UMF_EXPORT umf_result_t
+umfJemallocPoolParamsSetChecks(umf_jemalloc_pool_params_handle_t hParams,
+                               umf_jemalloc_pool_checks_t checks) {
+    jp_global_init_once();
+    CHECK_ARG(hParams != NULL, UMF_RESULT_ERROR_INVALID_ARGUMENT,
+              "hParams is NULL");
+    CHECK_ARG(checks == UMF_JEMALLOC_POOL_CHECKS_ABORT ||
+                  checks == UMF_JEMALLOC_POOL_CHECKS_ERROR ||
+                  checks == UMF_JEMALLOC_POOL_CHECKS_OFF,
+              UMF_RESULT_ERROR_INVALID_ARGUMENT,
+              "checks %d is not a umf_jemalloc_pool_checks_t (0 abort, 1 "
+              "error, 2 off)",
+              (int)checks);
+    hParams->checks = checks;
     return UMF_RESULT_SUCCESS;
 }
 
@@ -1079,6 +1105,9 @@ static void jp_arena_limit_growth(unsigned arena) {
 // (pieces it abandoned) goes to the provider, host blocks are unmapped.
 static void jp_pool_release_ranges(jp_pool_t *pool) {
     size_t left = pool->regions.n;
+    for (size_t i = 0; i < pool->regions.n && pool->checks; i++) {
+        bm_forget((void *)pool->regions.v[i].base, pool->regions.v[i].size);
+    }
     for (size_t i = 0; i < pool->regions.n && !jp_keeps_all(pool); i++) {
         (void)jp_region_free(pool, &pool->regions.v[i]);
     }
@@ -1109,6 +1138,8 @@ static umf_result_t jp_initialize(umf_memory_provider_handle_t provider,
     pool->hooks = jp_hooks;
     pool->provider = provider;
     pool->keep_all = p ? p->keep_all_memory : false;
+    pool->checks = p && p->checks != UMF_JEMALLOC_POOL_CHECKS_OFF;
+    pool->checks_stop = p && p->checks == UMF_JEMALLOC_POOL_CHECKS_ABORT;
     pool->zero_filled = umf_private_provider_zero_filled(provider);
     jp_ranges_init(&pool->regions);
     jp_ranges_init(&pool->host);
@@ -1258,6 +1289,21 @@ static UMF_NOINLINE UMF_COLD void *jp_reentered(size_t size) {
     return NULL;
 }
 
+// A free or realloc of a pointer the live-block map does not know: a
+// double free, a pointer inside a block, a pointer this pool never handed
+// out (see "Misuse"). Nothing changes.
+static UMF_NOINLINE UMF_COLD umf_result_t jp_misuse(jp_pool_t *pool,
+                                                    const void *ptr) {
+    return (umf_result_t)umf_misuse_report("jemalloc", "", pool->checks_stop,
+                                           ptr, UMF_MISUSE_NOT_LIVE);
+}
+
+static UMF_NOINLINE UMF_COLD void *jp_misuse_realloc(jp_pool_t *pool,
+                                                     const void *ptr) {
+    tls_last_error = jp_misuse(pool, ptr);
+    return NULL;
+}
+
 // malloc, and calloc with MALLOCX_ZERO (`extra`).
 static inline void *jp_alloc(jp_pool_t *pool, size_t size, int extra) {
     if (unlikely(tls_in_hook)) {
@@ -1281,6 +1327,9 @@ static inline void *jp_alloc(jp_pool_t *pool, size_t size, int extra) {
     jp_leave(t);
     if (unlikely(!p)) {
         return jp_alloc_failed(size);
+    }
+    if (pool->checks) {
+        bm_mark(p);
     }
     umf_tsan_acquire(p);
     return p;
@@ -1323,12 +1372,20 @@ static void *jp_realloc(void *priv, void *ptr, size_t size) {
     if (unlikely(tls_in_hook) && size) {
         return jp_reentered(size); // ptr is left as it was
     }
+    // Unmarked first: once jemalloc has it back, another thread may get
+    // (and mark) the same address.
+    if (pool->checks && unlikely(!bm_unmark(ptr))) {
+        return jp_misuse_realloc(pool, ptr);
+    }
     int tc_flags, alloc_flags;
     ut_thread_t *t = jp_enter(pool, &tc_flags, &alloc_flags);
     if (unlikely(tls_in_hook)) {
         tc_flags = MALLOCX_TCACHE_NONE;
         if (size) { // the thread's first call, past its destructors
             jp_leave(t);
+            if (pool->checks) {
+                bm_mark(ptr); // left as it was
+            }
             return jp_reentered(size);
         }
     }
@@ -1348,6 +1405,9 @@ static void *jp_realloc(void *priv, void *ptr, size_t size) {
         p = jp_rallocx_retry(pool, ptr, size, alloc_flags);
     }
     jp_leave(t);
+    if (pool->checks) {
+        bm_mark(p ? p : ptr); // on failure ptr is left as it was
+    }
     if (unlikely(!p)) {
         return jp_alloc_failed(size);
     }
@@ -1384,17 +1444,27 @@ static void *jp_aligned_malloc(void *priv, size_t size, size_t alignment) {
     if (unlikely(!p)) {
         return jp_alloc_failed(size);
     }
+    if (pool->checks) {
+        bm_mark(p);
+    }
     umf_tsan_acquire(p);
     return p;
 }
 
 static size_t jp_malloc_usable_size(void *priv, void *ptr) {
-    (void)priv;
-    return ptr ? sallocx(ptr, 0) : 0;
+    jp_pool_t *pool = priv;
+    if (!ptr || (pool->checks && !bm_live(ptr))) {
+        return 0; // not a live block (see "Misuse")
+    }
+    return sallocx(ptr, 0);
 }
 
 static umf_result_t jp_free(void *priv, void *ptr) {
+    jp_pool_t *pool = priv;
     if (ptr) {
+        if (pool->checks && unlikely(!bm_unmark(ptr))) {
+            return jp_misuse(pool, ptr);
+        }
         int tc_flags, alloc_flags;
         umf_tsan_release(ptr);
         ut_thread_t *t = jp_enter(priv, &tc_flags, &alloc_flags);

@@ -35,12 +35,14 @@
 
 #include <umf/memory_pool_ops.h>
 #include <umf/pools/pool_scalable.h>
+#include <umf/pools/pool_scalable_ext.h>
 
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
 
 #include "base_alloc.h"
+#include "blockmap.h"
 #include "common.h"
 #include "log.h"
 #include "os_linux.h"
@@ -60,11 +62,13 @@
 struct umf_scalable_pool_params_t {
     size_t granularity;
     bool keep_all_memory;
+    umf_scalable_pool_checks_t checks;
 };
 
 static const struct umf_scalable_pool_params_t sp_default_params = {
     .granularity = SP_DEFAULT_GRANULARITY,
     .keep_all_memory = false,
+    .checks = UMF_SCALABLE_POOL_CHECKS_OFF,
 };
 
 UMF_EXPORT umf_result_t
@@ -106,6 +110,22 @@ UMF_EXPORT umf_result_t umfScalablePoolParamsSetKeepAllMemory(
     CHECK_ARG(hParams != NULL, UMF_RESULT_ERROR_INVALID_ARGUMENT,
               "hParams is NULL");
     hParams->keep_all_memory = keepAllMemory;
+    return UMF_RESULT_SUCCESS;
+}
+
+UMF_EXPORT umf_result_t
+umfScalablePoolParamsSetChecks(umf_scalable_pool_params_handle_t hParams,
+                               umf_scalable_pool_checks_t checks) {
+    CHECK_ARG(hParams != NULL, UMF_RESULT_ERROR_INVALID_ARGUMENT,
+              "hParams is NULL");
+    CHECK_ARG(checks == UMF_SCALABLE_POOL_CHECKS_ABORT ||
+                  checks == UMF_SCALABLE_POOL_CHECKS_ERROR ||
+                  checks == UMF_SCALABLE_POOL_CHECKS_OFF,
+              UMF_RESULT_ERROR_INVALID_ARGUMENT,
+              "checks %d is not a umf_scalable_pool_checks_t (0 abort, 1 "
+              "error, 2 off)",
+              (int)checks);
+    hParams->checks = checks;
     return UMF_RESULT_SUCCESS;
 }
 
@@ -201,8 +221,10 @@ typedef struct scalable_pool_t {
     umf_memory_provider_handle_t provider;
     tbb_pool_t *tbb_pool;
     tbb_api_t tbb;
-    void *lib;       // our reference on tbbmalloc
-    bool zero_purge; // the provider's forced purge leaves zero pages
+    void *lib;        // our reference on tbbmalloc
+    bool zero_purge;  // the provider's forced purge leaves zero pages
+    bool checks;      // misuse checks on (the live-block map)
+    bool checks_stop; // ... and a misuse aborts (else: refused)
 } scalable_pool_t;
 
 // Per thread, for all scalable pools. One struct, so the reset at the start
@@ -269,6 +291,9 @@ static void *sp_raw_alloc(intptr_t pool_id, size_t *bytes) {
 
 static int sp_raw_free(intptr_t pool_id, void *raw_ptr, size_t raw_bytes) {
     scalable_pool_t *sp = (scalable_pool_t *)pool_id;
+    if (sp->checks) {
+        bm_forget(raw_ptr, raw_bytes); // blocks never freed (pool destroy)
+    }
     umf_result_t ret = umfMemoryProviderFree(sp->provider, raw_ptr, raw_bytes);
     if (ret != UMF_RESULT_SUCCESS) {
         LOG_ERR("provider could not free %p (%zu bytes): %d", raw_ptr,
@@ -297,6 +322,8 @@ static umf_result_t sp_initialize(umf_memory_provider_handle_t provider,
     }
     sp->provider = provider;
     sp->zero_purge = umf_private_provider_zero_filled(provider);
+    sp->checks = in->checks != UMF_SCALABLE_POOL_CHECKS_OFF;
+    sp->checks_stop = in->checks == UMF_SCALABLE_POOL_CHECKS_ABORT;
 
     sp_gate = umf_private_thread_gate();
     ret = tbb_load(&sp->lib, &sp->tbb);
@@ -381,6 +408,15 @@ sp_alloc_fail_slow(const scalable_pool_t *sp) {
     return NULL;
 }
 
+// A free or realloc of a pointer the live-block map does not know: a
+// double free, a pointer inside a block, a pointer this pool never handed
+// out. Nothing changes.
+static UMF_NOINLINE UMF_COLD umf_result_t sp_misuse(const scalable_pool_t *sp,
+                                                    const void *ptr) {
+    return (umf_result_t)umf_misuse_report("scalable", "", sp->checks_stop, ptr,
+                                           UMF_MISUSE_NOT_LIVE);
+}
+
 static void *sp_malloc(void *priv, size_t size) {
     scalable_pool_t *sp = priv;
     sp_tls_t *g = sp_tls();
@@ -391,6 +427,9 @@ static void *sp_malloc(void *priv, size_t size) {
     gate_leave(g);
     if (unlikely(!ptr)) {
         return sp_alloc_fail_slow(sp);
+    }
+    if (sp->checks) {
+        bm_mark(ptr);
     }
     umf_tsan_acquire(ptr);
     umf_tsan_acquire(sp);
@@ -446,6 +485,12 @@ static void *sp_realloc(void *priv, void *ptr, size_t size) {
     }
     sp_tls_t *g = sp_tls();
     sp_call_begin(g, sp);
+    // Unmarked first: once tbbmalloc has it back, another thread may get
+    // (and mark) the same address.
+    if (sp->checks && unlikely(!bm_unmark(ptr))) {
+        sp_set_error(sp, sp_misuse(sp, ptr));
+        return NULL;
+    }
     if (size == 0) {
         // free semantics: NULL back, and SUCCESS unless the free failed.
         g->free_failed = UMF_RESULT_SUCCESS;
@@ -466,6 +511,9 @@ static void *sp_realloc(void *priv, void *ptr, size_t size) {
     gate_enter(g);
     void *out = sp->tbb.pool_realloc(sp->tbb_pool, ptr, size);
     gate_leave(g);
+    if (sp->checks) {
+        bm_mark(out ? out : ptr); // on failure ptr is left as it was
+    }
     if (unlikely(!out)) {
         return sp_alloc_fail_slow(sp); // ptr is left as it was
     }
@@ -500,6 +548,9 @@ static void *sp_aligned_malloc(void *priv, size_t size, size_t alignment) {
     if (unlikely(!ptr)) {
         return sp_alloc_fail_slow(sp);
     }
+    if (sp->checks) {
+        bm_mark(ptr);
+    }
     umf_tsan_acquire(ptr);
     umf_tsan_acquire(sp);
     return ptr;
@@ -507,8 +558,8 @@ static void *sp_aligned_malloc(void *priv, size_t size, size_t alignment) {
 
 static size_t sp_malloc_usable_size(void *priv, void *ptr) {
     scalable_pool_t *sp = priv;
-    if (!ptr) {
-        return 0;
+    if (!ptr || (sp->checks && !bm_live(ptr))) {
+        return 0; // not a live block
     }
     sp_tls_t *g = sp_tls();
     gate_enter(g);
@@ -529,6 +580,9 @@ static umf_result_t sp_free(void *priv, void *ptr) {
     scalable_pool_t *sp = priv;
     if (!ptr) {
         return UMF_RESULT_SUCCESS;
+    }
+    if (sp->checks && unlikely(!bm_unmark(ptr))) {
+        return sp_misuse(sp, ptr);
     }
     sp_tls_t *g = sp_tls();
     g->free_failed = UMF_RESULT_SUCCESS;
