@@ -162,6 +162,19 @@ case " $pools " in *" jemalloc "*)
     echo "== libjemalloc_pool loaded on demand: ok" ;;
 esac
 
+# --- hwloc (and the libudev and libm it brings) is loaded only when a heap
+# asks for NUMA placement or a memspace ---
+maps_has_hwloc='grep -c libhwloc /proc/self/maps || true'
+for s in "" "pool=disjoint" "pool=scalable"; do
+    [ "$(run "$s" sh -c "$maps_has_hwloc")" = 0 ] ||
+        fail "'$s': libhwloc loaded although no heap uses NUMA"
+done
+[ "$(run "numa.nodes=0;numa.mode=bind" sh -c "$maps_has_hwloc")" != 0 ] ||
+    fail "numa.nodes=0: libhwloc not loaded"
+[ "$(run "memspace=host_all" sh -c "$maps_has_hwloc")" != 0 ] ||
+    fail "memspace=host_all: libhwloc not loaded"
+echo "== libhwloc loaded on demand: ok"
+
 # --- LD_PRELOAD chains: another malloc library after the proxy becomes its
 # system allocator (memory from before the pools, below the threshold) ---
 jelib=$(ldconfig -p 2>/dev/null | sed -n 's/.*libjemalloc\.so\.2 .*=> //p' | head -1)

@@ -5,7 +5,7 @@
 # invariant 1) and exports exactly the names of lib/libumf.map.
 set -eu
 
-: "${top_srcdir:=.}" "${top_builddir:=.}" "${NM:=nm}"
+: "${top_srcdir:=.}" "${top_builddir:=.}" "${NM:=nm}" "${READELF_CMD:=readelf}"
 lib="$top_builddir/.libs/libumf.so"
 map="$top_srcdir/lib/libumf.map"
 [ -f "$lib" ] || { echo "FAIL: $lib not built"; exit 1; }
@@ -28,6 +28,17 @@ for f in $forbidden; do
     fi
 done
 [ $status -eq 0 ] && echo "ok: no C allocator function among $(printf '%s\n' "$undef" | wc -l) imports"
+
+# --- hwloc is loaded at run time, on first use (lib/topology.c) ---
+if $READELF_CMD -d "$lib" 2>/dev/null | grep -q 'NEEDED.*libhwloc'; then
+    echo "FAIL: libumf.so links libhwloc (it must dlopen it on first use)"
+    status=1
+elif printf '%s\n' "$undef" | grep -q '^hwloc_'; then
+    echo "FAIL: libumf.so imports hwloc functions: $(printf '%s\n' "$undef" | grep '^hwloc_' | tr '\n' ' ')"
+    status=1
+else
+    echo "ok: libumf.so neither links nor imports hwloc"
+fi
 
 # --- exports == version script ---
 want=$(sed -n 's/^[[:space:]]*\(umf[A-Za-z0-9_]*\);.*/\1/p' "$map" | sort)

@@ -70,8 +70,7 @@ static const char *kind_name(memspace_kind_t kind) {
 static umf_result_t build_all_nodes(hwloc_topology_t topo,
                                     umf_memspace_handle_t ms) {
     hwloc_obj_t node = NULL;
-    while (
-        (node = hwloc_get_next_obj_by_type(topo, HWLOC_OBJ_NUMANODE, node))) {
+    while ((node = topology_next_numa(topo, node))) {
         umf_result_t ret = memspace_append_numa(ms, node->os_index);
         if (ret != UMF_RESULT_SUCCESS) {
             return ret;
@@ -95,8 +94,7 @@ static umf_result_t build_highest_capacity(hwloc_topology_t topo,
         return UMF_RESULT_ERROR_OUT_OF_HOST_MEMORY;
     }
     for (size_t i = 0; i < ms->size; i++) {
-        hwloc_obj_t node =
-            hwloc_get_numanode_obj_by_os_index(topo, ms->targets[i]->id);
+        hwloc_obj_t node = topology_numa_by_os_index(topo, ms->targets[i]->id);
         caps[i] = (size_t)node->attr->numanode.local_memory;
     }
     memspace_sort_by_capacity(ms, caps);
@@ -107,9 +105,8 @@ static umf_result_t build_highest_capacity(hwloc_topology_t topo,
 // True when an earlier node (in logical order) has the same CPU set.
 static bool initiator_seen(hwloc_topology_t topo, hwloc_obj_t node) {
     hwloc_obj_t o = NULL;
-    while ((o = hwloc_get_next_obj_by_type(topo, HWLOC_OBJ_NUMANODE, o)) &&
-           o != node) {
-        if (o->cpuset && hwloc_bitmap_isequal(o->cpuset, node->cpuset)) {
+    while ((o = topology_next_numa(topo, o)) && o != node) {
+        if (o->cpuset && umf_hwloc.bitmap_isequal(o->cpuset, node->cpuset)) {
             return true;
         }
     }
@@ -127,16 +124,15 @@ static umf_result_t build_best(hwloc_topology_t topo, numa_attr_t attr,
         return UMF_RESULT_ERROR_NOT_SUPPORTED;
     }
     hwloc_obj_t init = NULL;
-    while (
-        (init = hwloc_get_next_obj_by_type(topo, HWLOC_OBJ_NUMANODE, init))) {
-        if (!init->cpuset || hwloc_bitmap_iszero(init->cpuset) ||
+    while ((init = topology_next_numa(topo, init))) {
+        if (!init->cpuset || umf_hwloc.bitmap_iszero(init->cpuset) ||
             initiator_seen(topo, init)) {
             continue;
         }
         hwloc_obj_t best = NULL;
         uint64_t best_v = numa_attr_worst(attr);
         hwloc_obj_t t = NULL;
-        while ((t = hwloc_get_next_obj_by_type(topo, HWLOC_OBJ_NUMANODE, t))) {
+        while ((t = topology_next_numa(topo, t))) {
             uint64_t v = numa_attr_value(topo, attr, init->cpuset, t);
             if (numa_attr_better(attr, v, best_v)) {
                 best = t;

@@ -32,7 +32,7 @@ umf_result_t memtarget_numa_capacity(unsigned id, size_t *capacity) {
                 id);
         return UMF_RESULT_ERROR_NOT_SUPPORTED;
     }
-    hwloc_obj_t node = hwloc_get_numanode_obj_by_os_index(topo, id);
+    hwloc_obj_t node = topology_numa_by_os_index(topo, id);
     if (!node) {
         LOG_ERR("NUMA node %u does not exist on this machine", id);
         return UMF_RESULT_ERROR_INVALID_ARGUMENT;
@@ -52,9 +52,9 @@ const char *numa_attr_name(numa_attr_t attr) {
 
 bool numa_attr_reported(hwloc_topology_t topo, numa_attr_t attr) {
     unsigned nr = 0; // count only: no arrays passed
-    if (hwloc_memattr_get_targets(topo, attr_id(attr), NULL, 0, &nr, NULL,
-                                  NULL) != 0) {
-        LOG_PDEBUG(errno, "hwloc_memattr_get_targets(%s)",
+    if (umf_hwloc.memattr_get_targets(topo, attr_id(attr), NULL, 0, &nr, NULL,
+                                      NULL) != 0) {
+        LOG_PDEBUG(errno, "umf_hwloc.memattr_get_targets(%s)",
                    numa_attr_name(attr));
         return false;
     }
@@ -74,7 +74,7 @@ uint64_t numa_attr_value(hwloc_topology_t topo, numa_attr_t attr,
     // hwloc would answer for remote pairs too where the HMAT lists them;
     // the contract (and upstream) rank only targets local to the CPUs.
     if (!target->cpuset ||
-        !hwloc_bitmap_intersects(initiator, target->cpuset)) {
+        !umf_hwloc.bitmap_intersects(initiator, target->cpuset)) {
         return numa_attr_worst(attr);
     }
     struct hwloc_location loc = {
@@ -82,7 +82,7 @@ uint64_t numa_attr_value(hwloc_topology_t topo, numa_attr_t attr,
         .location.cpuset = (hwloc_cpuset_t)initiator,
     };
     hwloc_uint64_t v = 0;
-    if (hwloc_memattr_get_value(topo, attr_id(attr), target, &loc, 0, &v) !=
+    if (umf_hwloc.memattr_get_value(topo, attr_id(attr), target, &loc, 0, &v) !=
         0) {
         return numa_attr_worst(attr); // no value for this pair
     }
