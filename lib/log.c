@@ -287,6 +287,13 @@ UMF_EXPORT void umf_private_log_configure(const char *umf_log_string) {
     log_init_from_string(umf_log_string);
 }
 
+// For libumf_proxy.so (its large-block cache); in no public header.
+UMF_EXPORT int umf_private_misuse_report(const char *engine, const char *name,
+                                         int stop, const void *ptr,
+                                         const char *why) {
+    return umf_misuse_report(engine, name, stop, ptr, why);
+}
+
 int umf_misuse_report(const char *engine, const char *name, int stop,
                       const void *ptr, const char *why) {
     if (stop) {

@@ -23,6 +23,11 @@
 // log.c: applies a UMF_LOG-syntax string (the proxy's log= keys).
 void umf_private_log_configure(const char *umf_log_string);
 
+// umf_misuse_report (log.h) for libumf_proxy.so: one line and abort() when
+// `stop`, else logged at error level; returns UMF_RESULT_ERROR_INVALID_ARGUMENT.
+int umf_private_misuse_report(const char *engine, const char *name, int stop,
+                              const void *ptr, const char *why);
+
 // pool.c: the tracker epoch, which changes whenever an address may lose or
 // change its owner (the proxy's owner cache checks it).
 const _Atomic uint64_t *umf_private_tracker_epoch(void);

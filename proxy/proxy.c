@@ -33,9 +33,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "proxy_internal.h"
+#include "umf_private.h"
 
 // Exported by libumf for pools built as separate libraries (in no public
 // header): the chunk that holds ptr.
@@ -180,6 +182,13 @@ static void *px_sys_alloc(size_t size, size_t align, bool zero) {
     return p;
 }
 
+// The large-block cache (see "Large-block cache" below).
+#define PX_LC_MAX    ((size_t)64 << 20)
+#define PX_LC_RATIO  4
+#define PX_LC_AGE_MS 1000
+#define PX_LC_BUSY   ((void *)1)
+static void *px_lc_take(px_heap_t *heap, size_t n);
+
 // --- Heaps ---
 
 px_heap_t *px_heap_of(umf_memory_pool_handle_t pool) {
@@ -247,6 +256,10 @@ static void *px_heap_alloc(unsigned h, size_t size, size_t align, bool zero) {
     // A block the pool takes straight from a zero-filling provider is
     // fresh memory: clearing it would only fault in every page.
     bool clear = zero && !(heap->fresh_zero && n > heap->direct_above);
+    if (heap->lc_on && !zero && align <= PX_ALIGN && n > heap->direct_above &&
+        n <= PX_LC_MAX && (p = px_lc_take(heap, n)) != NULL) {
+        goto got;
+    }
     px_depth++;
     if (align > PX_ALIGN) {
         p = umfPoolAlignedMalloc(heap->pool, n, align);
@@ -265,6 +278,7 @@ static void *px_heap_alloc(unsigned h, size_t size, size_t align, bool zero) {
     if (px_unlikely(!p)) {
         return px_heap_alloc_failed(heap, size, align, zero);
     }
+got:
     if (px_unlikely(px.stats)) {
         px_stats_alloc(h, size, p);
     }
@@ -348,6 +362,191 @@ static UMF_NOINLINE_PX void *px_realloc_not_block(umf_memory_pool_handle_t pool,
     px_depth--;
     errno = r == UMF_RESULT_SUCCESS ? ENOMEM : EINVAL;
     return NULL;
+}
+
+// --- Large-block cache ---
+//
+// A block above a heap's direct_above is a provider allocation of its own
+// (an mmap); freeing it unmaps it, and the next block of that size faults
+// every page in again. glibc keeps such blocks in its heap once one has
+// been freed (it raises its mmap threshold), so a program that allocates,
+// fills and frees a large buffer in a loop (or grows one by realloc) runs
+// without page faults there and 2-3x slower here. So a host or disjoint
+// heap of private memory keeps up to PX_LC_SLOTS freed direct blocks of at
+// most PX_LC_MAX bytes, mapped and dirty, for PX_LC_AGE_MS; a malloc (not
+// a calloc: a fresh mapping is zero for nothing) of n > direct_above bytes
+// takes the smallest kept block of n to PX_LC_RATIO * n bytes, and realloc
+// keeps such a block while the new size is above 1 / PX_LC_RATIO of it.
+// Blocks older than PX_LC_AGE_MS go back to the pool when the cache is
+// next used. A block in the cache is freed memory: free, realloc and
+// malloc_usable_size of it are misuse (px_lc_misuse).
+//
+// Slots take no lock: a thread claims one by swapping its pointer for
+// PX_LC_BUSY, reads or writes it, and publishes the result; a fork child
+// finds a slot some other thread had claimed BUSY forever and does without
+// it (its block stays mapped in the child).
+
+static uint64_t px_now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static bool px_lc_claim(px_lc_slot_t *sl, void *expect) {
+    return expect && expect != PX_LC_BUSY &&
+           atomic_compare_exchange_strong_explicit(
+               &sl->ptr, &expect, PX_LC_BUSY, memory_order_acquire,
+               memory_order_relaxed);
+}
+
+// Gives a claimed slot's block back to the pool and empties the slot.
+static void px_lc_drop(px_heap_t *heap, px_lc_slot_t *sl, void *p) {
+    px_depth++;
+    (void)umfPoolFree(heap->pool, p);
+    px_depth--;
+    atomic_store_explicit(&sl->ptr, NULL, memory_order_release);
+}
+
+// Blocks kept longer than PX_LC_AGE_MS go back to the pool.
+static void px_lc_expire(px_heap_t *heap, uint64_t now) {
+    for (int i = 0; i < PX_LC_SLOTS; i++) {
+        px_lc_slot_t *sl = &heap->lc[i];
+        void *p = atomic_load_explicit(&sl->ptr, memory_order_acquire);
+        if (p && p != PX_LC_BUSY &&
+            now - atomic_load_explicit(&sl->when_ms, memory_order_relaxed) >
+                PX_LC_AGE_MS &&
+            px_lc_claim(sl, p)) {
+            px_lc_drop(heap, sl, p);
+        }
+    }
+}
+
+static bool px_lc_holds(px_heap_t *heap, const void *ptr) {
+    for (int i = 0; i < PX_LC_SLOTS; i++) {
+        if (atomic_load_explicit(&heap->lc[i].ptr, memory_order_relaxed) ==
+            ptr) {
+            return true;
+        }
+    }
+    return false;
+}
+
+// A kept block of n to PX_LC_RATIO * n bytes, or NULL.
+static PX_NOINLINE void *px_lc_take(px_heap_t *heap, size_t n) {
+    uint64_t now = px_now_ms();
+    px_lc_expire(heap, now);
+    for (int tries = 0; tries < 2; tries++) {
+        int best = -1;
+        size_t best_size = SIZE_MAX;
+        for (int i = 0; i < PX_LC_SLOTS; i++) {
+            px_lc_slot_t *sl = &heap->lc[i];
+            void *p = atomic_load_explicit(&sl->ptr, memory_order_relaxed);
+            size_t sz = atomic_load_explicit(&sl->size, memory_order_relaxed);
+            if (p && p != PX_LC_BUSY && sz >= n && sz / PX_LC_RATIO <= n &&
+                sz < best_size) {
+                best = i;
+                best_size = sz;
+            }
+        }
+        if (best < 0) {
+            return NULL;
+        }
+        px_lc_slot_t *sl = &heap->lc[best];
+        void *p = atomic_load_explicit(&sl->ptr, memory_order_acquire);
+        if (!px_lc_claim(sl, p)) {
+            continue; // another thread took it
+        }
+        size_t sz = atomic_load_explicit(&sl->size, memory_order_relaxed);
+        if (sz >= n && sz / PX_LC_RATIO <= n) {
+            atomic_store_explicit(&sl->ptr, NULL, memory_order_release);
+            return p;
+        }
+        atomic_store_explicit(&sl->ptr, p, memory_order_release); // changed
+    }
+    return NULL;
+}
+
+// Keeps a freed direct block of `size` usable bytes: an empty slot, or the
+// oldest one's, whose block goes back to the pool.
+static void px_lc_put(px_heap_t *heap, void *ptr, size_t size) {
+    uint64_t now = px_now_ms();
+    px_lc_expire(heap, now);
+    px_lc_slot_t *sl = NULL;
+    for (int i = 0; i < PX_LC_SLOTS && !sl; i++) {
+        void *expect = NULL;
+        if (atomic_compare_exchange_strong_explicit(
+                &heap->lc[i].ptr, &expect, PX_LC_BUSY, memory_order_acquire,
+                memory_order_relaxed)) {
+            sl = &heap->lc[i];
+        }
+    }
+    if (!sl) {
+        int oldest = -1;
+        uint64_t t = UINT64_MAX;
+        for (int i = 0; i < PX_LC_SLOTS; i++) {
+            uint64_t w = atomic_load_explicit(&heap->lc[i].when_ms,
+                                              memory_order_relaxed);
+            if (w < t) {
+                t = w;
+                oldest = i;
+            }
+        }
+        void *p =
+            atomic_load_explicit(&heap->lc[oldest].ptr, memory_order_acquire);
+        if (!px_lc_claim(&heap->lc[oldest], p)) {
+            px_depth++; // busy: this block goes back instead
+            (void)umfPoolFree(heap->pool, ptr);
+            px_depth--;
+            return;
+        }
+        sl = &heap->lc[oldest];
+        px_depth++;
+        (void)umfPoolFree(heap->pool, p);
+        px_depth--;
+    }
+    atomic_store_explicit(&sl->size, size, memory_order_relaxed);
+    atomic_store_explicit(&sl->when_ms, now, memory_order_relaxed);
+    atomic_store_explicit(&sl->ptr, ptr, memory_order_release);
+}
+
+// free or realloc of a block in the cache: it was freed. As the pool's
+// checks say: one line and abort (the pool's own reporter and words), or
+// refused and logged; with checks off, refused silently (the block must
+// not be handed out twice).
+static PX_NOINLINE void px_lc_misuse(px_heap_t *heap, const void *ptr) {
+    if (heap->checks == 2) {
+        return;
+    }
+    (void)umf_private_misuse_report(
+        heap->kind == PX_POOL_HOST ? "host" : "disjoint", "umf_proxy",
+        heap->checks == 0, ptr, "already freed (double free)");
+}
+
+// free of a block of `pool` (heap `heap`): kept in the cache if it is a
+// direct block that fits. True when the free is done (kept, or refused as
+// a misuse).
+static PX_NOINLINE bool px_lc_free(px_heap_t *heap,
+                                   umf_memory_pool_handle_t pool, void *ptr) {
+    if (px_lc_holds(heap, ptr)) {
+        px_lc_misuse(heap, ptr);
+        return true;
+    }
+    umf_alloc_info_t info;
+    if (umfMemoryTrackerGetAllocInfo(ptr, &info) != UMF_RESULT_SUCCESS ||
+        info.base != ptr || info.pool != pool ||
+        info.baseSize <= heap->direct_above || info.baseSize > PX_LC_MAX) {
+        return false;
+    }
+    // The chunk starts at ptr; the pool says whether it is one block.
+    size_t usable = px_pool_usable(pool, ptr);
+    if (usable <= heap->direct_above) {
+        return false;
+    }
+    if (px_unlikely(px.stats)) {
+        px_stats_free((unsigned)(heap - px.heaps), ptr);
+    }
+    px_lc_put(heap, ptr, usable);
+    return true;
 }
 
 // --- Owners ---
@@ -455,14 +654,18 @@ PX_EXPORT void free(void *ptr) {
     px_free_slow(ptr);
 }
 
-// With a pool=proxy heap, a freed block's memory is unmapped and no pool
-// owns it any more; the system allocator would read the header below it
-// and fault. So, with such a heap only, a pointer no pool owns is first
-// checked to be mapped (one mincore(2); these are the system allocator's
-// blocks, rare under the proxy). Unmapped: `op` (free or realloc) is a
-// misuse of a freed pool=proxy block: one line, abort(), as a double free
-// of the other pools; usable size (op NULL) answers 0.
-static PX_NOINLINE bool px_sys_unmapped(void *ptr, const char *op) {
+// A pool that gives a freed block back to the OS (pool=proxy, scalable's
+// large blocks, host and disjoint blocks above 2 MiB once out of the
+// large-block cache) leaves its address to no pool, and the system
+// allocator would read the header below it and fault. So, when requests
+// never go to the system allocator (px.sys_rare: its blocks are then only
+// the few made before the proxy was ready), a pointer no pool owns is
+// first checked to be mapped (one mincore(2)). Unmapped: a free or
+// realloc (`report`) of it is a misuse of a freed block, reported as the
+// base heap's pool's checks say (one line naming the pool and abort(), by
+// default) and refused; usable size answers 0. With size.threshold or a tier of pool=system, such a
+// pointer goes to the system allocator unchecked.
+static PX_NOINLINE bool px_sys_unmapped(void *ptr, bool report) {
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
     uintptr_t hdr = ((uintptr_t)ptr - 2 * sizeof(size_t)) & ~(page - 1);
     unsigned char vec[2];
@@ -475,20 +678,13 @@ static PX_NOINLINE bool px_sys_unmapped(void *ptr, const char *op) {
         gone = errno == ENOMEM;
     }
     errno = saved;
-    if (gone && op) {
-        char line[200];
-        int n = snprintf(line, sizeof(line),
-                         "umf: proxy pool \"umf_proxy\": %s(%p): not a live "
-                         "block (already freed: its memory is unmapped); "
-                         "aborting\n",
-                         op, ptr);
-        if (n > 0) {
-            ssize_t w =
-                write(2, line,
-                      (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
-            (void)w;
-        }
-        abort();
+    // Reported as the base heap's pool's checks say (abort by default);
+    // the call is refused either way: the system allocator would fault.
+    if (gone && report && px.heaps[0].checks != 2) {
+        (void)umf_private_misuse_report(
+            px_pool_name(px.heaps[0].kind), "umf_proxy",
+            px.heaps[0].checks == 0, ptr,
+            "not a live block (already freed: its memory is unmapped)");
     }
     return gone;
 }
@@ -503,11 +699,17 @@ static void px_free_slow(void *ptr) {
     }
     umf_memory_pool_handle_t pool = px_owner(ptr);
     if (px_likely(pool != NULL)) {
+        if (px_unlikely(px.lc_any)) {
+            px_heap_t *heap = px_heap_of(pool);
+            if (heap && heap->lc_on && px_lc_free(heap, pool, ptr)) {
+                return;
+            }
+        }
         px_pool_free(pool, ptr);
         return;
     }
-    if (px_unlikely(px.proxy_any)) {
-        (void)px_sys_unmapped(ptr, "free");
+    if (px_unlikely(px.sys_rare) && px_sys_unmapped(ptr, true)) {
+        return; // refused (reported)
     }
     if (px_unlikely(px.stats)) {
         px_stats_sys_free();
@@ -550,9 +752,15 @@ PX_EXPORT size_t malloc_usable_size(void *ptr) {
     }
     umf_memory_pool_handle_t pool = px_owner(ptr);
     if (pool) {
+        if (px_unlikely(px.lc_any)) {
+            px_heap_t *heap = px_heap_of(pool);
+            if (heap && heap->lc_on && px_lc_holds(heap, ptr)) {
+                return 0; // freed: kept in the cache
+            }
+        }
         return px_pool_usable(pool, ptr);
     }
-    if (px_unlikely(px.proxy_any) && px_sys_unmapped(ptr, NULL)) {
+    if (px_unlikely(px.sys_rare) && px_sys_unmapped(ptr, false)) {
         return 0;
     }
     px_sys_resolve();
@@ -649,8 +857,9 @@ PX_EXPORT void *realloc(void *ptr, size_t size) {
     }
     umf_memory_pool_handle_t pool = px_owner(ptr);
     if (!pool) {
-        if (px_unlikely(px.proxy_any)) {
-            (void)px_sys_unmapped(ptr, "realloc");
+        if (px_unlikely(px.sys_rare) && px_sys_unmapped(ptr, true)) {
+            errno = EINVAL; // refused (reported)
+            return NULL;
         }
         px_sys_resolve();
         return px_sys.realloc(ptr, size); // never changes allocator
@@ -718,12 +927,22 @@ PX_EXPORT void *realloc(void *ptr, size_t size) {
     // A block the pool cannot size (old == 0) always moves; so does a
     // pointer that is not a live block's start, which the pool's free then
     // reports.
+    if (heap && heap->lc_on && px_lc_holds(heap, ptr)) {
+        px_lc_misuse(heap, ptr); // returns only if not aborting
+        errno = EINVAL;
+        return NULL;
+    }
     size_t old = px_pool_usable(pool, ptr);
     if (old == 0 && heap &&
         (heap->kind == PX_POOL_DISJOINT || heap->kind == PX_POOL_HOST)) {
         return px_realloc_not_block(pool, ptr);
     }
-    if (old != 0 && size <= old && size >= old / 2) {
+    // Kept while at least half used; a direct block of a heap with a
+    // large-block cache (which may have served a request 1 / PX_LC_RATIO
+    // of its size), while above 1 / PX_LC_RATIO.
+    if (old != 0 && size <= old &&
+        (size >= old / 2 || (heap && heap->lc_on && old > heap->direct_above &&
+                             size > old / PX_LC_RATIO))) {
         return ptr;
     }
     size_t copy =

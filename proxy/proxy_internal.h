@@ -33,6 +33,16 @@
 // The base heap plus one per tier.
 #define PX_MAX_HEAPS (1 + PX_MAX_TIERS)
 
+// The large-block cache of a heap (proxy.c, "Large-block cache"): slots
+// of freed direct blocks kept mapped for reuse. `ptr` is NULL (empty),
+// PX_LC_BUSY (a thread is filling or emptying it) or the block.
+#define PX_LC_SLOTS 4
+typedef struct px_lc_slot_t {
+    void *_Atomic ptr;
+    _Atomic size_t size;      // the block's usable size
+    _Atomic uint64_t when_ms; // when it was freed (CLOCK_MONOTONIC_COARSE)
+} px_lc_slot_t;
+
 // One pool the proxy serves requests from.
 typedef struct px_heap_t {
     umf_memory_pool_handle_t pool; // NULL: the system allocator (tiers)
@@ -54,6 +64,13 @@ typedef struct px_heap_t {
     bool private_fresh;
     // The host engine's private data (pool=host), for the fast paths.
     void *hp;
+    // Freed direct blocks are kept for reuse (host and disjoint heaps of
+    // private memory). `checks` is the pool's misuse setting (0 abort, 1
+    // error, 2 off), applied to a free of a block in the cache and (the
+    // base heap's) to a free of an unmapped block no pool owns.
+    bool lc_on;
+    int checks;
+    px_lc_slot_t lc[PX_LC_SLOTS];
     char name[PX_NAME_MAX];
 } px_heap_t;
 
@@ -65,10 +82,12 @@ typedef struct px_state_t {
     size_t ntiers; // heaps[1..ntiers] are tiers, sorted by min
     bool stats;
     bool host_any; // a heap is pool=host: try its fast paths first
-    // A heap is pool=proxy, whose freed blocks are unmapped: a pointer no
-    // pool owns is checked to be mapped before the system allocator reads
-    // its header (px_sys_unmapped).
-    bool proxy_any;
+    bool lc_any;   // a heap keeps freed large blocks (px_heap_t.lc_on)
+    // No request goes to the system allocator (no size.threshold, no tier
+    // with pool=system): a pointer no pool owns is rare, and is checked to
+    // be mapped before the system allocator reads its header (a freed
+    // block whose pool unmapped it; px_sys_unmapped).
+    bool sys_rare;
     // The base heap is pool=host and serves every small request (no tiers,
     // no size threshold, no stats): malloc and free inline its fast paths.
     bool host_fast;

@@ -722,7 +722,6 @@ static void px_make_heap(px_heap_t *heap, const px_pool_conf_t *pc,
                                  : PX_DJ_MAX_POOLABLE_DEFAULT;
     } else if (kind == PX_POOL_PROXY) {
         heap->direct_above = 0;
-        px.proxy_any = true;
     } else if (kind == PX_POOL_HOST) {
         // Its large blocks: a disjoint pool with default settings.
         heap->direct_above = PX_DJ_MAX_POOLABLE_DEFAULT;
@@ -736,6 +735,17 @@ static void px_make_heap(px_heap_t *heap, const px_pool_conf_t *pc,
     heap->provider = prov;
     heap->pool = px_make_pool(kind, pc, prov);
     heap->native_calloc = kind == PX_POOL_JEMALLOC || kind == PX_POOL_SCALABLE;
+    // Freed blocks above direct_above are kept for reuse where they are
+    // private memory of our own engines (proxy.c, "Large-block cache").
+    heap->lc_on = heap->private_fresh && heap->direct_above != SIZE_MAX &&
+                  (kind == PX_POOL_HOST || kind == PX_POOL_DISJOINT);
+    px.lc_any |= heap->lc_on;
+    heap->checks =
+        kind == PX_POOL_HOST       ? (pc->hp_checks_set ? pc->hp_checks : 0)
+        : kind == PX_POOL_DISJOINT ? (pc->dj_checks_set ? pc->dj_checks : 0)
+        : kind == PX_POOL_JEMALLOC ? (pc->je_checks_set ? pc->je_checks : 0)
+        : kind == PX_POOL_SCALABLE ? (pc->sc_checks_set ? pc->sc_checks : 0)
+                                   : 0;
     heap->native_realloc = heap->native_calloc;
     if (kind == PX_POOL_HOST) {
         heap->hp = umf_private_host_pool_of(heap->pool);
@@ -904,6 +914,10 @@ void px_setup(void) {
         px.nheaps++;
     }
     px.ntiers = px.nheaps - 1;
+    px.sys_rare = px.threshold == 0;
+    for (size_t i = 0; i < px.nheaps; i++) {
+        px.sys_rare &= px.heaps[i].pool != NULL; // a tier of pool=system
+    }
     // Logging starts once the heaps exist: a set-up error above is the
     // proxy's one line, never also a line of the library's log.
     px_apply_log(&px_cfg);

@@ -56,8 +56,8 @@ cell() { # proxy-settings|- heap probe -> one table cell
     esac
 }
 
-probes="double-free-40 double-free-200000 free-interior-256 realloc-freed
-usable-freed usable-interior"
+probes="double-free-40 double-free-200000 double-free-4M free-interior-256 realloc-freed
+usable-freed usable-freed-4M usable-interior"
 printf '| heap |'
 for p in $probes; do printf ' %s |' "$p"; done
 printf '\n|---|'

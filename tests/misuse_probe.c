@@ -13,9 +13,16 @@
  * abort). PROBE:
  *   double-free-40      free a 40 B block twice
  *   double-free-200000  free a 200,000 B block twice
+ *   double-free-4M      free a 4 MiB block twice (a block of its own
+ *                       provider allocation, which the proxy may keep for
+ *                       reuse)
+ *   double-free-4M-late the same, the second free 1.2 s later, after
+ *                       other large blocks (the proxy's large-block cache
+ *                       has given the first back to the OS by then)
  *   free-interior-256   free p + 64 of a live 256 B block
  *   realloc-freed       realloc (40 -> 80 B) of a freed 40 B block
  *   usable-freed        malloc_usable_size of a freed 40 B block
+ *   usable-freed-4M     malloc_usable_size of a freed 4 MiB block
  *   usable-interior     malloc_usable_size of p + 64 of a live 256 B block
  *
  * The usable-* probes print "outcome: usable size N" and exit 0.
@@ -37,6 +44,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <umf/memory_pool.h>
 #include <umf/pools/pool_disjoint.h>
@@ -157,9 +165,10 @@ int main(int argc, char **argv) {
         fprintf(stderr,
                 "usage: misuse_probe malloc|disjoint|host|jemalloc|scalable|"
                 "jemalloc-checked|scalable-checked "
-                "double-free-40|double-free-200000|"
+                "double-free-40|double-free-200000|double-free-4M|"
+                "double-free-4M-late|"
                 "free-interior-256|realloc-freed|usable-freed|"
-                "usable-interior\n");
+                "usable-freed-4M|usable-interior\n");
         return 1;
     }
     int rc = create_pool(argv[1]);
@@ -167,8 +176,9 @@ int main(int argc, char **argv) {
         return rc;
     }
     const char *probe = argv[2];
-    if (strcmp(probe, "usable-freed") == 0) {
-        char *p = h_malloc(40);
+    if (strcmp(probe, "usable-freed") == 0 ||
+        strcmp(probe, "usable-freed-4M") == 0) {
+        char *p = h_malloc(probe[12] ? (size_t)4 << 20 : 40);
         (void)h_free(p);
         printf("outcome: usable size %zu\n", h_usable(launder(p)));
         return 0;
@@ -185,6 +195,9 @@ int main(int argc, char **argv) {
         n = 40;
     } else if (strcmp(probe, "double-free-200000") == 0) {
         n = 200000;
+    } else if (strcmp(probe, "double-free-4M") == 0 ||
+               strcmp(probe, "double-free-4M-late") == 0) {
+        n = (size_t)4 << 20;
     } else if (strcmp(probe, "free-interior-256") == 0) {
         n = 256;
     } else {
@@ -211,6 +224,15 @@ int main(int argc, char **argv) {
         } else {
             note = " (realloc returned NULL)";
         }
+    } else if (strcmp(probe, "double-free-4M-late") == 0) {
+        (void)h_free(p);
+        struct timespec pause = {1, 200000000};
+        nanosleep(&pause, NULL);
+        for (int i = 0; i < 8; i++) { // fills and turns over the cache
+            void *q = h_malloc((size_t)(5 + i) << 20);
+            (void)h_free(q);
+        }
+        note = h_free(launder(p));
     } else {
         (void)h_free(p);
         note = h_free(launder(p));

@@ -38,7 +38,7 @@ fail() {
     echo "FAIL: $*"
     failed=1
 }
-probes="double-free-40 double-free-200000 free-interior-256 realloc-freed"
+probes="double-free-40 double-free-200000 double-free-4M free-interior-256 realloc-freed"
 # Pools built in: jemalloc only with its library.
 pools="host disjoint scalable"
 [ -f "$top_builddir/.libs/libjemalloc_pool.so" ] && pools="$pools jemalloc"
@@ -74,7 +74,8 @@ expect_abort() {
     case $2:$err in
     jemalloc:*"umf: jemalloc pool: free(0x"*"): "*"; aborting"*) ;;
     scalable:*"umf: scalable pool: free(0x"*"): "*"; aborting"*) ;;
-    proxy:*"umf: proxy pool \"umf_proxy\": "*"(0x"*"): "*"; aborting"*) ;;
+    # A freed block its pool unmapped (pool=proxy; scalable's large blocks).
+    *:*"umf: "*" pool \"umf_proxy\": "*"(0x"*"): not a live block (already freed: its memory is unmapped); aborting"*) ;;
     *:*"umf: disjoint pool \"$2\": free(0x"*"): "*"; aborting"*) ;;
     *:*"umf: host pool \"$2\": free(0x"*"): "*"; aborting"*) ;;
     *) fail "$1: stderr does not name the pointer and the pool: $err" ;;
@@ -119,6 +120,15 @@ for p in $probes; do
         expect_abort "proxy pool=proxy $p" proxy
     fi
 done
+# A large block freed twice, the second time after the proxy's large-block
+# cache gave it back to the OS.
+for s in "" "pool=disjoint"; do
+    run_probe "proxy '$s'" "$s" malloc double-free-4M-late
+    [ "$st" = skip ] || case $st:$err in
+    134:*"umf: "*" pool \"umf_proxy\": free(0x"*"): "*"; aborting"*) ;;
+    *) fail "proxy '$s' double-free-4M-late: status $st: $out $err" ;;
+    esac
+done
 echo "== every pool under the proxy: every probe stopped with one line"
 
 # <pool>.checks=error: refused, nothing handed out twice.
@@ -133,7 +143,7 @@ done
 echo "== checks=error: every probe refused, no overlap"
 
 # malloc_usable_size of a freed or an interior pointer: 0, whatever the pool.
-for p in usable-freed usable-interior; do
+for p in usable-freed usable-freed-4M usable-interior; do
     for h in $pools proxy; do
         run_probe "proxy pool=$h" "pool=$h" malloc "$p"
         [ "$st" = skip ] && continue
@@ -151,7 +161,7 @@ echo "== malloc_usable_size: 0 for freed and interior pointers"
 
 # The engines' own behaviour (the API default, checks off): must end; the
 # outcome is printed for the log.
-for p in $probes usable-freed usable-interior; do
+for p in $probes usable-freed usable-freed-4M usable-interior; do
     for h in $pools; do
         case $h in jemalloc | scalable) ;; *) continue ;; esac
         run_probe "api $h" - "$h" "$p"

@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <malloc.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
 #include <sys/wait.h>
 
@@ -193,6 +194,110 @@ START_TEST(test_proxy_realloc_grow_large) {
         ck_assert_uint_eq(p[i], grow_byte(i));
     }
     free(p);
+}
+END_TEST
+
+// Large blocks freed and allocated again (the proxy keeps freed blocks of
+// their own provider allocation for reuse): no two live blocks share a
+// byte, contents survive, a calloc is zero, and realloc keeps a reused
+// block that is a little too big.
+START_TEST(test_proxy_large_reuse) {
+    size_t mib = (size_t)1 << 20;
+    unsigned char *a = malloc(12 * mib);
+    expect_proxy(a, 12 * mib);
+    memset(a, 0xaa, 12 * mib);
+    keep_stores(a);
+    free(a);
+    unsigned char *b = malloc(3 * mib + 1);
+    unsigned char *c = malloc(12 * mib);
+    expect_proxy(b, 3 * mib + 1);
+    expect_proxy(c, 12 * mib);
+    ck_assert_msg((uintptr_t)b + 3 * mib + 1 <= (uintptr_t)c ||
+                      (uintptr_t)c + 12 * mib <= (uintptr_t)b,
+                  "live blocks %p and %p overlap", (void *)b, (void *)c);
+    ck_assert_uint_ge(malloc_usable_size(b), 3 * mib + 1);
+    memset(b, 0x11, 3 * mib + 1);
+    memset(c, 0x22, 12 * mib);
+    // Growing b a little: kept where it is or moved, contents intact.
+    unsigned char *b2 = realloc(b, 5 * mib);
+    ck_assert_ptr_nonnull(b2);
+    for (size_t i = 0; i <= 3 * mib; i += 4093) {
+        ck_assert_uint_eq(b2[i], 0x11);
+    }
+    ck_assert_uint_eq(b2[3 * mib], 0x11);
+    for (size_t i = 0; i < 12 * mib; i += 4093) {
+        ck_assert_uint_eq(c[i], 0x22);
+    }
+    free(b2);
+    free(c);
+    // calloc right after freeing dirty blocks of the same size: zero.
+    for (int i = 0; i < 6; i++) {
+        unsigned char *d = malloc(6 * mib);
+        ck_assert_ptr_nonnull(d);
+        memset(d, 0x33, 6 * mib);
+        keep_stores(d);
+        free(d);
+        unsigned char *z = calloc(1, 6 * mib);
+        ck_assert_ptr_nonnull(z);
+        for (size_t k = 0; k < 6 * mib; k += 4093) {
+            ck_assert_uint_eq(z[k], 0);
+        }
+        free(z);
+    }
+}
+END_TEST
+
+// Threads allocate, fill, check and free large blocks of many sizes at
+// once: a block handed to two threads shows as a broken fill.
+typedef struct large_arg_t {
+    unsigned id;
+    int rounds;
+    const char *error;
+} large_arg_t;
+
+static void *large_thread(void *p) {
+    large_arg_t *a = p;
+    uint64_t x = a->id * 0x9e3779b97f4a7c15u + 1;
+    for (int r = 0; r < a->rounds && !a->error; r++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        size_t n = ((size_t)2 << 20) + (size_t)(x % (10u << 20));
+        uint32_t *b = malloc(n);
+        if (!b || malloc_usable_size(b) < n) {
+            a->error = "no block, or one too small";
+            break;
+        }
+        size_t words = n / sizeof(uint32_t);
+        uint32_t tag = a->id << 24 | (uint32_t)r;
+        for (size_t i = 0; i < words; i += 4093) {
+            b[i] = tag;
+        }
+        b[words - 1] = tag;
+        sched_yield();
+        for (size_t i = 0; i < words; i += 4093) {
+            if (b[i] != tag) {
+                a->error = "a live block was written by another thread";
+            }
+        }
+        if (b[words - 1] != tag) {
+            a->error = "a live block's end was written by another thread";
+        }
+        free(b);
+    }
+    return NULL;
+}
+
+START_TEST(test_proxy_large_reuse_threads) {
+    enum { T = 4 };
+    pthread_t t[T];
+    large_arg_t a[T];
+    for (unsigned i = 0; i < T; i++) {
+        a[i] = (large_arg_t){.id = i + 1, .rounds = 100 / test_slow_factor()};
+        ck_assert_int_eq(pthread_create(&t[i], NULL, large_thread, &a[i]), 0);
+    }
+    for (unsigned i = 0; i < T; i++) {
+        pthread_join(t[i], NULL);
+        ck_assert_msg(!a[i].error, "thread %u: %s", i, a[i].error);
+    }
 }
 END_TEST
 
@@ -710,6 +815,7 @@ static Suite *proxy_suite(void) {
     tcase_add_test(tc, test_proxy_calloc_large);
     tcase_add_test(tc, test_proxy_realloc);
     tcase_add_test(tc, test_proxy_realloc_grow_large);
+    tcase_add_test(tc, test_proxy_large_reuse);
     tcase_add_test(tc, test_proxy_reallocarray);
     tcase_add_test(tc, test_proxy_aligned);
     tcase_add_test(tc, test_proxy_valloc);
@@ -718,6 +824,7 @@ static Suite *proxy_suite(void) {
     suite_add_tcase(s, tc);
     tc = tcase_create("threads");
     tcase_add_test(tc, test_proxy_threads_cross_free);
+    tcase_add_test(tc, test_proxy_large_reuse_threads);
     tcase_add_test(tc, test_proxy_fork_threaded_parent);
     suite_add_tcase(s, tc);
     tc = tcase_create("nested_pools");
