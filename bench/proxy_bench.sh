@@ -594,25 +594,18 @@ if [ "$have_proxy" = 1 ]; then
     st_ms_without=$(awk -v a="$a" 'BEGIN { printf "%.3f", a / 1e6 }')
     st_ms_with=$(awk -v b="$b" 'BEGIN { printf "%.3f", b / 1e6 }')
 
-    # Peak RSS in KiB of /bin/true (or grep), median of 5.
+    # Peak RSS in KiB of grep reading its own VmHWM, median of 5. (GNU
+    # time's %M would also count env's own pages: Linux keeps a process's
+    # peak across exec, and env runs first.)
     rss() { # ROW
         : >"$tmp/rss"
         for _ in 1 2 3 4 5; do
-            if [ -x /usr/bin/time ]; then
-                # time outside env: only the measured program is preloaded.
-                prefix="/usr/bin/time -f rss=%M"
-                with_row "$1" /bin/true 2>&1 | sed -n 's/^rss=//p' \
-                    >>"$tmp/rss"
-                prefix=""
-            else
-                with_row "$1" grep '^VmHWM' /proc/self/status |
-                    awk '{ print $2 }' >>"$tmp/rss"
-            fi
+            with_row "$1" grep '^VmHWM' /proc/self/status |
+                awk '{ print $2 }' >>"$tmp/rss"
         done
         median "$tmp/rss"
     }
-    how="/bin/true under /usr/bin/time -f %M"
-    [ -x /usr/bin/time ] || how="grep VmHWM /proc/self/status"
+    how="grep VmHWM /proc/self/status"
     a=$(rss glibc)
     b=$(rss umf)
     awk -v a="$a" -v b="$b" -v h="$how" 'BEGIN {
