@@ -389,6 +389,20 @@ static umf_memory_provider_handle_t px_make_provider(const px_pool_conf_t *pc,
     }
     if (r != UMF_RESULT_SUCCESS) {
         bool numa = pc->numa_mode >= 0 || pc->numa_nnodes || pc->numa_all_nodes;
+        if (numa && r == UMF_RESULT_ERROR_MEMORY_PROVIDER_SPECIFIC) {
+            // NUMA node ids are checked against hwloc's topology; libumf
+            // loads hwloc then (and keeps it loaded when that works).
+            const char *hw = getenv("UMF_HWLOC_LIB");
+            void *h = dlopen(hw && *hw ? hw : "libhwloc.so.15",
+                             RTLD_LAZY | RTLD_NOLOAD);
+            if (!h) {
+                px_die("numa.nodes: NUMA placement needs hwloc at run time "
+                       "and it could not be loaded",
+                       "install the Debian package libhwloc15, or set "
+                       "UMF_HWLOC_LIB to the library's path");
+            }
+            dlclose(h);
+        }
         px_die(numa ? "cannot create the OS memory provider: check numa.nodes "
                       "and numa.mode against this machine's NUMA nodes "
                       "(/sys/devices/system/node/online)"

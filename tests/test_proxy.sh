@@ -173,6 +173,11 @@ done
     fail "numa.nodes=0: libhwloc not loaded"
 [ "$(run "memspace=host_all" sh -c "$maps_has_hwloc")" != 0 ] ||
     fail "memspace=host_all: libhwloc not loaded"
+out=$(run "numa.nodes=0;numa.mode=bind" \
+    env UMF_HWLOC_LIB=/nonexistent/libhwloc.so true 2>&1) &&
+    fail "numa.nodes without hwloc: ran"
+case "$out" in *"needs hwloc at run time"*"UMF_HWLOC_LIB"*) ;; *)
+    fail "numa.nodes without hwloc: $out" ;; esac
 echo "== libhwloc loaded on demand: ok"
 
 # --- LD_PRELOAD chains: another malloc library after the proxy becomes its
