@@ -52,6 +52,8 @@ extern void __libc_free(void *);
 #define MAX_THREADS 4
 #define NSIZES      4096
 
+#define MAX_ENGINES 16 // rows of engines[] and of each size class's ns[]
+
 typedef struct engine_t {
     const char *name;
     const char *raw; // raw engine to compare with, or NULL
@@ -245,7 +247,7 @@ static int cmp_double(const void *a, const void *b) {
 
 int main(int argc, char **argv) {
     double seconds = argc > 1 ? atof(argv[1]) : 0.25;
-    engine_t engines[10];
+    engine_t engines[MAX_ENGINES];
     int ne = 0;
     engines[ne++] = (engine_t){"glibc", NULL, glibc_alloc, glibc_free, NULL, 1};
 #ifdef HAVE_JEMALLOC_POOL
@@ -315,7 +317,7 @@ int main(int argc, char **argv) {
         printf("\n%-7s %-14s %9s %9s %9s %7s %7s %7s %6s\n", classes[c].name,
                "engine", "1 thr", "2 thr", "4 thr", "x(1)", "x(2)", "x(4)",
                "1->2");
-        double ns[8][3] = {{0}};
+        double ns[MAX_ENGINES][3] = {{0}}; // one row per engine
         for (int e = 0; e < ne; e++) {
             if (!engines[e].available) {
                 continue;
