@@ -364,6 +364,63 @@ static UMF_NOINLINE_PX void *px_realloc_not_block(umf_memory_pool_handle_t pool,
     return NULL;
 }
 
+// --- Owners ---
+
+// The last two chunks this thread looked up, valid while libumf's tracker
+// epoch stays the same (no address has lost or changed its owner since)
+// and cached only when no other pool's range nests inside them:
+// a free of a block in a recently seen chunk costs two compares instead of
+// a tracker walk. Negative answers are not cached.
+typedef struct px_owner_t {
+    uintptr_t base;
+    size_t size; // 0: empty
+    umf_memory_pool_handle_t pool;
+    uint64_t epoch;
+} px_owner_t;
+
+static __thread px_owner_t tls_owner[2]
+    __attribute__((tls_model("initial-exec")));
+
+static PX_NOINLINE umf_memory_pool_handle_t px_owner_slow(const void *ptr,
+                                                          uint64_t epoch) {
+    umf_alloc_info_t info;
+    bool cacheable = false;
+    if (umf_private_tracker_lookup(ptr, &info, &cacheable) !=
+            UMF_RESULT_SUCCESS ||
+        !info.pool) {
+        return NULL;
+    }
+    if (!cacheable) {
+        // Other pools' ranges nest in this chunk (a program's pool whose
+        // provider mallocs): the chunk's other addresses may have another
+        // owner, so only this answer holds, not the whole range.
+        return info.pool;
+    }
+    tls_owner[1] = tls_owner[0];
+    tls_owner[0] =
+        (px_owner_t){(uintptr_t)info.base, info.baseSize, info.pool, epoch};
+    return info.pool;
+}
+
+// The pool owning ptr, or NULL.
+static inline umf_memory_pool_handle_t px_owner(const void *ptr) {
+    // Pairs with the release store of px.ready (px_epoch is set before).
+    const _Atomic uint64_t *ep = px_epoch;
+    if (px_unlikely(!ep)) {
+        return umfPoolByPtr(ptr);
+    }
+    // Pairs with the release increments in libumf's tracker.
+    uint64_t e = atomic_load_explicit(ep, memory_order_acquire);
+    uintptr_t a = (uintptr_t)ptr;
+    for (int i = 0; i < 2; i++) {
+        if (a - tls_owner[i].base < tls_owner[i].size &&
+            tls_owner[i].epoch == e) {
+            return tls_owner[i].pool;
+        }
+    }
+    return px_owner_slow(ptr, e);
+}
+
 // --- Large-block cache ---
 //
 // A block above a heap's direct_above is a provider allocation of its own
@@ -531,10 +588,31 @@ static PX_NOINLINE bool px_lc_free(px_heap_t *heap,
         px_lc_misuse(heap, ptr);
         return true;
     }
-    umf_alloc_info_t info;
-    if (umfMemoryTrackerGetAllocInfo(ptr, &info) != UMF_RESULT_SUCCESS ||
-        info.base != ptr || info.pool != pool ||
-        info.baseSize <= heap->direct_above || info.baseSize > PX_LC_MAX) {
+    // The chunk around ptr: px_owner just cached it (no second lookup),
+    // unless other pools nest in it.
+    uintptr_t base = 0;
+    size_t size = 0;
+    const _Atomic uint64_t *ep = px_epoch;
+    uint64_t e = ep ? atomic_load_explicit(ep, memory_order_acquire) : 0;
+    int i = ep ? 0 : 2;
+    while (i < 2 && ((uintptr_t)ptr - tls_owner[i].base >= tls_owner[i].size ||
+                     tls_owner[i].epoch != e)) {
+        i++;
+    }
+    if (i < 2) {
+        base = tls_owner[i].base;
+        size = tls_owner[i].size;
+    } else {
+        umf_alloc_info_t info;
+        if (umfMemoryTrackerGetAllocInfo(ptr, &info) != UMF_RESULT_SUCCESS ||
+            info.pool != pool) {
+            return false;
+        }
+        base = (uintptr_t)info.base;
+        size = info.baseSize;
+    }
+    if (base != (uintptr_t)ptr || size <= heap->direct_above ||
+        size > PX_LC_MAX) {
         return false;
     }
     // The chunk starts at ptr; the pool says whether it is one block.
@@ -547,63 +625,6 @@ static PX_NOINLINE bool px_lc_free(px_heap_t *heap,
     }
     px_lc_put(heap, ptr, usable);
     return true;
-}
-
-// --- Owners ---
-
-// The last two chunks this thread looked up, valid while libumf's tracker
-// epoch stays the same (no address has lost or changed its owner since)
-// and cached only when no other pool's range nests inside them:
-// a free of a block in a recently seen chunk costs two compares instead of
-// a tracker walk. Negative answers are not cached.
-typedef struct px_owner_t {
-    uintptr_t base;
-    size_t size; // 0: empty
-    umf_memory_pool_handle_t pool;
-    uint64_t epoch;
-} px_owner_t;
-
-static __thread px_owner_t tls_owner[2]
-    __attribute__((tls_model("initial-exec")));
-
-static PX_NOINLINE umf_memory_pool_handle_t px_owner_slow(const void *ptr,
-                                                          uint64_t epoch) {
-    umf_alloc_info_t info;
-    bool cacheable = false;
-    if (umf_private_tracker_lookup(ptr, &info, &cacheable) !=
-            UMF_RESULT_SUCCESS ||
-        !info.pool) {
-        return NULL;
-    }
-    if (!cacheable) {
-        // Other pools' ranges nest in this chunk (a program's pool whose
-        // provider mallocs): the chunk's other addresses may have another
-        // owner, so only this answer holds, not the whole range.
-        return info.pool;
-    }
-    tls_owner[1] = tls_owner[0];
-    tls_owner[0] =
-        (px_owner_t){(uintptr_t)info.base, info.baseSize, info.pool, epoch};
-    return info.pool;
-}
-
-// The pool owning ptr, or NULL.
-static inline umf_memory_pool_handle_t px_owner(const void *ptr) {
-    // Pairs with the release store of px.ready (px_epoch is set before).
-    const _Atomic uint64_t *ep = px_epoch;
-    if (px_unlikely(!ep)) {
-        return umfPoolByPtr(ptr);
-    }
-    // Pairs with the release increments in libumf's tracker.
-    uint64_t e = atomic_load_explicit(ep, memory_order_acquire);
-    uintptr_t a = (uintptr_t)ptr;
-    for (int i = 0; i < 2; i++) {
-        if (a - tls_owner[i].base < tls_owner[i].size &&
-            tls_owner[i].epoch == e) {
-            return tls_owner[i].pool;
-        }
-    }
-    return px_owner_slow(ptr, e);
 }
 
 // --- The malloc family ---
@@ -663,8 +684,9 @@ PX_EXPORT void free(void *ptr) {
 // first checked to be mapped (one mincore(2)). Unmapped: a free or
 // realloc (`report`) of it is a misuse of a freed block, reported as the
 // base heap's pool's checks say (one line naming the pool and abort(), by
-// default) and refused; usable size answers 0. With size.threshold or a tier of pool=system, such a
-// pointer goes to the system allocator unchecked.
+// default) and refused; usable size answers 0. With size.threshold or a
+// tier of pool=system, such a pointer goes to the system allocator
+// unchecked.
 static PX_NOINLINE bool px_sys_unmapped(void *ptr, bool report) {
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
     uintptr_t hdr = ((uintptr_t)ptr - 2 * sizeof(size_t)) & ~(page - 1);
