@@ -170,11 +170,12 @@ def markdown(meta, rows, labels, workloads, cells, fails, startup, via):
         out += [
             "## Start-up",
             "",
-            "`/bin/true` through `env` (with the proxy, also"
-            " `LD_LIBRARY_PATH` set to its build tree), median of %s runs:"
-            " %.3f ms without the proxy, %.3f ms with it (%+.3f ms); peak"
-            " RSS of `grep` reading its own VmHWM, %d KiB without, %d KiB"
-            " with (%+d KiB)."
+            "`/bin/true` spawned by `bench/startup.c` (with the proxy,"
+            " `LD_LIBRARY_PATH` set to its copy of the build tree), the"
+            " fastest of 5 rounds of %s runs: %.3f ms without the proxy,"
+            " %.3f ms with it (%+.3f ms); peak RSS of a process that only"
+            " starts and prints its own VmHWM, %d KiB without, %d KiB with"
+            " (%+d KiB)."
             % (meta.get("startup_runs", "?"), ms0, ms1, ms1 - ms0,
                kib0, kib1, kib1 - kib0),
             "",

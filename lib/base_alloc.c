@@ -3,8 +3,12 @@
  *
  * base_alloc.c - size-class allocator for lib/'s metadata.
  *
- * Blocks up to 64 KiB come from per-class slabs (mmap'ed, never returned to
- * the OS) with a LIFO free list; larger blocks are mmap'ed one by one. Every
+ * Blocks up to 64 KiB come from per-class slabs (never returned to the OS)
+ * with a LIFO free list; larger blocks are mmap'ed one by one. Slabs are
+ * cut one after the other from shared 1 MiB mappings, a class's first slab
+ * 8 blocks and each next one twice the last, up to 256 KiB: a process that
+ * only starts up (libumf under the proxy, a dozen classes used) pays one
+ * mmap and a few touched pages, not a mapping and a page fault per class. Every
  * block starts with a 16-byte header (magic, class, mapping size) so ba_free
  * needs no size and can reject a pointer that is not ours.
  *
@@ -60,7 +64,14 @@ typedef struct ba_class_t {
     ba_free_t *free_list;
     char *bump;
     char *bump_end;
+    size_t next_slab; // size of this class's next slab; 0: the first
 } __attribute__((aligned(64))) ba_class_t;
+
+// Where slabs are cut from (taken inside a class's lock).
+#define BA_REGION   ((size_t)1 << 20)
+#define BA_SLAB_MAX ((size_t)256 << 10)
+static pthread_mutex_t region_lock = PTHREAD_MUTEX_INITIALIZER;
+static char *region_bump, *region_end;
 
 static ba_class_t classes[NCLASSES] = {
     [0 ... NCLASSES - 1] = {.lock = PTHREAD_MUTEX_INITIALIZER},
@@ -76,9 +87,34 @@ static size_t class_of(size_t block) {
     return BA_LARGE;
 }
 
+// The next slab of class c (its lock held): 8 blocks, then growing.
 static size_t slab_size(size_t cls) {
     size_t s = (size_t)class_sizes[cls] * 8;
-    return s < 256 * 1024 ? 256 * 1024 : s;
+    return s < classes[cls].next_slab ? classes[cls].next_slab : s;
+}
+
+// A slab of `size` bytes (a multiple of 256, at most 512 KiB), 256-byte
+// aligned, zero; NULL when out of memory.
+static void *slab_alloc(size_t size) {
+    void *slab = NULL;
+    pthread_mutex_lock(&region_lock);
+    if ((size_t)(region_end - region_bump) < size) {
+        void *r;
+        int err = os_mmap_anon(BA_REGION, PROT_READ | PROT_WRITE, &r);
+        if (err) {
+            pthread_mutex_unlock(&region_lock);
+            LOG_PERR(-err, "mmap of a %zu-byte metadata region failed",
+                     BA_REGION);
+            return NULL;
+        }
+        // The old region's tail (smaller than this slab) stays unused.
+        region_bump = r;
+        region_end = (char *)r + BA_REGION;
+    }
+    slab = region_bump;
+    region_bump += size;
+    pthread_mutex_unlock(&region_lock);
+    return slab;
 }
 
 static void *alloc_large(size_t size) {
@@ -124,17 +160,16 @@ static void *ba_alloc_fresh(size_t size, bool *fresh) {
         c->free_list = c->free_list->next;
     } else {
         if ((size_t)(c->bump_end - c->bump) < class_sizes[cls]) {
-            void *slab;
-            int r = os_mmap_anon(slab_size(cls), PROT_READ | PROT_WRITE, &slab);
-            if (r) {
+            size_t ss = slab_size(cls);
+            void *slab = slab_alloc(ss);
+            if (!slab) {
                 pthread_mutex_unlock(&c->lock);
-                LOG_PERR(-r, "mmap of a %zu-byte metadata slab failed",
-                         slab_size(cls));
                 return NULL;
             }
             // The tail of the old slab (smaller than one block) is dropped.
             c->bump = slab;
-            c->bump_end = (char *)slab + slab_size(cls);
+            c->bump_end = (char *)slab + ss;
+            c->next_slab = ss < BA_SLAB_MAX ? 2 * ss : BA_SLAB_MAX;
         }
         block = c->bump;
         c->bump += class_sizes[cls];
@@ -274,9 +309,11 @@ static void ba_fork_prepare(void) {
     for (size_t i = 0; i < NCLASSES; i++) {
         pthread_mutex_lock(&classes[i].lock);
     }
+    pthread_mutex_lock(&region_lock);
 }
 
 static void ba_fork_parent(void) {
+    pthread_mutex_unlock(&region_lock);
     for (size_t i = NCLASSES; i-- > 0;) {
         pthread_mutex_unlock(&classes[i].lock);
     }

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "config.h"
 
@@ -84,6 +85,16 @@ static inline bool align_up_checked(size_t x, size_t a, size_t *out) {
     }
     *out = align_up(x, a);
     return true;
+}
+
+// Copies src into dst[cap] (cap > 0), cut short to fit, always ended by a
+// NUL; what snprintf(dst, cap, "%s", src) does, without pulling printf's
+// code and tables into a process's start-up (libumf and the proxy copy
+// names while a preloaded program starts).
+static inline void umf_str_copy(char *dst, size_t cap, const char *src) {
+    size_t n = strnlen(src, cap - 1);
+    memcpy(dst, src, n);
+    dst[n] = '\0';
 }
 
 // Internal invariants only; compiled in by --enable-debug.

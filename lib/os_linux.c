@@ -100,7 +100,7 @@ size_t os_page_size(void) {
     static _Atomic size_t cached;
     size_t ps = atomic_load_explicit(&cached, memory_order_relaxed);
     if (unlikely(ps == 0)) {
-        long v = sysconf(_SC_PAGESIZE);
+        long v = getpagesize(); // not sysconf: its tables cost RSS at start-up
         ps = v > 0 ? (size_t)v : 4096;
         atomic_store_explicit(&cached, ps, memory_order_relaxed);
     }

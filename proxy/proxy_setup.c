@@ -47,6 +47,7 @@
 #include <umf/providers/provider_os_memory.h>
 #include <umf/providers/provider_os_memory_ext.h>
 
+#include "common.h"
 #include "proxy_internal.h"
 #include "umf_private.h"
 
@@ -716,7 +717,7 @@ static void px_make_heap(px_heap_t *heap, const px_pool_conf_t *pc,
     px_pool_kind_t kind =
         pc->pool != PX_POOL_UNSET ? pc->pool : PX_POOL_DEFAULT;
     heap->kind = kind;
-    snprintf(heap->name, sizeof(heap->name), "%s", name);
+    umf_str_copy(heap->name, sizeof(heap->name), name);
     if (kind == PX_POOL_SYSTEM) {
         heap->pool = NULL;
         return;

@@ -880,8 +880,8 @@ static umf_result_t hp_initialize(umf_memory_provider_handle_t provider,
     p->checks = hpp ? hpp->checks : UMF_DISJOINT_POOL_CHECKS_ABORT;
     p->key = p->checks != UMF_DISJOINT_POOL_CHECKS_OFF ? hp_key : 0;
     p->decay_ms = hpp && hpp->decay_ms ? hpp->decay_ms : HP_DECAY_MS;
-    snprintf(p->name, sizeof(p->name), "%s",
-             hpp && hpp->name ? hpp->name : "host");
+    umf_str_copy(p->name, sizeof(p->name),
+                 hpp && hpp->name ? hpp->name : "host");
     pthread_mutex_init(&p->lock, NULL);
     pthread_mutex_init(&p->shared_lock, NULL);
     p->shared = ba_alloc(sizeof(*p->shared));
