@@ -22,7 +22,8 @@
  * 2 threads (total pairs/s).
  *
  * Usage: ./bench/pool_bench [seconds-per-cell]   (default 0.25)
- * POOL_BENCH_ONLY=glibc,disjoint (names, comma-separated) runs a subset.
+ * POOL_BENCH_ONLY=glibc,disjoint (names, comma-separated) runs a subset
+ * of the engines, POOL_BENCH_SIZES=small,medium a subset of the sizes.
  */
 
 #include <dlfcn.h>
@@ -246,7 +247,17 @@ static int cmp_double(const void *a, const void *b) {
 }
 
 int main(int argc, char **argv) {
-    double seconds = argc > 1 ? atof(argv[1]) : 0.25;
+    double seconds = 0.25;
+    if (argc > 1) {
+        char *end;
+        seconds = strtod(argv[1], &end);
+        if (argc > 2 || *end || end == argv[1] || !(seconds > 0) ||
+            seconds > 60) {
+            fprintf(stderr, "usage: pool_bench [seconds-per-cell] (0 to 60, "
+                            "default 0.25)\n");
+            return 2;
+        }
+    }
     engine_t engines[MAX_ENGINES];
     int ne = 0;
     engines[ne++] = (engine_t){"glibc", NULL, glibc_alloc, glibc_free, NULL, 1};
@@ -313,7 +324,16 @@ int main(int argc, char **argv) {
            "better); x = ratio to the raw engine; 1->2 = speed-up of total "
            "throughput from 1 to 2 threads\n",
            REPS, seconds);
+    const char *only_sizes = getenv("POOL_BENCH_SIZES");
     for (size_t c = 0; c < sizeof(classes) / sizeof(classes[0]); c++) {
+        if (only_sizes) {
+            char pat[64], list[512];
+            snprintf(pat, sizeof(pat), ",%s,", classes[c].name);
+            snprintf(list, sizeof(list), ",%s,", only_sizes);
+            if (!strstr(list, pat)) {
+                continue;
+            }
+        }
         printf("\n%-7s %-14s %9s %9s %9s %7s %7s %7s %6s\n", classes[c].name,
                "engine", "1 thr", "2 thr", "4 thr", "x(1)", "x(2)", "x(4)",
                "1->2");

@@ -49,8 +49,8 @@ static void make_env(char *conf, char **env) {
     size_t n = 0;
     env[n++] = "PATH=/usr/bin:/bin";
     if (strcmp(conf, "-") != 0) {
-        for (char *save, *t = strtok_r(conf, "|", &save);
-             t && n < MAX_ENV - 1; t = strtok_r(NULL, "|", &save)) {
+        for (char *save, *t = strtok_r(conf, "|", &save); t && n < MAX_ENV - 1;
+             t = strtok_r(NULL, "|", &save)) {
             env[n++] = t;
         }
     }
@@ -135,8 +135,9 @@ int main(int argc, char **argv) {
     char *end;
     long runs = argc >= 3 ? strtol(argv[1], &end, 10) : 0;
     if (argc < 3 || *end || runs < 1 || argc - 2 > MAX_CONF) {
-        fprintf(stderr, "usage: startup RUNS ENV [ENV...] (at most %d; ENV: "
-                        "NAME=VALUE|NAME=VALUE..., or - for none)\n",
+        fprintf(stderr,
+                "usage: startup RUNS ENV [ENV...] (at most %d; ENV: "
+                "NAME=VALUE|NAME=VALUE..., or - for none)\n",
                 MAX_CONF);
         return 2;
     }

@@ -78,12 +78,13 @@ int __posix_memalign(void **out, size_t align, size_t size);
 px_state_t px;
 px_sys_t px_sys;
 const _Atomic uint64_t *px_epoch;
-__thread unsigned px_depth __attribute__((tls_model("initial-exec")));
-__thread hp_heap_t *px_hp_tls __attribute__((tls_model("initial-exec")));
+__thread px_tls_t px_tls __attribute__((tls_model("initial-exec")));
+uint8_t px_hp_class[HP_NSIZES];
 
 // The engine gives this thread's heaps up (its exit): nothing cached.
 void px_hp_exit(void) {
-    px_hp_tls = NULL;
+    px_tls.hp = NULL;
+    px_tls.fast = NULL;
 }
 
 // --- Bootstrap region ---
@@ -133,7 +134,7 @@ bool px_sys_resolve(void) {
         // Another thread resolves; meanwhile, the bootstrap region.
         return atomic_load_explicit(&px_sys_state, memory_order_acquire) == 2;
     }
-    px_depth++; // dlsym's own allocations: bootstrap
+    px_enter(); // dlsym's own allocations: bootstrap
     px_sys_t s;
     s.malloc = (void *(*)(size_t))dlsym(RTLD_NEXT, "malloc");
     s.free = (void (*)(void *))dlsym(RTLD_NEXT, "free");
@@ -141,7 +142,7 @@ bool px_sys_resolve(void) {
     s.realloc = (void *(*)(void *, size_t))dlsym(RTLD_NEXT, "realloc");
     s.memalign = (void *(*)(size_t, size_t))dlsym(RTLD_NEXT, "memalign");
     s.usable_size = (size_t(*)(void *))dlsym(RTLD_NEXT, "malloc_usable_size");
-    px_depth--;
+    px_leave();
     if (!s.malloc || !s.free || !s.calloc || !s.realloc || !s.memalign ||
         !s.usable_size) {
         px_write_err("umf_proxy: cannot find the system allocator (dlsym "
@@ -239,12 +240,12 @@ static void *px_heap_alloc(unsigned h, size_t size, size_t align, bool zero) {
         px_likely(!px.stats)) {
         // The host engine (its large blocks go the usual way). The first
         // call of a thread caches its heap for malloc's inline path.
-        px_depth++;
+        px_enter();
         if (px.host_fast && h == 0 && !px_hp_tls) {
             px_hp_tls = umf_private_host_heap(heap->hp);
         }
         p = umf_private_host_malloc(heap->hp, n);
-        px_depth--;
+        px_leave();
         if (px_unlikely(!p)) {
             return px_heap_alloc_failed(heap, size, align, zero);
         }
@@ -260,7 +261,7 @@ static void *px_heap_alloc(unsigned h, size_t size, size_t align, bool zero) {
         n <= PX_LC_MAX && (p = px_lc_take(heap, n)) != NULL) {
         goto got;
     }
-    px_depth++;
+    px_enter();
     if (align > PX_ALIGN) {
         p = umfPoolAlignedMalloc(heap->pool, n, align);
         if (p && clear) {
@@ -274,7 +275,7 @@ static void *px_heap_alloc(unsigned h, size_t size, size_t align, bool zero) {
             memset(p, 0, size);
         }
     }
-    px_depth--;
+    px_leave();
     if (px_unlikely(!p)) {
         return px_heap_alloc_failed(heap, size, align, zero);
     }
@@ -308,9 +309,9 @@ static void *px_alloc(size_t size, size_t align, bool zero) {
 // the start of a live block (disjoint), or the pool cannot tell (a
 // program's pool without malloc_usable_size). Never the chunk's extent.
 static size_t px_pool_usable(umf_memory_pool_handle_t pool, void *ptr) {
-    px_depth++;
+    px_enter();
     size_t n = umfPoolMallocUsableSize(pool, ptr);
-    px_depth--;
+    px_leave();
     if (n == 0) {
         px_heap_t *heap = px_heap_of(pool);
         umf_alloc_info_t info;
@@ -345,9 +346,9 @@ static void px_pool_free(umf_memory_pool_handle_t pool, void *ptr) {
             px_stats_free((unsigned)(heap - px.heaps), ptr);
         }
     }
-    px_depth++;
+    px_enter();
     (void)umfPoolFree(pool, ptr);
-    px_depth--;
+    px_leave();
 }
 
 // realloc of a pointer the disjoint pool says is no live block's start (it
@@ -357,9 +358,9 @@ static void px_pool_free(umf_memory_pool_handle_t pool, void *ptr) {
 // and nothing changes.
 static UMF_NOINLINE_PX void *px_realloc_not_block(umf_memory_pool_handle_t pool,
                                                   void *ptr) {
-    px_depth++;
+    px_enter();
     umf_result_t r = umfPoolFree(pool, ptr);
-    px_depth--;
+    px_leave();
     errno = r == UMF_RESULT_SUCCESS ? ENOMEM : EINVAL;
     return NULL;
 }
@@ -458,9 +459,9 @@ static bool px_lc_claim(px_lc_slot_t *sl, void *expect) {
 
 // Gives a claimed slot's block back to the pool and empties the slot.
 static void px_lc_drop(px_heap_t *heap, px_lc_slot_t *sl, void *p) {
-    px_depth++;
+    px_enter();
     (void)umfPoolFree(heap->pool, p);
-    px_depth--;
+    px_leave();
     atomic_store_explicit(&sl->ptr, NULL, memory_order_release);
 }
 
@@ -551,15 +552,15 @@ static void px_lc_put(px_heap_t *heap, void *ptr, size_t size) {
         void *p =
             atomic_load_explicit(&heap->lc[oldest].ptr, memory_order_acquire);
         if (!px_lc_claim(&heap->lc[oldest], p)) {
-            px_depth++; // busy: this block goes back instead
+            px_enter(); // busy: this block goes back instead
             (void)umfPoolFree(heap->pool, ptr);
-            px_depth--;
+            px_leave();
             return;
         }
         sl = &heap->lc[oldest];
-        px_depth++;
+        px_enter();
         (void)umfPoolFree(heap->pool, p);
-        px_depth--;
+        px_leave();
     }
     atomic_store_explicit(&sl->size, size, memory_order_relaxed);
     atomic_store_explicit(&sl->when_ms, now, memory_order_relaxed);
@@ -631,9 +632,9 @@ static PX_NOINLINE bool px_lc_free(px_heap_t *heap,
 
 // The host engine's slow path for malloc's inline path.
 static PX_NOINLINE void *px_hp_slow(hp_heap_t *h, unsigned c) {
-    px_depth++;
+    px_enter();
     void *b = umf_private_host_alloc_slow(h, c);
-    px_depth--;
+    px_leave();
     if (!b) {
         errno = ENOMEM;
     }
@@ -645,12 +646,18 @@ static PX_NOINLINE void *px_malloc_slow(size_t size) {
 }
 
 PX_EXPORT void *malloc(size_t size) {
-    hp_heap_t *h = px_hp_tls;
-    if (px_likely(h != NULL) && px_likely(size <= UMF_HOST_SMALL_MAX) &&
-        px_likely(!px_depth)) {
-        unsigned c = px.hp_class[(size + HP_GRAIN - 1) / HP_GRAIN];
-        void *b = hp_heap_pop(h, c);
-        return px_likely(b != NULL) ? b : px_hp_slow(h, c);
+    hp_heap_t *h = px_tls.fast;
+    if (px_likely(h != NULL)) {
+        size_t i = (size + HP_GRAIN - 1) / HP_GRAIN;
+        if (px_likely(size <= HP_DIRECT_MAX)) {
+            void *b = hp_page_pop(h->direct[i]);
+            return px_likely(b != NULL) ? b : px_hp_slow(h, px_hp_class[i]);
+        }
+        if (size <= UMF_HOST_SMALL_MAX) {
+            unsigned c = px_hp_class[i];
+            void *b = hp_heap_pop(h, c);
+            return px_likely(b != NULL) ? b : px_hp_slow(h, c);
+        }
     }
     return px_malloc_slow(size);
 }
@@ -658,7 +665,7 @@ PX_EXPORT void *malloc(size_t size) {
 static PX_NOINLINE void px_free_slow(void *ptr);
 
 PX_EXPORT void free(void *ptr) {
-    hp_heap_t *h = px_hp_tls;
+    hp_heap_t *h = px_tls.fast;
     // This thread's block of the host engine goes back inline; anything
     // else (other threads' blocks, misuse, a segment with other pools'
     // ranges inside, other allocators' memory) takes the full path.
@@ -913,12 +920,12 @@ PX_EXPORT void *realloc(void *ptr, size_t size) {
                 want = old + more;
             }
         }
-        px_depth++;
+        px_enter();
         void *q = umfPoolRealloc(pool, ptr, px_round(want));
         if (!q && want != size) {
             q = umfPoolRealloc(pool, ptr, px_round(size));
         }
-        px_depth--;
+        px_leave();
         if (!q) {
             if (px_unlikely(px.stats)) {
                 px_stats_alloc(h, 0, ptr); // still there
@@ -984,9 +991,9 @@ PX_EXPORT void *realloc(void *ptr, size_t size) {
         }
         q = px_heap_alloc((unsigned)(heap - px.heaps), want, 0, false);
     } else {
-        px_depth++;
+        px_enter();
         q = umfPoolMalloc(pool, size);
-        px_depth--;
+        px_leave();
         if (!q) {
             errno = ENOMEM;
         }

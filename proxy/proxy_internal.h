@@ -91,7 +91,6 @@ typedef struct px_state_t {
     // The base heap is pool=host and serves every small request (no tiers,
     // no size threshold, no stats): malloc and free inline its fast paths.
     bool host_fast;
-    const uint8_t *hp_class;     // the engine's size-class table
     _Atomic uint64_t *hp_segmap; // the engine's segment table
     _Atomic int ready;           // the pools exist: requests go to them
 } px_state_t;
@@ -121,13 +120,36 @@ PX_HIDDEN bool px_sys_resolve(void);
 // Calls into pools and the system allocator made from inside the proxy
 // (or from libraries the pools call while a pool call is in progress)
 // go to the system allocator: this thread-local depth says so.
-extern __thread unsigned px_depth PX_HIDDEN
+// Per thread: hp, its heap of the base heap's host engine when
+// px.host_fast, else NULL (also after the thread gave its heap up at
+// exit); fast, hp while depth is 0 and NULL inside a pool call, the one
+// word malloc's and free's inline paths test (so a malloc from inside
+// the engine, a library its provider calls, never re-enters a heap in
+// the middle of an update).
+typedef struct px_tls_t {
+    hp_heap_t *fast;
+    hp_heap_t *hp;
+    unsigned depth;
+} px_tls_t;
+extern __thread px_tls_t px_tls PX_HIDDEN
     __attribute__((tls_model("initial-exec")));
+#define px_depth  (px_tls.depth)
+#define px_hp_tls (px_tls.hp)
 
-// This thread's heap of the base heap's host engine when px.host_fast,
-// else NULL (also after the thread gave its heap up at exit).
-extern __thread hp_heap_t *px_hp_tls PX_HIDDEN
-    __attribute__((tls_model("initial-exec")));
+// Around every call into a pool or the system allocator made by the proxy.
+static inline void px_enter(void) {
+    px_tls.depth++;
+    px_tls.fast = NULL;
+}
+static inline void px_leave(void) {
+    if (--px_tls.depth == 0) {
+        px_tls.fast = px_tls.hp;
+    }
+}
+
+// A copy of the host engine's size-class table (by (size + 15) / 16), in
+// the proxy's own data: malloc's inline path indexes it directly.
+extern uint8_t px_hp_class[HP_NSIZES] PX_HIDDEN;
 PX_HIDDEN void px_hp_exit(void);
 
 // Heap of a pool handle, or NULL (a pool the program created itself).

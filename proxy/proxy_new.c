@@ -61,13 +61,13 @@ void _ZdaPvSt11align_val_tRKSt9nothrow_t(void *p, size_t align, const void *nt);
 
 // libstdc++'s definition of `name`, or NULL when libstdc++ is not loaded.
 static void *px_libstdcxx_sym(const char *name) {
-    px_depth++; // dlopen/dlsym may allocate: the system allocator
+    px_enter(); // dlopen/dlsym may allocate: the system allocator
     void *h = dlopen("libstdc++.so.6", RTLD_NOW | RTLD_NOLOAD);
     void *f = h ? dlsym(h, name) : NULL;
     if (h) {
         dlclose(h); // drops the reference RTLD_NOLOAD took
     }
-    px_depth--;
+    px_leave();
     return f;
 }
 

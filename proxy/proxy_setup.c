@@ -765,7 +765,8 @@ static void px_make_heap(px_heap_t *heap, const px_pool_conf_t *pc,
     if (kind == PX_POOL_HOST) {
         heap->hp = umf_private_host_pool_of(heap->pool);
         px.host_any = true;
-        px.hp_class = umf_private_host_class_table();
+        memcpy(px_hp_class, umf_private_host_class_table(),
+               sizeof(px_hp_class));
         px.hp_segmap = umf_private_host_segmap();
     }
 }
@@ -864,7 +865,7 @@ static void px_apply_log(const px_config_t *cfg) {
 
 void px_setup(void) {
     px_sys_resolve();
-    px_depth++; // allocations made while we set up go to the system
+    px_enter(); // allocations made while we set up go to the system
 
     const char *env = getenv("UMF_PROXY");
     const char *path = getenv("UMF_PROXY_CONFIG");
@@ -944,7 +945,7 @@ void px_setup(void) {
         umf_private_host_set_exit_hook(px_hp_exit);
         px.host_fast = true;
     }
-    px_depth--;
+    px_leave();
     atomic_store_explicit(&px.ready, 1, memory_order_release);
 }
 

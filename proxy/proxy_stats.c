@@ -160,9 +160,9 @@ static void px_ts_put(px_tstats_t *t) {
 }
 
 static size_t px_usable(unsigned heap, void *p, size_t fallback) {
-    px_depth++;
+    px_enter();
     size_t n = umfPoolMallocUsableSize(px.heaps[heap].pool, p);
-    px_depth--;
+    px_leave();
     return n ? n : fallback;
 }
 

@@ -80,6 +80,53 @@ START_TEST(test_proxy_malloc_sizes) {
 }
 END_TEST
 
+// The heap is the host engine (the default pool, no tiers).
+static bool host_heap(void) {
+    const char *e = getenv("UMF_PROXY");
+    return !e || ((!strstr(e, "pool=") || strstr(e, "pool=host")) &&
+                  !strstr(e, "tier."));
+}
+
+// Every size up to 17 KiB, 40 live blocks at a time (so pages fill and
+// the next page of the class is taken): each block fits its request, and
+// in the host engine comes from a class at most a quarter (plus the
+// 16-byte grain) larger. Its inline malloc finds pages through a table by
+// size, the pool's own path through the class table: both must agree.
+START_TEST(test_proxy_malloc_every_small_size) {
+    enum { N = 40 };
+    unsigned char *p[N];
+    bool tight = host_heap();
+    // Other pools: fewer sizes and blocks (pool=proxy maps each block).
+    int n = tight ? N : 4;
+    size_t step = tight ? 1 : 37;
+    // Plain tests in the loops: each ck_assert costs Check a write(2).
+    for (size_t s = 0; s <= (17u << 10); s += s < 2048 ? step : 8 * step) {
+        for (int i = 0; i < n; i++) {
+            p[i] = malloc(s);
+            if (i == 0) {
+                expect_proxy(p[i], s);
+            }
+            size_t u = p[i] ? malloc_usable_size(p[i]) : 0;
+            if (!p[i] || u < s ||
+                (tight && s >= threshold() && u > s + s / 4 + 16)) {
+                ck_abort_msg("malloc(%zu) = %p: usable size %zu", s,
+                             (void *)p[i], u);
+            }
+            memset(p[i], (int)(s + (size_t)i), s);
+        }
+        for (int i = 0; i < n; i++) {
+            for (size_t k = 0; k < s; k += 61) {
+                if (p[i][k] != (unsigned char)(s + (size_t)i)) {
+                    ck_abort_msg("malloc(%zu): block %d clobbered at %zu", s, i,
+                                 k);
+                }
+            }
+            free(p[i]);
+        }
+    }
+}
+END_TEST
+
 START_TEST(test_proxy_malloc_zero_unique) {
     void *a = malloc(0), *b = malloc(0);
     ck_assert_ptr_nonnull(a);
@@ -809,6 +856,7 @@ static Suite *proxy_suite(void) {
     TCase *tc = tcase_create("semantics");
     tcase_add_test(tc, test_proxy_loaded);
     tcase_add_test(tc, test_proxy_malloc_sizes);
+    tcase_add_test(tc, test_proxy_malloc_every_small_size);
     tcase_add_test(tc, test_proxy_malloc_zero_unique);
     tcase_add_test(tc, test_proxy_malloc_enomem);
     tcase_add_test(tc, test_proxy_calloc);

@@ -133,6 +133,9 @@ static inline unsigned run_of(unsigned c) {
 }
 // Class of each size, by (size + 15) / 16.
 static uint8_t hp_class_of[HP_NSIZES];
+// The entries of hp_heap_t.direct that stand for class c: [lo, hi], or
+// none (lo > hi) above HP_DIRECT_MAX.
+static uint8_t hp_direct_lo[HP_NCLASSES], hp_direct_hi[HP_NCLASSES];
 // The free mark's key: random per process, never 0.
 static uintptr_t hp_key;
 
@@ -416,17 +419,25 @@ static bool page_collect(hp_pool_t *p, hp_page_t *pg) {
 
 // --- Heaps ---------------------------------------------------------------------------
 
+// Makes pg the page class c of h allocates from (cur and direct).
+static inline void heap_cur(hp_heap_t *h, unsigned c, hp_page_t *pg) {
+    h->cur[c] = pg;
+    for (unsigned i = hp_direct_lo[c]; i <= hp_direct_hi[c]; i++) {
+        h->direct[i] = pg;
+    }
+}
+
 static void heap_init(hp_heap_t *h, hp_pool_t *p) {
     memset(h, 0, sizeof(*h));
     h->pool = p;
     h->key = p->key;
     for (unsigned c = 0; c < HP_NCLASSES; c++) {
-        h->cur[c] = &hp_empty;
+        heap_cur(h, c, &hp_empty);
     }
 }
 
 static inline void heap_set_cur(hp_heap_t *h, unsigned c) {
-    h->cur[c] = h->avail[c].head ? h->avail[c].head : &hp_empty;
+    heap_cur(h, c, h->avail[c].head ? h->avail[c].head : &hp_empty);
 }
 
 // Gives back the pages of h that hold no live block (all of them when
@@ -490,14 +501,16 @@ static void *heap_alloc_slow(hp_heap_t *h, unsigned c) {
     }
     pg = page_take(p, h, c);
     if (!pg) {
-        h->cur[c] = &hp_empty;
+        heap_cur(h, c, &hp_empty);
         return NULL;
     }
     pg->where = HP_W_AVAIL;
     list_push_head(&h->avail[c], pg);
     page_carve(pg, h->key);
 have:
-    h->cur[c] = pg;
+    if (h->cur[c] != pg) {
+        heap_cur(h, c, pg);
+    }
     void *b = pg->free;
     pg->free = *(void **)b;
     pg->used++;
@@ -597,6 +610,17 @@ static void hp_global_init(void) {
             c++;
         }
         hp_class_of[i] = (uint8_t)c;
+    }
+    for (c = 0; c < HP_NCLASSES; c++) {
+        hp_direct_lo[c] = 1;
+        hp_direct_hi[c] = 0;
+    }
+    for (unsigned i = HP_NDIRECT; i-- > 0;) {
+        c = hp_class_of[i];
+        hp_direct_lo[c] = (uint8_t)i;
+        if (hp_direct_hi[c] < hp_direct_lo[c]) {
+            hp_direct_hi[c] = (uint8_t)i;
+        }
     }
     size_t bytes = ((size_t)1 << (HP_ADDR_BITS - HP_SEG_SHIFT)) / 8;
     void *m = mmap(NULL, bytes, PROT_READ | PROT_WRITE,

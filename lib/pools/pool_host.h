@@ -37,6 +37,9 @@
 #define HP_NCLASSES     48 // 36 in single pages, 12 in runs
 #define HP_ADDR_BITS    47
 #define HP_NSIZES       (UMF_HOST_SMALL_MAX / HP_GRAIN + 1)
+// Sizes up to HP_DIRECT_MAX find their page in one load: hp_heap_t.direct.
+#define HP_DIRECT_MAX   ((size_t)1024)
+#define HP_NDIRECT      (HP_DIRECT_MAX / HP_GRAIN + 1)
 #define HP_XCOUNT_SHIFT 48
 #define HP_XPTR         (((uintptr_t)1 << HP_XCOUNT_SHIFT) - 1)
 
@@ -98,6 +101,9 @@ typedef struct hp_heap_t {
     // With checks on, every free block's second word holds its address
     // XOR this per-process key (its free mark); 0 with checks off.
     uintptr_t key;
+    // cur[c] for the class of each size up to HP_DIRECT_MAX, by
+    // (size + 15) / 16: malloc's inline path needs no class table.
+    hp_page_t *direct[HP_NDIRECT];
     hp_page_t *cur[HP_NCLASSES]; // head of avail, or the empty page
     bool lost;                   // a thread gone in a fork child owned it
     struct hp_pool_t *pool;
@@ -195,16 +201,26 @@ static inline bool hp_is_block(const hp_page_t *pg, const void *ptr) {
            (uint64_t)off * pg->divc < pg->divc;
 }
 
-// Pops a block of class c from h's current page; NULL: call the slow path.
-static inline void *hp_heap_pop(hp_heap_t *h, unsigned c) {
-    hp_page_t *pg = h->cur[c];
+// Pops a block from page pg (a heap's current page of some class); NULL:
+// call the slow path.
+static inline void *hp_page_pop(hp_page_t *pg) {
     void *b = pg->free;
     if (__builtin_expect(b != NULL, 1)) {
-        pg->free = *(void **)b;
+        void *next = *(void **)b;
+        // The next block's line is fetched meanwhile (a prefetch of NULL
+        // does nothing): blocks other threads freed were last written on
+        // their core, and exchange-style programs stalled on that load.
+        __builtin_prefetch(next, 1, 3);
+        pg->free = next;
         pg->used++;
         *hp_mark_of(b) = 0; // live (a store to the line just read)
     }
     return b;
+}
+
+// Pops a block of class c from h's current page; NULL: call the slow path.
+static inline void *hp_heap_pop(hp_heap_t *h, unsigned c) {
+    return hp_page_pop(h->cur[c]);
 }
 
 // Frees ptr when it is a live block of a page h owns: true. False: not
@@ -215,7 +231,12 @@ static inline bool hp_heap_push(hp_heap_t *h, hp_page_t *pg, void *ptr) {
         return false;
     }
     if (h->key) {
-        if (!hp_is_block(pg, ptr) || (char *)ptr >= pg->bump ||
+        // A page h owns is in use (bsize != 0), and its blocks handed out
+        // so far lie in [start, bump): the block-start test of hp_is_block
+        // with bump for end.
+        uintptr_t off = (uintptr_t)ptr - (uintptr_t)pg->start;
+        if (off >= (uintptr_t)(pg->bump - pg->start) ||
+            (uint64_t)off * pg->divc >= pg->divc ||
             *hp_mark_of(ptr) == ((uintptr_t)ptr ^ h->key)) {
             return false; // not a block handed out, or freed already
         }
