@@ -93,8 +93,8 @@ static size_t slab_size(size_t cls) {
     return s < classes[cls].next_slab ? classes[cls].next_slab : s;
 }
 
-// A slab of `size` bytes (a multiple of 256, at most 512 KiB), 256-byte
-// aligned, zero; NULL when out of memory.
+// A slab of `size` bytes (8 blocks of a class or more: a multiple of 128,
+// at most 512 KiB), so 128-byte aligned, zero; NULL when out of memory.
 static void *slab_alloc(size_t size) {
     void *slab = NULL;
     pthread_mutex_lock(&region_lock);

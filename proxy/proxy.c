@@ -79,7 +79,6 @@ px_state_t px;
 px_sys_t px_sys;
 const _Atomic uint64_t *px_epoch;
 __thread px_tls_t px_tls __attribute__((tls_model("initial-exec")));
-uint8_t px_hp_class[HP_NSIZES];
 
 // The engine gives this thread's heaps up (its exit): nothing cached.
 void px_hp_exit(void) {
@@ -651,10 +650,10 @@ PX_EXPORT void *malloc(size_t size) {
         size_t i = (size + HP_GRAIN - 1) / HP_GRAIN;
         if (px_likely(size <= HP_DIRECT_MAX)) {
             void *b = hp_page_pop(h->direct[i]);
-            return px_likely(b != NULL) ? b : px_hp_slow(h, px_hp_class[i]);
+            return px_likely(b != NULL) ? b : px_hp_slow(h, px.hp_class[i]);
         }
         if (size <= UMF_HOST_SMALL_MAX) {
-            unsigned c = px_hp_class[i];
+            unsigned c = px.hp_class[i];
             void *b = hp_heap_pop(h, c);
             return px_likely(b != NULL) ? b : px_hp_slow(h, c);
         }

@@ -75,6 +75,7 @@ typedef struct px_heap_t {
 } px_heap_t;
 
 typedef struct px_state_t {
+    const uint8_t *hp_class; // the host engine's size-class table
     // Written by the constructor before `ready`, read-only after.
     size_t threshold; // size.threshold
     px_heap_t heaps[PX_MAX_HEAPS];
@@ -146,10 +147,6 @@ static inline void px_leave(void) {
         px_tls.fast = px_tls.hp;
     }
 }
-
-// A copy of the host engine's size-class table (by (size + 15) / 16), in
-// the proxy's own data: malloc's inline path indexes it directly.
-extern uint8_t px_hp_class[HP_NSIZES] PX_HIDDEN;
 PX_HIDDEN void px_hp_exit(void);
 
 // Heap of a pool handle, or NULL (a pool the program created itself).

@@ -765,8 +765,7 @@ static void px_make_heap(px_heap_t *heap, const px_pool_conf_t *pc,
     if (kind == PX_POOL_HOST) {
         heap->hp = umf_private_host_pool_of(heap->pool);
         px.host_any = true;
-        memcpy(px_hp_class, umf_private_host_class_table(),
-               sizeof(px_hp_class));
+        px.hp_class = umf_private_host_class_table();
         px.hp_segmap = umf_private_host_segmap();
     }
 }

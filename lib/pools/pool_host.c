@@ -615,12 +615,12 @@ static void hp_global_init(void) {
         hp_direct_lo[c] = 1;
         hp_direct_hi[c] = 0;
     }
-    for (unsigned i = HP_NDIRECT; i-- > 0;) {
+    for (unsigned i = 0; i < HP_NDIRECT; i++) {
         c = hp_class_of[i];
-        hp_direct_lo[c] = (uint8_t)i;
-        if (hp_direct_hi[c] < hp_direct_lo[c]) {
-            hp_direct_hi[c] = (uint8_t)i;
+        if (hp_direct_lo[c] > hp_direct_hi[c]) {
+            hp_direct_lo[c] = (uint8_t)i; // the class's first size
         }
+        hp_direct_hi[c] = (uint8_t)i;
     }
     size_t bytes = ((size_t)1 << (HP_ADDR_BITS - HP_SEG_SHIFT)) / 8;
     void *m = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
