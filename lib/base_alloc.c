@@ -6,9 +6,9 @@
  * Blocks up to 64 KiB come from per-class slabs (never returned to the OS)
  * with a LIFO free list; larger blocks are mmap'ed one by one. Slabs are
  * cut one after the other from shared 1 MiB mappings, a class's first slab
- * 8 blocks and each next one twice the last, up to 256 KiB: a process that
- * only starts up (libumf under the proxy, a dozen classes used) pays one
- * mmap and a few touched pages, not a mapping and a page fault per class. Every
+ * one block and each next one twice the last, up to 256 KiB: a process that
+ * only starts up (libumf under the proxy, eight blocks of six classes) pays
+ * one mmap and two touched pages, not a mapping and a page fault per class. Every
  * block starts with a 16-byte header (magic, class, mapping size) so ba_free
  * needs no size and can reject a pointer that is not ours.
  *
@@ -87,14 +87,14 @@ static size_t class_of(size_t block) {
     return BA_LARGE;
 }
 
-// The next slab of class c (its lock held): 8 blocks, then growing.
+// The next slab of class c (its lock held): one block, then doubling.
 static size_t slab_size(size_t cls) {
-    size_t s = (size_t)class_sizes[cls] * 8;
+    size_t s = class_sizes[cls];
     return s < classes[cls].next_slab ? classes[cls].next_slab : s;
 }
 
-// A slab of `size` bytes (8 blocks of a class or more: a multiple of 128,
-// at most 512 KiB), so 128-byte aligned, zero; NULL when out of memory.
+// A slab of `size` bytes (a multiple of 16, at most 256 KiB), so 16-byte
+// aligned like every block, zero; NULL when out of memory.
 static void *slab_alloc(size_t size) {
     void *slab = NULL;
     pthread_mutex_lock(&region_lock);

@@ -68,12 +68,11 @@ void *__libc_valloc(size_t size);
 void *__libc_pvalloc(size_t size);
 size_t __malloc_usable_size(void *ptr);
 int __posix_memalign(void **out, size_t align, size_t size);
-#define PX_ALIGN     16
-#define PX_BOOT_SIZE ((size_t)256 << 10)
+#define PX_ALIGN    16
 // realloc of a large block grows it by at most this much beyond doubling.
-#define PX_GROW_MAX  ((size_t)1 << 30)
+#define PX_GROW_MAX ((size_t)1 << 30)
 // ... for blocks of at least this size (pools that reallocate themselves).
-#define PX_GROW_MIN  ((size_t)256 << 10)
+#define PX_GROW_MIN ((size_t)256 << 10)
 
 px_state_t px;
 px_sys_t px_sys;
@@ -88,8 +87,8 @@ void px_hp_exit(void) {
 
 // --- Bootstrap region ---
 
-// Each block: a 16-byte header holding its size, then the data.
-static _Alignas(4096) unsigned char px_boot[PX_BOOT_SIZE];
+// Each block: a 16-byte header holding its size, then the data. px_boot
+// itself is in proxy_boot.c.
 static _Atomic size_t px_boot_used;
 
 static inline bool px_boot_owns(const void *p) {

@@ -115,16 +115,17 @@ typedef struct px_tier_t {
     px_pool_conf_t pc;
 } px_tier_t;
 
+// What px_config_defaults writes comes first and the tiers last: see there.
 typedef struct px_config_t {
     px_pool_conf_t base;   // every size no tier claims
     size_t size_threshold; // size.threshold=: smaller requests -> system
-    px_tier_t tiers[PX_MAX_TIERS];
     size_t ntiers;
-    bool stats;                   // stats=
-    char stats_file[PX_PATH_MAX]; // stats.file= ("" = stderr)
-    char log_level[16];           // log= debug|info|warning|error ("")
-    char log_file[PX_PATH_MAX];   // log.file= ("" = stderr)
-    char file_used[PX_PATH_MAX];  // the config file read ("" = none)
+    bool stats;                    // stats=
+    char log_level[16];            // log= debug|info|warning|error ("")
+    char stats_file[PX_PATH_MAX];  // stats.file= ("" = stderr)
+    char log_file[PX_PATH_MAX];    // log.file= ("" = stderr)
+    char file_used[PX_PATH_MAX];   // the config file read ("" = none)
+    px_tier_t tiers[PX_MAX_TIERS]; // [0, ntiers) in use
 } px_config_t;
 
 // The file read when UMF_PROXY_CONFIG is not set (if it exists).
@@ -135,7 +136,8 @@ typedef struct px_config_t {
 // others and the README has the table.
 #define PX_POOL_DEFAULT PX_POOL_HOST
 
-// Sets every field to its unset value.
+// Sets every field to its unset value; tiers past ntiers are left as they
+// were (a tier is set up when the configuration first names it).
 void px_config_defaults(px_config_t *cfg);
 
 // Loads the configuration: the file `path` (when non-NULL; a missing file

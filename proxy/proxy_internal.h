@@ -6,6 +6,7 @@
  * proxy.c        the malloc family (entry points, routing, bootstrap)
  * proxy_setup.c  constructor: configuration, providers and pools; exit
  * proxy_stats.c  per-thread counters and the report at exit
+ * proxy_boot.c   the bootstrap region (linked last: see there)
  */
 
 #ifndef UMF_PROXY_INTERNAL_H
@@ -22,7 +23,12 @@
 #include "pools/pool_host.h"
 #include "proxy_config.h"
 
-#define PX_HIDDEN      __attribute__((visibility("hidden")))
+#define PX_HIDDEN __attribute__((visibility("hidden")))
+
+// What malloc serves before the system allocator is resolved (dlsym may
+// allocate) or while the set-up runs: blocks carved once, never reused.
+#define PX_BOOT_SIZE ((size_t)256 << 10)
+extern PX_HIDDEN unsigned char px_boot[PX_BOOT_SIZE];
 #define px_likely(x)   __builtin_expect(!!(x), 1)
 #define px_unlikely(x) __builtin_expect(!!(x), 0)
 

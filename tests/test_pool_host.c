@@ -203,6 +203,52 @@ START_TEST(test_host_misuse_refused) {
 }
 END_TEST
 
+static void *large_first(void *arg) {
+    umf_memory_pool_handle_t pool = arg;
+    unsigned char *b = umfPoolMalloc(pool, 300 * KiB);
+    if (b) {
+        fill(b, 300 * KiB, 5);
+    }
+    return b;
+}
+
+// The pool for blocks over UMF_HOST_MAX is made on first use: before it
+// exists a foreign pointer is refused as after, and threads that race to
+// make it all get blocks from the same one.
+START_TEST(test_host_large_pool_on_first_use) {
+    umf_memory_pool_handle_t pool = make_pool(UMF_DISJOINT_POOL_CHECKS_ERROR);
+    static unsigned char foreign[256];
+    ck_assert_int_eq(umfPoolFree(pool, foreign + 64),
+                     UMF_RESULT_ERROR_INVALID_ARGUMENT);
+    ck_assert_uint_eq(umfPoolMallocUsableSize(pool, foreign + 64), 0);
+    umfPoolDestroy(pool);
+
+    for (int round = 0; round < 4; round++) {
+        pool = make_pool(UMF_DISJOINT_POOL_CHECKS_ERROR);
+        pthread_t t[4];
+        void *res[4];
+        for (int i = 0; i < 4; i++) {
+            ck_assert_int_eq(pthread_create(&t[i], NULL, large_first, pool), 0);
+        }
+        for (int i = 0; i < 4; i++) {
+            ck_assert_int_eq(pthread_join(t[i], &res[i]), 0);
+            ck_assert_ptr_nonnull(res[i]);
+        }
+        for (int i = 0; i < 4; i++) {
+            ck_assert(check(res[i], 300 * KiB, 5));
+            ck_assert_uint_ge(umfPoolMallocUsableSize(pool, res[i]), 300 * KiB);
+            ck_assert_ptr_eq(umfPoolByPtr(res[i]), pool);
+        }
+        for (int i = 0; i < 4; i++) {
+            ck_assert_int_eq(umfPoolFree(pool, res[i]), UMF_RESULT_SUCCESS);
+            ck_assert_int_eq(umfPoolFree(pool, res[i]),
+                             UMF_RESULT_ERROR_INVALID_ARGUMENT);
+        }
+        umfPoolDestroy(pool);
+    }
+}
+END_TEST
+
 // A block-aligned pointer past what a page ever handed out is refused.
 START_TEST(test_host_never_handed_out) {
     umf_memory_pool_handle_t pool = make_pool(UMF_DISJOINT_POOL_CHECKS_ERROR);
@@ -298,6 +344,7 @@ static Suite *host_suite(void) {
     tcase_add_test(tc, test_host_other_thread_frees);
     tcase_add_test(tc, test_host_misuse_refused);
     tcase_add_test(tc, test_host_never_handed_out);
+    tcase_add_test(tc, test_host_large_pool_on_first_use);
     tcase_add_test(tc, test_host_aligned);
     tcase_add_test(tc, test_host_thread_heaps_reused);
     tcase_add_test(tc, test_host_bad_params);

@@ -95,7 +95,7 @@ static const unsigned hp_run_pages[HP_NRUNS] = {1, 4, 8, 16};
 
 typedef struct hp_pool_t {
     umf_memory_provider_handle_t provider;
-    void *large; // the disjoint pool for larger blocks
+    void *large; // the disjoint pool for larger blocks; NULL until first used
     umf_memory_pool_ops_t *large_ops;
     umf_disjoint_pool_checks_t checks;
     uintptr_t key; // the free mark's key (hp_heap_t.key); 0: checks off
@@ -762,10 +762,50 @@ static hp_seg_t *own_seg(hp_pool_t *p, const void *ptr) {
     return s->pool == p ? s : NULL;
 }
 
+// The disjoint pool for blocks over UMF_HOST_MAX, created on first use: a
+// program that never asks for one (most, under the proxy) does not pay
+// for its tables at start-up. No lock: two threads that race each create
+// one and the loser finalizes its own, so nothing here is held across
+// fork(). NULL when it cannot be created (hp_last_error says why).
+static void *large_of(hp_pool_t *p) {
+    void *l = __atomic_load_n(&p->large, __ATOMIC_ACQUIRE);
+    if (likely(l != NULL)) {
+        return l;
+    }
+    umf_disjoint_pool_params_handle_t dpp = NULL;
+    umf_result_t r = umfDisjointPoolParamsCreate(&dpp);
+    if (r == UMF_RESULT_SUCCESS) {
+        // Same name: its messages ("disjoint pool NAME") are this pool's.
+        r = umfDisjointPoolParamsSetName(dpp, p->name);
+    }
+    if (r == UMF_RESULT_SUCCESS) {
+        r = umfDisjointPoolParamsSetChecks(dpp, p->checks);
+    }
+    if (r == UMF_RESULT_SUCCESS) {
+        r = p->large_ops->initialize(p->provider, dpp, &l);
+    }
+    if (dpp) {
+        umfDisjointPoolParamsDestroy(dpp);
+    }
+    if (r != UMF_RESULT_SUCCESS) {
+        LOG_ERR("host pool %s: cannot create its pool for large blocks (%d)",
+                p->name, (int)r);
+        hp_last_error = r;
+        return NULL;
+    }
+    void *expected = NULL;
+    if (!__atomic_compare_exchange_n(&p->large, &expected, l, false,
+                                     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+        p->large_ops->finalize(l);
+        l = expected;
+    }
+    return l;
+}
+
 // A block from the large-block pool, or NULL with its error as ours.
-static void *large_done(hp_pool_t *p, void *b) {
+static void *large_done(void *large, hp_pool_t *p, void *b) {
     if (!b) {
-        hp_last_error = p->large_ops->get_last_allocation_error(p->large);
+        hp_last_error = p->large_ops->get_last_allocation_error(large);
     }
     return b;
 }
@@ -775,7 +815,8 @@ static void *hp_malloc(void *pool, size_t size) {
     if (likely(size <= UMF_HOST_MAX)) {
         return small_alloc(p, size);
     }
-    return large_done(p, p->large_ops->malloc(p->large, size));
+    void *l = large_of(p);
+    return l ? large_done(l, p, p->large_ops->malloc(l, size)) : NULL;
 }
 
 static void *hp_aligned_malloc(void *pool, size_t size, size_t alignment) {
@@ -797,8 +838,10 @@ static void *hp_aligned_malloc(void *pool, size_t size, size_t alignment) {
     if (pow2 <= UMF_HOST_SMALL_MAX) {
         return small_alloc(p, pow2);
     }
-    return large_done(p,
-                      p->large_ops->aligned_malloc(p->large, size, alignment));
+    void *l = large_of(p);
+    return l ? large_done(l, p,
+                          p->large_ops->aligned_malloc(l, size, alignment))
+             : NULL;
 }
 
 static void *hp_calloc(void *pool, size_t num, size_t size) {
@@ -809,7 +852,8 @@ static void *hp_calloc(void *pool, size_t num, size_t size) {
         return NULL;
     }
     if (total > UMF_HOST_MAX) {
-        return large_done(p, p->large_ops->calloc(p->large, 1, total));
+        void *l = large_of(p);
+        return l ? large_done(l, p, p->large_ops->calloc(l, 1, total)) : NULL;
     }
     void *b = small_alloc(p, total);
     if (b) {
@@ -827,7 +871,11 @@ static umf_result_t hp_free(void *pool, void *ptr) {
     if (s) {
         return block_free(p, s, ptr);
     }
-    return p->large_ops->free(p->large, ptr);
+    // Not one of our small blocks: the large pool's, or nobody's, which
+    // the large pool reports as its checks say (so it is created even
+    // for that).
+    void *l = large_of(p);
+    return l ? p->large_ops->free(l, ptr) : UMF_RESULT_ERROR_INVALID_ARGUMENT;
 }
 
 static size_t hp_usable_size(void *pool, void *ptr) {
@@ -839,7 +887,8 @@ static size_t hp_usable_size(void *pool, void *ptr) {
     if (s) {
         return block_usable(p, s, ptr);
     }
-    return p->large_ops->malloc_usable_size(p->large, ptr);
+    void *l = large_of(p);
+    return l ? p->large_ops->malloc_usable_size(l, ptr) : 0;
 }
 
 static void *hp_realloc(void *pool, void *ptr, size_t size) {
@@ -853,8 +902,7 @@ static void *hp_realloc(void *pool, void *ptr, size_t size) {
     }
     // The disjoint pool does not reallocate: both kinds copy.
     hp_seg_t *s = own_seg(p, ptr);
-    size_t old = s ? block_usable(p, s, ptr)
-                   : p->large_ops->malloc_usable_size(p->large, ptr);
+    size_t old = s ? block_usable(p, s, ptr) : hp_usable_size(pool, ptr);
     if (old == 0) {
         // Not a live block: its free reports it (or the pool's checks are
         // off and the large pool cannot tell: refuse).
@@ -914,29 +962,7 @@ static umf_result_t hp_initialize(umf_memory_provider_handle_t provider,
     }
     heap_init(p->shared, p);
 
-    umf_disjoint_pool_params_handle_t dpp = NULL;
-    umf_result_t r = umfDisjointPoolParamsCreate(&dpp);
-    if (r == UMF_RESULT_SUCCESS) {
-        // Same name: its messages ("disjoint pool NAME") are this pool's.
-        r = umfDisjointPoolParamsSetName(dpp, p->name);
-    }
-    if (r == UMF_RESULT_SUCCESS) {
-        r = umfDisjointPoolParamsSetChecks(dpp, p->checks);
-    }
-    if (r == UMF_RESULT_SUCCESS) {
-        p->large_ops = umfDisjointPoolOps();
-        r = p->large_ops->initialize(provider, dpp, &p->large);
-    }
-    if (dpp) {
-        umfDisjointPoolParamsDestroy(dpp);
-    }
-    if (r != UMF_RESULT_SUCCESS) {
-        ba_free(p->shared);
-        pthread_mutex_destroy(&p->lock);
-        pthread_mutex_destroy(&p->shared_lock);
-        ba_free_cacheline(p);
-        return r;
-    }
+    p->large_ops = umfDisjointPoolOps();
 
     pthread_mutex_lock(&registry_lock);
     p->gen = next_gen++;
@@ -982,7 +1008,9 @@ static void hp_finalize(void *pool) {
     }
     pthread_mutex_unlock(&registry_lock);
     // Threads' entries for p no longer match any pool (gen is unique).
-    p->large_ops->finalize(p->large);
+    if (p->large) {
+        p->large_ops->finalize(p->large);
+    }
     hp_seg_t *next;
     for (hp_seg_t *s = p->segs; s; s = next) {
         next = s->next;
