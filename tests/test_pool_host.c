@@ -249,6 +249,78 @@ START_TEST(test_host_large_pool_on_first_use) {
 }
 END_TEST
 
+static size_t stash_len(const hp_heap_t *h, unsigned r) {
+    size_t n = 0;
+    for (const hp_page_t *pg = h->stash[r]; pg; pg = pg->next) {
+        n++;
+    }
+    return n;
+}
+
+// A heap keeps emptied runs back from the pool, HP_STASH_BYTES of each
+// kind at most, and gives back those that then sit unused.
+START_TEST(test_host_stash_bounded_and_shrinks) {
+    umf_memory_pool_handle_t pool = make_pool(UMF_DISJOINT_POOL_CHECKS_ERROR);
+    hp_heap_t *h = umf_private_host_heap(umf_private_host_pool_of(pool));
+    ck_assert_ptr_nonnull(h);
+    // 40 KiB blocks: runs of 8 pages (kind 2), 12 blocks each; 20 runs.
+    enum { N = 240 };
+    const unsigned kind = 2;
+    void *b[N];
+    for (int i = 0; i < N; i++) {
+        b[i] = umfPoolMalloc(pool, 40 * KiB);
+        ck_assert_ptr_nonnull(b[i]);
+    }
+    for (int i = 0; i < N; i++) {
+        ck_assert_int_eq(umfPoolFree(pool, b[i]), UMF_RESULT_SUCCESS);
+    }
+    // One run stays the class's current one; of the 19 others the stash
+    // keeps what HP_STASH_BYTES allows and the pool gets the rest.
+    ck_assert_uint_eq(h->nstash[kind], HP_STASH_BYTES / (8 * HP_PAGE));
+    ck_assert_uint_eq(stash_len(h, kind), h->nstash[kind]);
+    // A stashed run is no block's: freeing into it is refused.
+    ck_assert_int_eq(umfPoolFree(pool, h->stash[kind]->start),
+                     UMF_RESULT_ERROR_INVALID_ARGUMENT);
+
+    // 16 KiB blocks (single pages of 4) come and go: a page of kind 0
+    // goes to the stash and back twice a round, while the 40 KiB runs
+    // sit there unused, so they go back to the pool.
+    for (int round = 0; round < 3 * HP_STASH_LOOK; round++) {
+        unsigned char *c[8];
+        for (int i = 0; i < 8; i++) {
+            c[i] = umfPoolMalloc(pool, 16 * KiB);
+            if (!c[i]) {
+                ck_abort_msg("16 KiB block %d of round %d: NULL", i, round);
+            }
+            c[i][0] = (unsigned char)i;
+        }
+        for (int i = 0; i < 8; i++) {
+            if (c[i][0] != (unsigned char)i ||
+                umfPoolFree(pool, c[i]) != UMF_RESULT_SUCCESS) {
+                ck_abort_msg("16 KiB block %d of round %d", i, round);
+            }
+        }
+    }
+    ck_assert_uint_eq(h->nstash[kind], 0);
+    ck_assert_ptr_null(h->stash[kind]);
+    ck_assert_uint_le(h->nstash[0], HP_STASH_BYTES / HP_PAGE);
+    ck_assert_uint_eq(stash_len(h, 0), h->nstash[0]);
+
+    // The runs given back serve again.
+    for (int i = 0; i < N; i++) {
+        b[i] = umfPoolMalloc(pool, 40 * KiB);
+        ck_assert_ptr_nonnull(b[i]);
+        memset(b[i], i, 40 * KiB);
+    }
+    for (int i = 0; i < N; i++) {
+        ck_assert_uint_eq(((unsigned char *)b[i])[40 * KiB - 1],
+                          (unsigned char)i);
+        ck_assert_int_eq(umfPoolFree(pool, b[i]), UMF_RESULT_SUCCESS);
+    }
+    umfPoolDestroy(pool);
+}
+END_TEST
+
 // A block-aligned pointer past what a page ever handed out is refused.
 START_TEST(test_host_never_handed_out) {
     umf_memory_pool_handle_t pool = make_pool(UMF_DISJOINT_POOL_CHECKS_ERROR);
@@ -345,6 +417,7 @@ static Suite *host_suite(void) {
     tcase_add_test(tc, test_host_misuse_refused);
     tcase_add_test(tc, test_host_never_handed_out);
     tcase_add_test(tc, test_host_large_pool_on_first_use);
+    tcase_add_test(tc, test_host_stash_bounded_and_shrinks);
     tcase_add_test(tc, test_host_aligned);
     tcase_add_test(tc, test_host_thread_heaps_reused);
     tcase_add_test(tc, test_host_bad_params);
