@@ -170,8 +170,8 @@ def markdown(meta, rows, labels, workloads, cells, fails, startup, via):
         out += [
             "## Start-up",
             "",
-            "`/bin/true` spawned by `bench/startup.c` (with the proxy,"
-            " `LD_LIBRARY_PATH` set to its copy of the build tree), the"
+            "`/bin/true` spawned by `bench/startup.c` (both with"
+            " `LD_LIBRARY_PATH` set to the proxy's copy of the build tree), the"
             " fastest of 5 rounds of %s runs: %.3f ms without the proxy,"
             " %.3f ms with it (%+.3f ms); peak RSS of a process that only"
             " starts and prints its own VmHWM, %d KiB without, %d KiB with"
