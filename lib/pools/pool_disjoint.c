@@ -614,11 +614,12 @@ static dp_slab_t *slab_get(dp_pool_t *p, dp_bucket_t *b) {
     return s;
 }
 
-// Takes one free chunk of a chunked slab. pre: b->lock held, s->nfree > 0.
-static void *chunk_take(dp_bucket_t *b, dp_slab_t *s) {
+// Takes one free chunk of a chunked slab, searching from bitmap word
+// `from`. pre: b->lock held, s->nfree > 0.
+static void *chunk_take_from(dp_bucket_t *b, dp_slab_t *s, size_t from) {
     size_t words = (s->nchunks + 63) / 64;
     for (size_t n = 0; n < words; n++) {
-        size_t w = (s->hint + n) % words;
+        size_t w = (from + n) % words;
         if (s->bitmap[w]) {
             unsigned bit = (unsigned)__builtin_ctzll(s->bitmap[w]);
             s->bitmap[w] &= s->bitmap[w] - 1;
@@ -631,6 +632,25 @@ static void *chunk_take(dp_bucket_t *b, dp_slab_t *s) {
     }
     UMF_ASSERT(!"slab with nfree > 0 has no free bit");
     return NULL;
+}
+
+static void *chunk_take(dp_bucket_t *b, dp_slab_t *s) {
+    return chunk_take_from(b, s, s->hint);
+}
+
+// Where magazine m starts looking in a slab of `words` bitmap words: a
+// cache line of the used bitmap (8 words, 512 chunks) chosen by m's
+// address, so that two threads refilling from one slab take chunks whose
+// used bits lie in different lines. Each malloc and free of a chunk
+// flips its bit with a locked instruction; threads flipping bits of one
+// line passed it back and forth (1 -> 2 threads: 0.79x the throughput).
+static size_t mag_start_word(const void *m, size_t words) {
+    size_t lines = words / 8;
+    if (lines < 2) {
+        return 0;
+    }
+    uint64_t h = (uint64_t)(uintptr_t)m * 0x9e3779b97f4a7c15ULL;
+    return (size_t)((h >> 32) % lines) * 8;
 }
 
 // A slab became entirely free: keep it for reuse or release it.
@@ -946,8 +966,9 @@ static void *mag_refill(dp_pool_t *p, dp_bucket_t *b, dp_mag_t *m) {
         if (!s) {
             break;
         }
+        size_t from = mag_start_word(m, (s->nchunks + 63) / 64);
         while (m->count < want && s->nfree > 0) {
-            m->items[m->count++] = chunk_take(b, s);
+            m->items[m->count++] = chunk_take_from(b, s, from);
         }
     }
     b->n_alloc += m->count;
