@@ -15,9 +15,14 @@
  *
  * Several pthread_atfork registrations of the runner may exist (see
  * umf_private_fork_install_again): `depth` counts the prepare calls of the
- * fork in progress; the first runs the prepare handlers and the last
- * parent/child call runs the others. glibc runs one fork's handlers in one
- * thread, and no two forks' handlers at once.
+ * fork in progress in this thread; the first runs the prepare handlers
+ * and the last parent/child call runs the others. glibc runs one fork's
+ * handlers in the forking thread, but two threads that fork at once run
+ * theirs at the same time (it drops its own lock around each handler):
+ * the second one waits for reg_lock in its prepare, so the forks take
+ * turns. (A depth shared by all threads let the second fork skip every
+ * prepare while the first held the locks: its child started with them
+ * held and hung at its first allocation.)
  */
 
 #include "fork.h"
@@ -33,7 +38,7 @@
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static const fork_handler_t *table[FORK_MAX_HANDLERS]; // sorted by rank
 static int nhandlers;
-static unsigned depth; // runner calls of the fork in progress
+static _Thread_local unsigned depth; // runner calls of this thread's fork
 
 UMF_EXPORT int umf_private_fork_register(const fork_handler_t *h) {
     int ret = 0;

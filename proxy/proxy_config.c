@@ -1100,7 +1100,7 @@ static int px_load_file(px_ctx_t *c, const char *path, bool required) {
 // stack) are paid for only when there is a file, not by every start-up.
 static __attribute__((noinline)) int px_read_file(px_ctx_t *c, int fd) {
     char ebuf[128];
-    char chunk[4096], line[PX_LINE_MAX];
+    char chunk[4096], line[PX_LINE_MAX] = "";
     size_t len = 0, total = 0;
     int rc = 0;
     c->loc.line = 1;

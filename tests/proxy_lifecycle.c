@@ -14,6 +14,9 @@
  *   fork       threads come and go while the main thread forks 20 times;
  *              each child allocates, runs a thread and forks a grandchild
  *              that does the same
+ *   forks      4 threads fork at the same moment, 10 times each, while
+ *              they allocate blocks of every size (small, runs of pages,
+ *              large); each child allocates and runs a thread
  *   exit       LD_PRELOAD cleared, then exit while 4 threads still malloc
  *              and free
  *   atexit     LD_PRELOAD cleared; a handler registered before any
@@ -203,6 +206,74 @@ static int mode_fork(void) {
     return ret;
 }
 
+static pthread_barrier_t forks_start;
+
+static void *forker(void *arg) {
+    long id = (long)arg;
+    int ret = 0;
+    pthread_barrier_wait(&forks_start);
+    for (int round = 0; round < 10 && !ret; round++) {
+        // A small block, one of a run of pages, one over 128 KiB.
+        size_t sizes[3] = {24 + (size_t)id, 40000, 300000 + (size_t)id * 4096};
+        char *b[3];
+        for (int i = 0; i < 3; i++) {
+            b[i] = malloc(sizes[i]);
+            if (!b[i]) {
+                return (void *)1L;
+            }
+            memset(b[i], (int)id, sizes[i]);
+        }
+        char *kept = strdup("kept across fork");
+        pid_t pid = fork();
+        if (pid == 0) {
+            alarm(60);
+            for (int i = 0; i < 3; i++) {
+                if (b[i][sizes[i] - 1] != (char)id) {
+                    _exit(6);
+                }
+                free(b[i]);
+            }
+            _exit(in_child(kept, 0));
+        }
+        int st;
+        if (pid < 0 || waitpid(pid, &st, 0) != pid) {
+            ret = 1;
+        } else if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+            fprintf(stderr, "thread %ld round %d: child status %d\n", id, round,
+                    st);
+            ret = 1;
+        }
+        free(kept);
+        for (int i = 0; i < 3; i++) {
+            free(b[i]);
+        }
+    }
+    return (void *)(long)ret;
+}
+
+// Forks from several threads at once: glibc runs each fork's handlers in
+// its own thread, concurrently; the fork registry must still take every
+// lock for each fork (a child that starts with one held hangs).
+static int mode_forks(void) {
+    enum { N = 4 };
+    pthread_t th[N];
+    pthread_barrier_init(&forks_start, NULL, N);
+    fflush(NULL);
+    for (long i = 0; i < N; i++) {
+        if (pthread_create(&th[i], NULL, forker, (void *)i) != 0) {
+            return 1;
+        }
+    }
+    int ret = 0;
+    for (int i = 0; i < N; i++) {
+        void *r;
+        pthread_join(th[i], &r);
+        ret |= r != NULL;
+    }
+    pthread_barrier_destroy(&forks_start);
+    return ret;
+}
+
 static void *forever(void *arg) {
     (void)arg;
     for (unsigned i = 0;; i++) {
@@ -259,7 +330,8 @@ static int mode_atexit(void) {
 
 int main(int argc, char **argv) {
     if (argc != 2) {
-        fprintf(stderr, "usage: %s storm|late|fork|exit|atexit\n", argv[0]);
+        fprintf(stderr, "usage: %s storm|late|fork|forks|exit|atexit\n",
+                argv[0]);
         return 2;
     }
     alarm(240);
@@ -272,6 +344,9 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(m, "fork")) {
         return mode_fork();
+    }
+    if (!strcmp(m, "forks")) {
+        return mode_forks();
     }
     if (!strcmp(m, "exit")) {
         return mode_exit();

@@ -5,8 +5,9 @@
 # under LD_PRELOAD=libumf_proxy.so with every pool: a detached-thread
 # storm, late frees after TSD destructors with an RSS bound, exit with
 # LD_PRELOAD cleared while threads still free, a handler that frees after
-# every library destructor; and fork from a threaded parent with a child
-# that forks again, for every pool and every page disposition.
+# every library destructor; fork from a threaded parent with a child
+# that forks again, for every pool and every page disposition; and four
+# threads forking at once.
 set -u
 # Under `make check-under-proxy` this script would only repeat itself: it
 # sets every preload of its own, and it ran in `make check`.
@@ -79,6 +80,7 @@ for pool in $pools; do
     fi
     run "$s" exit && echo "ok: $s exit"
     run "$s" atexit && echo "ok: $s atexit"
+    run "$s" forks && echo "ok: $s forks"
     for d in "" ";page.disposition=shared-fd" ";page.disposition=shared-shm"; do
         run "$s$d" fork && echo "ok: $s$d fork"
     done
