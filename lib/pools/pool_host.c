@@ -954,7 +954,10 @@ static void *hp_realloc(void *pool, void *ptr, size_t size) {
     }
     // The disjoint pool does not reallocate: both kinds copy.
     hp_seg_t *s = own_seg(p, ptr);
-    size_t old = s ? block_usable(p, s, ptr) : hp_usable_size(pool, ptr);
+    void *l = s ? NULL : large_of(p);
+    size_t old = s   ? block_usable(p, s, ptr)
+                 : l ? p->large_ops->malloc_usable_size(l, ptr)
+                     : 0;
     if (old == 0) {
         // Not a live block: its free reports it (or the pool's checks are
         // off and the large pool cannot tell: refuse).
