@@ -13,6 +13,7 @@
 #include "thread.h"
 
 #include <pthread.h>
+#include <stdint.h>
 
 #include "common.h"
 #include "fork.h"
@@ -95,8 +96,6 @@ static void release_slots(ut_thread_t *t, bool own_thread) {
     }
 }
 
-static bool gate_hold(ut_thread_t *t);
-
 // The key's destructor: the thread is exiting.
 static void thread_end(void *arg) {
     ut_thread_t *t = arg;
@@ -104,60 +103,90 @@ static void thread_end(void *arg) {
     // own frees after them) call finds no per-thread state.
     t->state = UT_DEAD;
     release_slots(t, true);
-    if (t->guard_pending && gate_hold(t)) {
-        // Inside the gate, and still listed (so that fork waits for it),
-        // until the exit guard's destructor later in this round.
-        t->guard_held = true;
-        return;
-    }
     pthread_mutex_lock(&list_lock);
     unlink_locked(t);
     pthread_mutex_unlock(&list_lock);
 }
 
 // --- The exit guard (thread.h) ---
+//
+// A thread that armed a guard holds `begin` = the end key's index + 1 and
+// `end` = GUARD_ARMED. begin's destructor enters the gate on the shared
+// counter and marks end GUARD_HELD; end's destructor leaves. Only the
+// engine's destructor, whose key lies between the two, runs inside.
 
-static pthread_once_t guard_once = PTHREAD_ONCE_INIT;
-static pthread_key_t guard_key;
-static _Atomic int guard_state; // 0 not yet, 1 ready, -1 failed
+#define GUARD_ARMED ((void *)1)
+#define GUARD_HELD  ((void *)2)
 
-// The guard key's destructor: after the engine's, in the same round.
-static void guard_end(void *arg) {
-    ut_thread_t *t = arg;
-    t->guard_pending = false;
-    if (t->guard_held) {
-        t->guard_held = false;
-        ut_gate_leave(&gate, t);
-        pthread_mutex_lock(&list_lock);
-        unlink_locked(t);
-        pthread_mutex_unlock(&list_lock);
-    }
-}
+static void shared_enter(ut_gate_t *g, ut_thread_t *t);
 
-static void guard_key_create(void) {
-    int err = pthread_key_create(&guard_key, guard_end);
-    if (err) {
-        LOG_PWARN(err, "pthread_key_create failed: no exit guard (a fork "
-                       "during a thread's exit may hang the child)");
-    }
-    atomic_store(&guard_state, err ? -1 : 1);
-}
-
-UMF_EXPORT void umf_private_thread_exit_guard_create(void) {
-    pthread_once(&guard_once, guard_key_create);
-}
-
-UMF_EXPORT bool umf_private_thread_exit_guard_arm(void) {
-    int st = atomic_load_explicit(&guard_state, memory_order_acquire);
-    if (st == 0) {
-        return false;
+static void guard_begin(void *arg) {
+    pthread_key_t end = (pthread_key_t)((uintptr_t)arg - 1);
+    // NULL when end's destructor ran first (keys out of order): the hold
+    // would never be released.
+    if (pthread_getspecific(end) != GUARD_ARMED) {
+        return;
     }
     ut_thread_t *t = &ut_tls;
-    if (st > 0 && t->state == UT_LIVE && !t->guard_pending &&
-        pthread_setspecific(guard_key, t) == 0) {
-        t->guard_pending = true;
+    shared_enter(&gate, t);
+    t->guard_holds++;
+    if (pthread_setspecific(end, GUARD_HELD) != 0) {
+        t->guard_holds--;
+        atomic_fetch_sub_explicit(&gate.shared, 1, memory_order_release);
     }
-    return true;
+}
+
+static void guard_end(void *arg) {
+    if (arg == GUARD_HELD) {
+        ut_thread_t *t = &ut_tls;
+        t->guard_holds--;
+        atomic_fetch_sub_explicit(&gate.shared, 1, memory_order_release);
+    }
+}
+
+UMF_EXPORT void umf_private_thread_exit_guard_open(ut_exit_guard_t *g) {
+    g->ok = false;
+    g->opened = pthread_key_create(&g->begin, guard_begin) == 0;
+    if (!g->opened) {
+        LOG_WARN("pthread_key_create failed: no exit guard (a fork during "
+                 "a thread's exit may hang the child)");
+    }
+}
+
+UMF_EXPORT void umf_private_thread_exit_guard_close(ut_exit_guard_t *g) {
+    if (!g->opened) {
+        return;
+    }
+    if (pthread_key_create(&g->end, guard_end) != 0) {
+        LOG_WARN("pthread_key_create failed: no exit guard (a fork during "
+                 "a thread's exit may hang the child)");
+        (void)pthread_key_delete(g->begin);
+        g->opened = false;
+        return;
+    }
+    g->ok = true;
+}
+
+UMF_EXPORT void umf_private_thread_exit_guard_delete(ut_exit_guard_t *g) {
+    if (g->ok) {
+        (void)pthread_key_delete(g->end);
+    }
+    if (g->opened) {
+        (void)pthread_key_delete(g->begin);
+    }
+    g->ok = g->opened = false;
+}
+
+UMF_EXPORT void umf_private_thread_exit_guard_arm(const ut_exit_guard_t *g) {
+    if (!g->ok || ut_tls.state != UT_LIVE ||
+        pthread_getspecific(g->end) != NULL) {
+        return;
+    }
+    // end first: a begin without its end would hold nothing anyway.
+    if (pthread_setspecific(g->end, GUARD_ARMED) == 0 &&
+        pthread_setspecific(g->begin, (void *)((uintptr_t)g->end + 1)) != 0) {
+        (void)pthread_setspecific(g->end, NULL);
+    }
 }
 
 static void key_create(void) {
@@ -222,19 +251,17 @@ UMF_EXPORT bool umf_private_thread_set(int slot, void *state) {
 
 // --- The fork gate ---
 
-// Enters the gate for t (LIVE, or ending under the exit guard), waiting
-// while a fork is in progress. True: entered (nested when depth was > 0).
-static bool gate_hold(ut_thread_t *t) {
+// Enters on the shared counter, waiting while a fork is in progress
+// (unless t is inside already, under an exit guard, or is the forker).
+static void shared_enter(ut_gate_t *g, ut_thread_t *t) {
     for (;;) {
-        unsigned n = atomic_load_explicit(&t->gate_depth, memory_order_relaxed);
-        (void)atomic_exchange_explicit(&t->gate_depth, n + 1,
-                                       memory_order_seq_cst);
-        if (n != 0 || atomic_load(&gate_closer) == t ||
-            !atomic_load_explicit(&gate.closed, memory_order_seq_cst)) {
-            return true;
+        atomic_fetch_add_explicit(&g->shared, 1, memory_order_seq_cst);
+        if (t->guard_holds != 0 || atomic_load(&gate_closer) == t ||
+            !atomic_load_explicit(&g->closed, memory_order_seq_cst)) {
+            return;
         }
-        atomic_store_explicit(&t->gate_depth, n, memory_order_release);
-        while (atomic_load_explicit(&gate.closed, memory_order_acquire)) {
+        atomic_fetch_sub_explicit(&g->shared, 1, memory_order_release);
+        while (atomic_load_explicit(&g->closed, memory_order_acquire)) {
             os_yield();
         }
     }
@@ -245,10 +272,11 @@ UMF_EXPORT ut_thread_t *umf_private_thread_gate_enter_slow(ut_gate_t *g,
     if (t->state == UT_NEW) {
         (void)make_live(t);
     }
-    if (t->state == UT_DEAD && t->guard_held) {
-        // Between libumf's destructor and the guard's: already inside.
-        (void)gate_hold(t);
-        return t;
+    if (t->guard_holds != 0) {
+        // Between an exit guard's keys: inside already (on the shared
+        // counter, which the forker waits for), so no wait.
+        atomic_fetch_add_explicit(&g->shared, 1, memory_order_seq_cst);
+        return NULL;
     }
     if (t->state == UT_LIVE) {
         for (;;) {
@@ -267,17 +295,8 @@ UMF_EXPORT ut_thread_t *umf_private_thread_gate_enter_slow(ut_gate_t *g,
         }
     }
     // DEAD (or no key): the shared counter.
-    for (;;) {
-        atomic_fetch_add_explicit(&g->shared, 1, memory_order_seq_cst);
-        if (atomic_load(&gate_closer) == t ||
-            !atomic_load_explicit(&g->closed, memory_order_seq_cst)) {
-            return NULL;
-        }
-        atomic_fetch_sub_explicit(&g->shared, 1, memory_order_release);
-        while (atomic_load_explicit(&g->closed, memory_order_acquire)) {
-            os_yield();
-        }
-    }
+    shared_enter(g, t);
+    return NULL;
 }
 
 static void gate_prepare(void) {
@@ -350,7 +369,6 @@ static void list_child_after(void) {
         }
         release_slots(t, false);
         atomic_store_explicit(&t->gate_depth, 0, memory_order_relaxed);
-        t->guard_held = false;
         t->state = UT_DEAD;
         pthread_mutex_lock(&list_lock);
         unlink_locked(t);

@@ -53,6 +53,7 @@
 #ifndef UMF_THREAD_H
 #define UMF_THREAD_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -68,8 +69,8 @@ typedef struct ut_thread_t {
     _Atomic unsigned gate_depth; // gated calls in progress
     void *slot[UT_SLOTS];
     struct ut_thread_t *prev, *next; // live records, under the list lock
-    bool guard_pending; // the exit guard's key is set (see exit guard)
-    bool guard_held;    // thread_end holds the gate until the guard's key
+    unsigned guard_holds; // exit guards holding the gate (on the shared
+                          // counter) while this thread exits
 } ut_thread_t;
 
 typedef struct ut_client_t {
@@ -109,19 +110,31 @@ ut_gate_t *umf_private_thread_gate(void);
 ut_thread_t *umf_private_thread_gate_enter_slow(ut_gate_t *g, ut_thread_t *t);
 
 // The exit guard. A third-party engine whose own TSD destructor takes its
-// internal locks (tbbmalloc's, which releases the thread's caches) runs
-// that destructor outside any gated call: a fork meanwhile leaves the
-// child with the lock held, and the child hangs in its first call. The
-// guard keeps such a thread inside the gate from libumf's destructor to
-// the destructor of a second key, created right after the engine's own
-// key (umf_private_thread_exit_guard_create, once): glibc runs the
-// destructors of one round in key order, so the engine's runs in between.
-// Engines' keys created after the guard's are not covered.
-void umf_private_thread_exit_guard_create(void);
-// Arms the guard for this thread. False while the guard does not exist
-// yet (call again later); true otherwise (also for threads that cannot
-// be armed any more: nothing to do for them).
-bool umf_private_thread_exit_guard_arm(void);
+// internal locks (tbbmalloc's, which releases the thread's caches, one key
+// per tbbmalloc pool) runs that destructor outside any gated call: a fork
+// meanwhile leaves the child with the lock held, and the child hangs in
+// its first call. A guard is a pair of keys made around the engine's key:
+// `begin` just before the engine creates it, `end` just after. glibc runs
+// the destructors of one round in key order, and keys made one after the
+// other get increasing indexes, so the engine's destructor runs between
+// begin's (which enters the gate) and end's (which leaves it), and only
+// it. Nothing else runs inside: another library's destructor that waits
+// for a lock its own fork handler took before the gate closed (jemalloc's
+// does) must not keep the forking thread waiting at the gate.
+typedef struct ut_exit_guard_t {
+    pthread_key_t begin, end;
+    bool opened; // begin exists
+    bool ok;     // both exist
+} ut_exit_guard_t;
+// Makes begin (right before the engine makes its key).
+void umf_private_thread_exit_guard_open(ut_exit_guard_t *g);
+// Makes end (right after). A guard that failed is logged and does nothing.
+void umf_private_thread_exit_guard_close(ut_exit_guard_t *g);
+// Deletes both keys (when the engine deletes its own).
+void umf_private_thread_exit_guard_delete(ut_exit_guard_t *g);
+// Arms `g` for this thread (LIVE threads only; once per thread and guard:
+// cheap when armed already).
+void umf_private_thread_exit_guard_arm(const ut_exit_guard_t *g);
 
 // Live records (tests: after threads exit only the callers' stay).
 unsigned umf_private_thread_live_count(void);

@@ -344,6 +344,12 @@ static int child_work(umf_memory_pool_handle_t pool, const char *kept,
 
 START_TEST(test_fork_churn) {
     const kind_t *k = &kinds[_i];
+    // The pool under test is the second of its kind: tbbmalloc makes a
+    // key per pool, and the exit guard must cover every pool's, not only
+    // the first's.
+    umf_memory_pool_handle_t first = make_pool(k);
+    void *f = umfPoolMalloc(first, 64);
+    ck_assert_ptr_nonnull(f);
     umf_memory_pool_handle_t pool = make_pool(k);
     atomic_store(&churn_stop, 0);
     pthread_t th[2];
@@ -374,6 +380,8 @@ START_TEST(test_fork_churn) {
         pthread_join(th[i], NULL);
     }
     umfPoolDestroy(pool);
+    ck_assert_int_eq(umfPoolFree(first, f), UMF_RESULT_SUCCESS);
+    umfPoolDestroy(first);
 }
 END_TEST
 
@@ -412,7 +420,11 @@ static void *forker(void *arg) {
 // and released. (When the registry's call count was shared by all
 // threads, a second fork took none and its child could hang; this test
 // rarely hits that window, tests/proxy_lifecycle's `forks` mode does. It
-// runs here for the sanitizer builds, which cannot run the proxy.)
+// runs here for the sanitizer builds, which cannot run the proxy.) Under
+// the gated pools it also caught a hang: the forking threads get jemalloc
+// state from jemalloc's own fork handlers, and when one of them exited
+// inside the old exit guard, jemalloc's thread cleanup waited for a lock
+// another fork's jemalloc handler held while that fork waited at the gate.
 START_TEST(test_concurrent_forks) {
     const kind_t *k = &kinds[_i];
     umf_memory_pool_handle_t pool = make_pool(k);
@@ -501,7 +513,7 @@ int main(void) {
     // thread can wait in the fork gate's prepare forever while another
     // thread exits inside jemalloc's own thread-exit cleanup (an open
     // bug: about one run in five hung, 2026-12-05).
-    tcase_add_loop_test(tc, test_concurrent_forks, 0, 3);
+    tcase_add_loop_test(tc, test_concurrent_forks, 0, nkinds);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }

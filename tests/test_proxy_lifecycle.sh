@@ -80,12 +80,7 @@ for pool in $pools; do
     fi
     run "$s" exit && echo "ok: $s exit"
     run "$s" atexit && echo "ok: $s atexit"
-    # Concurrent forks: not under the gated pools (jemalloc, scalable),
-    # where a fork can wait forever in the fork gate while a thread exits
-    # (an open bug; see test_lifecycle.c, test_concurrent_forks).
-    case $pool in
-    host | disjoint) run "$s" forks && echo "ok: $s forks" ;;
-    esac
+    run "$s" forks && echo "ok: $s forks"
     for d in "" ";page.disposition=shared-fd" ";page.disposition=shared-shm"; do
         run "$s$d" fork && echo "ok: $s$d fork"
     done

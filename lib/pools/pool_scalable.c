@@ -221,11 +221,15 @@ typedef struct scalable_pool_t {
     umf_memory_provider_handle_t provider;
     tbb_pool_t *tbb_pool;
     tbb_api_t tbb;
-    void *lib;        // our reference on tbbmalloc
-    bool zero_purge;  // the provider's forced purge leaves zero pages
-    bool checks;      // misuse checks on (the live-block map)
-    bool checks_stop; // ... and a misuse aborts (else: refused)
+    void *lib;             // our reference on tbbmalloc
+    bool zero_purge;       // the provider's forced purge leaves zero pages
+    bool checks;           // misuse checks on (the live-block map)
+    bool checks_stop;      // ... and a misuse aborts (else: refused)
+    uint64_t serial;       // unique per pool created (never 0)
+    ut_exit_guard_t guard; // around this pool's tbbmalloc key (thread.h)
 } scalable_pool_t;
+
+static _Atomic uint64_t sp_serials;
 
 // Per thread, for all scalable pools. One struct, so the reset at the start
 // of a call touches a single cache line, private to this thread.
@@ -235,7 +239,7 @@ typedef struct sp_tls_t {
     umf_result_t alloc_failed;   // the provider refused raw memory in this call
     umf_result_t free_failed;    // the provider refused a raw free in this call
     ut_thread_t *gate;           // from ut_gate_enter, for ut_gate_leave
-    bool guarded;                // the exit guard is armed (or needs not be)
+    uint64_t armed;              // serial of the pool last armed
 } sp_tls_t;
 
 static _Thread_local sp_tls_t tls_sp;
@@ -256,17 +260,22 @@ static inline sp_tls_t *sp_tls(void) {
 
 static ut_gate_t *sp_gate; // set before the first pool exists
 
-// tbbmalloc's TSD destructor (which releases the thread's caches under
-// tbbmalloc's locks) runs outside any pool call: libumf's exit guard keeps
-// the exiting thread inside the gate until it is done (thread.h).
-static UMF_NOINLINE UMF_COLD void sp_guard(sp_tls_t *t) {
-    t->guarded = umf_private_thread_exit_guard_arm();
+// tbbmalloc's TSD destructor for a pool (which releases the thread's
+// caches under tbbmalloc's locks) runs outside any pool call: the pool's
+// exit guard keeps the exiting thread inside the gate while it runs
+// (thread.h). Armed on a thread's first call of each pool (and again when
+// it switches pools: a cheap check then).
+static UMF_NOINLINE UMF_COLD void sp_guard(sp_tls_t *t,
+                                           const scalable_pool_t *sp) {
+    umf_private_thread_exit_guard_arm(&sp->guard);
+    t->armed = sp->serial;
 }
 
-static inline void gate_enter(sp_tls_t *t) {
+// sp: the pool called (NULL: none to arm, at creation and destruction).
+static inline void gate_enter(sp_tls_t *t, const scalable_pool_t *sp) {
     t->gate = ut_gate_enter(sp_gate, ut_self());
-    if (unlikely(!t->guarded)) {
-        sp_guard(t);
+    if (sp && unlikely(t->armed != sp->serial)) {
+        sp_guard(t, sp);
     }
 }
 
@@ -342,19 +351,21 @@ static umf_result_t sp_initialize(umf_memory_provider_handle_t provider,
         .reserved = 0,
     };
     sp_tls_t *g = sp_tls();
-    gate_enter(g);
+    // The guard's keys around the key tbbmalloc makes for the pool.
+    umf_private_thread_exit_guard_open(&sp->guard);
+    gate_enter(g, NULL);
     int rc = sp->tbb.pool_create_v1((intptr_t)sp, &policy, &sp->tbb_pool);
     gate_leave(g);
+    umf_private_thread_exit_guard_close(&sp->guard);
     if (rc != TBB_POOL_OK || !sp->tbb_pool) {
+        umf_private_thread_exit_guard_delete(&sp->guard);
         LOG_ERR("rml::pool_create_v1 failed (MemPoolError %d, granularity "
                 "%zu)",
                 rc, in->granularity);
         ret = UMF_RESULT_ERROR_MEMORY_PROVIDER_SPECIFIC;
         goto err_close_lib;
     }
-    // The guard's key right after the first pool's tbbmalloc key, so that
-    // its destructor runs after tbbmalloc's (thread.h, exit guard).
-    umf_private_thread_exit_guard_create();
+    sp->serial = atomic_fetch_add(&sp_serials, 1) + 1;
     *priv = sp;
     return UMF_RESULT_SUCCESS;
 
@@ -370,9 +381,10 @@ err_free_pool:
 static void sp_finalize(void *priv) {
     scalable_pool_t *sp = priv;
     sp_tls_t *g = sp_tls();
-    gate_enter(g);
+    gate_enter(g, NULL);
     bool ok = sp->tbb.pool_destroy(sp->tbb_pool);
     gate_leave(g);
+    umf_private_thread_exit_guard_delete(&sp->guard);
     if (!ok) {
         LOG_ERR("rml::pool_destroy failed; provider memory may be lost");
     }
@@ -422,7 +434,7 @@ static void *sp_malloc(void *priv, size_t size) {
     sp_tls_t *g = sp_tls();
     sp_call_begin(g, sp);
     // tbbmalloc serves size 0 with a unique minimal block.
-    gate_enter(g);
+    gate_enter(g, sp);
     void *ptr = sp->tbb.pool_malloc(sp->tbb_pool, size);
     gate_leave(g);
     if (unlikely(!ptr)) {
@@ -496,7 +508,7 @@ static void *sp_realloc(void *priv, void *ptr, size_t size) {
         g->free_failed = UMF_RESULT_SUCCESS;
         umf_tsan_release(ptr);
         umf_tsan_release(sp);
-        gate_enter(g);
+        gate_enter(g, sp);
         bool ok = sp->tbb.pool_free(sp->tbb_pool, ptr);
         gate_leave(g);
         if (!ok) {
@@ -508,7 +520,7 @@ static void *sp_realloc(void *priv, void *ptr, size_t size) {
     }
     umf_tsan_release(ptr);
     umf_tsan_release(sp);
-    gate_enter(g);
+    gate_enter(g, sp);
     void *out = sp->tbb.pool_realloc(sp->tbb_pool, ptr, size);
     gate_leave(g);
     if (sp->checks) {
@@ -541,7 +553,7 @@ static void *sp_aligned_malloc(void *priv, size_t size, size_t alignment) {
         return sp_bad_alignment_slow(sp, alignment);
     }
     // tbbmalloc refuses size 0 here; serve it like malloc(0) does.
-    gate_enter(g);
+    gate_enter(g, sp);
     void *ptr =
         sp->tbb.pool_aligned_malloc(sp->tbb_pool, size ? size : 1, alignment);
     gate_leave(g);
@@ -562,7 +574,7 @@ static size_t sp_malloc_usable_size(void *priv, void *ptr) {
         return 0; // not a live block
     }
     sp_tls_t *g = sp_tls();
-    gate_enter(g);
+    gate_enter(g, sp);
     size_t n = sp->tbb.pool_msize(sp->tbb_pool, ptr);
     gate_leave(g);
     return n;
@@ -588,7 +600,7 @@ static umf_result_t sp_free(void *priv, void *ptr) {
     g->free_failed = UMF_RESULT_SUCCESS;
     umf_tsan_release(ptr);
     umf_tsan_release(sp);
-    gate_enter(g);
+    gate_enter(g, sp);
     bool ok = sp->tbb.pool_free(sp->tbb_pool, ptr);
     gate_leave(g);
     if (unlikely(!ok)) {
