@@ -7,6 +7,11 @@
  *              other malloc in the process can stand in for it)
  *   jemalloc   mallocx/dallocx with jemalloc's normal thread cache
  *   tbbmalloc  scalable_malloc/scalable_free (dlopen'ed)
+ *   tbbmalloc pool  rml::pool_malloc/pool_free on a pool of mmap'ed
+ *              regions: the API the scalable pool calls, its raw engine
+ *   jemalloc arena  mallocx/dallocx on an arena of its own with an
+ *              explicit thread cache per thread: the calls the jemalloc
+ *              pool makes, its raw engine
  *   disjoint, scalable, jemalloc pools through umfPoolMalloc/umfPoolFree
  *   disjoint-unchecked: the disjoint pool with its misuse checks off
  *   host, host-unchecked: the host engine (the proxy's default pool),
@@ -18,7 +23,7 @@
  * 16). Threads 1, 2, 4 (each its own ring). Each cell is run REPS times and
  * the median of ns per malloc+free pair (wall time x threads / pairs) is
  * printed, with the ratio to the pool's raw engine (disjoint -> glibc,
- * scalable -> tbbmalloc, jemalloc -> jemalloc) and the speed-up from 1 to
+ * scalable -> tbbmalloc pool, jemalloc pool -> jemalloc arena) and the speed-up from 1 to
  * 2 threads (total pairs/s).
  *
  * Usage: ./bench/pool_bench [seconds-per-cell]   (default 0.25)
@@ -32,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include <umf/memory_pool.h>
@@ -84,6 +90,35 @@ static void je_free(void *ctx, void *ptr) {
     (void)ctx;
     dallocx(ptr, 0);
 }
+
+// An arena of its own and one explicit thread cache per thread, as the
+// jemalloc pool calls them (its extent hooks aside).
+static unsigned je_arena;
+static _Thread_local int je_tc = -1;
+static int je_tcache(void) {
+    if (je_tc < 0) {
+        unsigned tc;
+        size_t sz = sizeof(tc);
+        if (mallctl("tcache.create", &tc, &sz, NULL, 0) != 0) {
+            fprintf(stderr, "jemalloc arena: tcache.create failed\n");
+            exit(1);
+        }
+        je_tc = (int)tc;
+    }
+    return je_tc;
+}
+static void *je_arena_alloc(void *ctx, size_t size) {
+    (void)ctx;
+    return mallocx(size, MALLOCX_ARENA(je_arena) | MALLOCX_TCACHE(je_tcache()));
+}
+static void je_arena_free(void *ctx, void *ptr) {
+    (void)ctx;
+    dallocx(ptr, MALLOCX_TCACHE(je_tcache()));
+}
+static int je_arena_make(void) {
+    size_t sz = sizeof(je_arena);
+    return mallctl("arenas.create", &je_arena, &sz, NULL, 0) == 0;
+}
 #endif
 
 static void *(*tbb_malloc)(size_t);
@@ -95,6 +130,57 @@ static void *tbb_alloc_fn(void *ctx, size_t size) {
 static void tbb_free_fn(void *ctx, void *ptr) {
     (void)ctx;
     tbb_free(ptr);
+}
+
+// tbbmalloc's pool API (C++ names, dlsym'ed), on regions from mmap.
+typedef struct {
+    void *(*raw_alloc)(intptr_t pool_id, size_t *bytes);
+    int (*raw_free)(intptr_t pool_id, void *raw_ptr, size_t raw_bytes);
+    size_t granularity;
+    int version;
+    unsigned fixed_pool : 1, keep_all_memory : 1, reserved : 30;
+} tbb_policy_t;
+static int (*tbbp_create)(intptr_t, const tbb_policy_t *, void **);
+static void *(*tbbp_malloc)(void *, size_t);
+static bool (*tbbp_free)(void *, void *);
+static void *tbbp_pool;
+static void *tbbp_raw_alloc(intptr_t id, size_t *bytes) {
+    (void)id;
+    void *p = mmap(NULL, *bytes, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+static int tbbp_raw_free(intptr_t id, void *p, size_t bytes) {
+    (void)id;
+    return munmap(p, bytes);
+}
+static void *tbbp_alloc(void *ctx, size_t size) {
+    (void)ctx;
+    return tbbp_malloc(tbbp_pool, size);
+}
+static void tbbp_free_fn(void *ctx, void *ptr) {
+    (void)ctx;
+    (void)tbbp_free(tbbp_pool, ptr);
+}
+static int tbbp_make(void *tbb) {
+    if (!tbb) {
+        return 0;
+    }
+    tbbp_create = (int (*)(intptr_t, const tbb_policy_t *, void **))dlsym(
+        tbb,
+        "_ZN3rml14pool_create_v1ElPKNS_13MemPoolPolicyEPPNS_10MemoryPoolE");
+    tbbp_malloc = (void *(*)(void *, size_t))dlsym(
+        tbb, "_ZN3rml11pool_mallocEPNS_10MemoryPoolEm");
+    tbbp_free = (bool (*)(void *, void *))dlsym(
+        tbb, "_ZN3rml9pool_freeEPNS_10MemoryPoolEPv");
+    if (!tbbp_create || !tbbp_malloc || !tbbp_free) {
+        return 0;
+    }
+    tbb_policy_t policy = {.raw_alloc = tbbp_raw_alloc,
+                           .raw_free = tbbp_raw_free,
+                           .granularity = (size_t)2 << 20, // as our pool's
+                           .version = 1};
+    return tbbp_create(1, &policy, &tbbp_pool) == 0 && tbbp_pool;
 }
 
 static void *pool_alloc(void *ctx, size_t size) {
@@ -271,6 +357,12 @@ int main(int argc, char **argv) {
     }
     engines[ne++] = (engine_t){"tbbmalloc", NULL, tbb_alloc_fn,
                                tbb_free_fn, NULL, tbb_malloc && tbb_free};
+    engines[ne++] = (engine_t){"tbbmalloc pool", NULL, tbbp_alloc,
+                               tbbp_free_fn,     NULL, tbbp_make(tbb)};
+#ifdef HAVE_JEMALLOC_POOL
+    engines[ne++] = (engine_t){"jemalloc arena", NULL, je_arena_alloc,
+                               je_arena_free,    NULL, je_arena_make()};
+#endif
     engines[ne++] = (engine_t){"disjoint",
                                "glibc",
                                pool_alloc,
@@ -285,14 +377,14 @@ int main(int argc, char **argv) {
     engines[ne++] = (engine_t){"host-unchecked", "glibc",          pool_alloc,
                                pool_free,        make_host(false), 1};
     engines[ne++] = (engine_t){"scalable",
-                               "tbbmalloc",
+                               "tbbmalloc pool",
                                pool_alloc,
                                pool_free,
                                make_pool(umfScalablePoolOps()),
                                1};
 #ifdef HAVE_JEMALLOC_POOL
     engines[ne++] = (engine_t){"jemalloc pool",
-                               "jemalloc",
+                               "jemalloc arena",
                                pool_alloc,
                                pool_free,
                                make_pool(umfJemallocPoolOps()),

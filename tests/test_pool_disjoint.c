@@ -21,6 +21,7 @@
 #include <umf/providers/provider_os_memory.h>
 
 #include "helpers.h"
+#include "pools/pool_disjoint_internal.h"
 
 #define KiB ((size_t)1024)
 #define MiB (KiB * 1024)
@@ -193,6 +194,50 @@ START_TEST(test_pool_disjoint_chunked_slabs) {
     ck_assert_uint_eq(t->allocated, 0);
     ck_assert_uint_eq(t->allocs, t->frees);
     umfMemoryProviderDestroy(prov);
+}
+END_TEST
+
+// Empty slabs kept by a bucket of at most 4 chunks a slab: one (the
+// contract's rule) by default, the internal setting's count otherwise.
+static size_t sparse_kept(size_t keep) {
+    umf_memory_provider_handle_t prov = counting_provider(NULL);
+    test_prov_t *t = test_prov_last;
+    umf_disjoint_pool_params_handle_t p = typical_params();
+    ck_assert_int_eq(umfDisjointPoolParamsSetMinBucketSize(p, 1024), 0);
+    // Exact statistics: no thread cache between the pool and the slabs.
+    ck_assert_int_eq(umfDisjointPoolParamsSetTrace(p, 2), 0);
+    if (keep) {
+        ck_assert_int_eq(umf_private_disjoint_params_set_keep_sparse(p, keep),
+                         UMF_RESULT_SUCCESS);
+    }
+    umf_memory_pool_handle_t pool = make_pool(prov, p, 0);
+    umfDisjointPoolParamsDestroy(p);
+    void *ptr[12]; // 1000 B: bucket 1024, 4 chunks in each 4 KiB slab
+    for (int i = 0; i < 12; i++) {
+        ptr[i] = umfPoolMalloc(pool, 1000);
+        ck_assert_ptr_nonnull(ptr[i]);
+    }
+    ck_assert_uint_eq(t->allocated, 3 * 4096);
+    for (int i = 0; i < 12; i++) {
+        ck_assert_int_eq(umfPoolFree(pool, ptr[i]), UMF_RESULT_SUCCESS);
+    }
+    size_t kept = t->allocated / 4096;
+    umfPoolDestroy(pool);
+    ck_assert_uint_eq(t->allocated, 0);
+    umfMemoryProviderDestroy(prov);
+    return kept;
+}
+
+START_TEST(test_pool_disjoint_keep_sparse) {
+    ck_assert_uint_eq(sparse_kept(0), 1);
+    ck_assert_uint_eq(sparse_kept(2), 2);
+    ck_assert_uint_eq(sparse_kept(5), 3); // no more than it had
+    ck_assert_int_eq(umf_private_disjoint_params_set_keep_sparse(NULL, 2),
+                     UMF_RESULT_ERROR_INVALID_ARGUMENT);
+    umf_disjoint_pool_params_handle_t p = typical_params();
+    ck_assert_int_eq(umf_private_disjoint_params_set_keep_sparse(p, 0),
+                     UMF_RESULT_ERROR_INVALID_ARGUMENT);
+    umfDisjointPoolParamsDestroy(p);
 }
 END_TEST
 
@@ -846,6 +891,7 @@ static Suite *pool_disjoint_suite(void) {
     tc = tcase_create("algorithm");
     tcase_add_test(tc, test_pool_disjoint_chunked_slabs);
     tcase_add_test(tc, test_pool_disjoint_whole_slabs_and_capacity);
+    tcase_add_test(tc, test_pool_disjoint_keep_sparse);
     tcase_add_test(tc, test_pool_disjoint_shared_limits);
     tcase_add_test(tc, test_pool_disjoint_zero_size_and_unsupported);
     tcase_add_test(tc, test_pool_disjoint_provider_errors_propagate);

@@ -19,7 +19,8 @@
  *     remembered in a hash map (address -> size);
  *   - an empty chunked slab is kept if its bucket has no other empty slab,
  *     a free whole slab if the bucket keeps fewer than Capacity; either only
- *     while the (shared or private) limit on cached bytes allows.
+ *     while the (shared or private) limit on cached bytes allows. (Internal
+ *     pools may keep more empty slabs of at most 4 chunks: keep_sparse.)
  *
  * Finding a pointer's slab: a per-pool radix map from page number to slab,
  * written when a slab is taken from or given back to the provider, read
@@ -52,7 +53,11 @@
  *
  * Locks (see fork.h for the global order): registry_lock (pool slots and
  * the list of pools) -> a pool's bucket locks, large_lock and map_lock ->
- * whatever the provider takes. Provider calls happen under a bucket lock.
+ * whatever the provider takes. A slab's provider calls (alloc, free) are
+ * made with no bucket lock held: the bucket lock is dropped while a new
+ * slab is made, and slabs to give back are unlinked under it and freed
+ * after it (an munmap's TLB shoot-down took 10 us or more while the other
+ * threads of the bucket slept on the lock).
  */
 
 #include <pthread.h>
@@ -71,6 +76,7 @@
 #include "fork.h"
 #include "log.h"
 #include "os_linux.h"
+#include "pool_disjoint_internal.h"
 #include "thread.h"
 
 // --- Defaults ---------------------------------------------------------------
@@ -102,6 +108,7 @@ struct umf_disjoint_pool_params_t {
     size_t max_poolable_size;
     size_t capacity;
     size_t min_bucket_size;
+    size_t keep_sparse; // internal: see pool_disjoint_internal.h
     int trace;
     umf_disjoint_pool_shared_limits_handle_t limits;
     char *name;
@@ -139,6 +146,7 @@ umfDisjointPoolParamsCreate(umf_disjoint_pool_params_handle_t *hParams) {
     p->max_poolable_size = DP_DEFAULT_MAX_POOLABLE;
     p->capacity = DP_DEFAULT_CAPACITY;
     p->min_bucket_size = UMF_DISJOINT_POOL_MIN_BUCKET_DEFAULT_SIZE;
+    p->keep_sparse = 1; // the contract's rule
     p->name = name;
     *hParams = p;
     return UMF_RESULT_SUCCESS;
@@ -280,6 +288,7 @@ typedef struct dp_pool_t {
     size_t page; // provider's minimum page size, power of two
     unsigned page_shift;
     size_t slab_min_size, max_poolable, capacity, min_bucket;
+    size_t keep_sparse; // empty slabs kept by buckets of <= 4 chunks a slab
     size_t max_pooled;  // largest size served from buckets
     size_t max_chunked; // largest size served from chunked buckets (0: none)
     int trace;
@@ -536,7 +545,9 @@ static umf_result_t slab_mem_alloc(dp_pool_t *p, size_t size, dp_slab_t *s) {
 }
 
 // A new slab from the provider, registered in the map, all chunks free.
-// pre: b->lock held. NULL with tls_last_error set on failure.
+// Called without b->lock (the provider may take long: an mmap, a GPU
+// allocation); the caller counts it under the lock. NULL with
+// tls_last_error set on failure.
 static dp_slab_t *slab_create(dp_pool_t *p, dp_bucket_t *b) {
     dp_slab_t *s = ba_calloc_cacheline(slab_meta_size(b));
     if (!s) {
@@ -570,28 +581,51 @@ static dp_slab_t *slab_create(dp_pool_t *p, dp_bucket_t *b) {
         tls_last_error = UMF_RESULT_ERROR_OUT_OF_HOST_MEMORY;
         return NULL;
     }
-    b->n_slabs_new++;
-    if (++b->n_slabs > b->max_slabs) {
-        b->max_slabs = b->n_slabs;
-    }
     return s;
 }
 
-// Gives a slab back to the provider. pre: b->lock held, s on no list.
-static void slab_release(dp_pool_t *p, dp_bucket_t *b, dp_slab_t *s) {
+// Gives a slab back to the provider: out of the map, then freed. Without
+// b->lock (see slab_unlink); s is on no list and nothing else refers to it.
+static void slab_destroy(dp_pool_t *p, dp_slab_t *s) {
     (void)map_set(p, s, NULL);
     umf_result_t r = umfMemoryProviderFree(p->provider, s->mem, s->mem_size);
     if (r != UMF_RESULT_SUCCESS) {
         LOG_ERR("%s: provider free of slab [%p, +%zu) failed: %d", p->name,
                 s->mem, s->mem_size, (int)r);
     }
-    b->n_slabs_freed++;
-    b->n_slabs--;
     ba_free_cacheline(s);
 }
 
+// Counts s as gone and puts it on *dead, for slabs_destroy once b->lock is
+// released: the provider's free (an munmap that shoots down other cores'
+// TLBs) does not keep the other threads of the bucket waiting. pre:
+// b->lock held, s on no list.
+static void slab_unlink(dp_bucket_t *b, dp_slab_t *s, dp_slab_t **dead) {
+    b->n_slabs_freed++;
+    b->n_slabs--;
+    s->next = *dead;
+    *dead = s;
+}
+
+static void slabs_destroy(dp_pool_t *p, dp_slab_t *dead) {
+    while (dead) {
+        dp_slab_t *s = dead;
+        dead = s->next;
+        slab_destroy(p, s);
+    }
+}
+
+// Gives a slab back to the provider. pre: b->lock held, s on no list.
+static void slab_release(dp_pool_t *p, dp_bucket_t *b, dp_slab_t *s) {
+    b->n_slabs_freed++;
+    b->n_slabs--;
+    slab_destroy(p, s);
+}
+
 // A slab with a free chunk (chunked) or a free whole slab, reusing kept
-// free slabs first. pre: b->lock held.
+// free slabs first. pre: b->lock held; a new slab is made with the lock
+// released for the provider's call (so the bucket may have changed when
+// this returns, with the lock held again).
 static dp_slab_t *slab_get(dp_pool_t *p, dp_bucket_t *b) {
     if (b->chunked && b->avail) {
         return b->avail;
@@ -603,9 +637,15 @@ static dp_slab_t *slab_get(dp_pool_t *p, dp_bucket_t *b) {
         limit_give(p, s->size);
         b->n_cached_reuse++;
     } else {
+        pthread_mutex_unlock(&b->lock);
         s = slab_create(p, b);
+        pthread_mutex_lock(&b->lock);
         if (!s) {
             return NULL;
+        }
+        b->n_slabs_new++;
+        if (++b->n_slabs > b->max_slabs) {
+            b->max_slabs = b->n_slabs;
         }
     }
     if (b->chunked) {
@@ -654,28 +694,33 @@ static size_t mag_start_word(const void *m, const dp_slab_t *s) {
     return (size_t)((h >> 32) % lines) * 8;
 }
 
-// A slab became entirely free: keep it for reuse or release it.
+// A slab became entirely free: keep it for reuse, or put it on *dead to
+// be given back (slabs_destroy, after the lock).
 // pre: b->lock held, s on no list or on avail.
-static void slab_now_free(dp_pool_t *p, dp_bucket_t *b, dp_slab_t *s) {
+static void slab_now_free(dp_pool_t *p, dp_bucket_t *b, dp_slab_t *s,
+                          dp_slab_t **dead) {
     list_remove(b, s);
-    size_t keep = b->chunked ? 1 : p->capacity;
+    size_t keep = !b->chunked               ? p->capacity
+                  : b->chunks_per_slab <= 4 ? p->keep_sparse
+                                            : 1;
     if (b->nempty < keep && limit_take(p, s->size)) {
         list_push(&b->empty, s, DP_LIST_EMPTY);
         b->nempty++;
         return;
     }
-    slab_release(p, b, s);
+    slab_unlink(b, s, dead);
 }
 
-// Returns a chunk to its slab. pre: b->lock held, chunk in s.
+// Returns a chunk to its slab; a slab to give back goes on *dead. pre:
+// b->lock held, chunk in s.
 static umf_result_t chunk_put(dp_pool_t *p, dp_bucket_t *b, dp_slab_t *s,
-                              void *chunk) {
+                              void *chunk, dp_slab_t **dead) {
     if (!b->chunked) {
         if (s->nfree != 0) {
             return UMF_RESULT_ERROR_INVALID_ARGUMENT; // caller reports
         }
         s->nfree = 1;
-        slab_now_free(p, b, s);
+        slab_now_free(p, b, s, dead);
         return UMF_RESULT_SUCCESS;
     }
     size_t idx = chunk_index(b, (size_t)((char *)chunk - s->base));
@@ -686,7 +731,7 @@ static umf_result_t chunk_put(dp_pool_t *p, dp_bucket_t *b, dp_slab_t *s,
     s->bitmap[idx / 64] |= bit;
     s->nfree++;
     if (s->nfree == s->nchunks) {
-        slab_now_free(p, b, s);
+        slab_now_free(p, b, s, dead);
     } else if (s->nfree == 1) {
         list_push(&b->avail, s, DP_LIST_AVAIL);
     }
@@ -895,17 +940,19 @@ static dp_tcache_t *tcache_create_slow(dp_pool_t *p) {
 
 // Returns `n` chunks of magazine m (its last n) to bucket b.
 static void mag_drain(dp_pool_t *p, dp_bucket_t *b, dp_mag_t *m, uint32_t n) {
+    dp_slab_t *dead = NULL;
     pthread_mutex_lock(&b->lock);
     for (uint32_t i = 0; i < n; i++) {
         void *c = m->items[--m->count];
         dp_slab_t *s = map_lookup(p, c);
-        if (s && chunk_put(p, b, s, c) != UMF_RESULT_SUCCESS) {
+        if (s && chunk_put(p, b, s, c, &dead) != UMF_RESULT_SUCCESS) {
             // Only with checks off: a chunk freed twice into magazines.
             LOG_ERR("%s: %p was freed twice (found in a thread cache)", p->name,
                     c);
         }
     }
     pthread_mutex_unlock(&b->lock);
+    slabs_destroy(p, dead);
 }
 
 // pre: the pool is alive (registry_lock held by the caller, or its owner).
@@ -1103,12 +1150,14 @@ static umf_result_t dp_free_slow(dp_pool_t *p, void *ptr, dp_slab_t *s) {
                 return r;
             }
         }
+        dp_slab_t *dead = NULL;
         pthread_mutex_lock(&b->lock);
-        umf_result_t r = chunk_put(p, b, s, chunk);
+        umf_result_t r = chunk_put(p, b, s, chunk, &dead);
         if (r == UMF_RESULT_SUCCESS) {
             b->n_free++;
         }
         pthread_mutex_unlock(&b->lock);
+        slabs_destroy(p, dead);
         return r == UMF_RESULT_SUCCESS ? r : dp_misuse(p, DP_WHY_FREED, ptr);
     }
     // Not in a slab: a large allocation, or memory we never handed out.
@@ -1347,6 +1396,12 @@ static bool setup_buckets(dp_pool_t *p) {
         return false;
     }
     p->max_chunked = 0;
+    // Adaptive: a thread that finds a bucket locked spins briefly before
+    // it sleeps. Refills and drains hold the lock for a short while, and
+    // a futex sleep and wake-up cost far more than that wait.
+    pthread_mutexattr_t ma;
+    pthread_mutexattr_init(&ma);
+    pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_ADAPTIVE_NP);
     for (size_t i = 0; i < p->nbuckets; i++) {
         dp_bucket_t *b = &p->buckets[i];
         size_t base = p->min_bucket << (i / 2);
@@ -1370,8 +1425,9 @@ static bool setup_buckets(dp_pool_t *p) {
                 b->size > p->slab_min_size ? b->size : p->slab_min_size;
             b->chunks_per_slab = 1;
         }
-        pthread_mutex_init(&b->lock, NULL);
+        pthread_mutex_init(&b->lock, &ma);
     }
+    pthread_mutexattr_destroy(&ma);
     size_t last = p->buckets[p->nbuckets - 1].size;
     p->max_pooled = p->max_poolable < last ? p->max_poolable : last;
     return true;
@@ -1382,6 +1438,15 @@ static bool setup_buckets(dp_pool_t *p) {
 // UINT32_MAX chunks per slab (the bitmaps' counters), the smallest bucket
 // no larger than the largest. Checked before anything is allocated.
 #define DP_MAX_SLAB ((size_t)1 << 47)
+
+UMF_EXPORT umf_result_t umf_private_disjoint_params_set_keep_sparse(
+    umf_disjoint_pool_params_handle_t h, size_t n) {
+    CHECK_ARG(h != NULL, UMF_RESULT_ERROR_INVALID_ARGUMENT, "hParams is NULL");
+    CHECK_ARG(n >= 1, UMF_RESULT_ERROR_INVALID_ARGUMENT,
+              "keep_sparse must be at least 1");
+    h->keep_sparse = n;
+    return UMF_RESULT_SUCCESS;
+}
 
 static umf_result_t params_check(const struct umf_disjoint_pool_params_t *in,
                                  size_t page) {
@@ -1443,6 +1508,7 @@ static umf_result_t dp_initialize(umf_memory_provider_handle_t provider,
         .slab_min_size = DP_DEFAULT_SLAB_MIN_SIZE,
         .max_poolable_size = DP_DEFAULT_MAX_POOLABLE,
         .capacity = DP_DEFAULT_CAPACITY,
+        .keep_sparse = 1,
         .min_bucket_size = UMF_DISJOINT_POOL_MIN_BUCKET_DEFAULT_SIZE,
         .name = (char *)DP_DEFAULT_NAME,
     };
@@ -1464,6 +1530,7 @@ static umf_result_t dp_initialize(umf_memory_provider_handle_t provider,
     p->slab_min_size = in->slab_min_size;
     p->max_poolable = in->max_poolable_size;
     p->capacity = in->capacity;
+    p->keep_sparse = in->keep_sparse;
     p->min_bucket = in->min_bucket_size;
     p->min_shift = (unsigned)__builtin_ctzll(p->min_bucket);
     p->trace = in->trace;

@@ -81,6 +81,7 @@
 #include "log.h"
 #include "os_linux.h"
 #include "pool.h"
+#include "pool_disjoint_internal.h"
 #include "pool_host.h"
 #include "thread.h"
 
@@ -832,6 +833,10 @@ static void *large_of(hp_pool_t *p) {
     }
     if (r == UMF_RESULT_SUCCESS) {
         r = umfDisjointPoolParamsSetChecks(dpp, p->checks);
+    }
+    if (r == UMF_RESULT_SUCCESS) {
+        // Buckets of 512 KiB to 1 MiB (2 to 4 blocks a slab; the header).
+        r = umf_private_disjoint_params_set_keep_sparse(dpp, 2);
     }
     if (r == UMF_RESULT_SUCCESS) {
         r = p->large_ops->initialize(p->provider, dpp, &l);

@@ -1,0 +1,25 @@
+/*
+ * SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
+ *
+ * pool_disjoint_internal.h - settings of the disjoint pool that libumf's
+ * own pools use and the public API does not offer.
+ */
+
+#ifndef UMF_POOL_DISJOINT_INTERNAL_H
+#define UMF_POOL_DISJOINT_INTERNAL_H
+
+#include <stddef.h>
+
+#include <umf/pools/pool_disjoint.h>
+
+// Empty slabs a chunked bucket keeps when its slabs hold at most 4 chunks
+// (n >= 1; the contract's rule, and the default, is 1). Such a slab
+// empties whenever its few blocks are freed, and with one kept the pool
+// maps and unmaps a slab for nearly every other allocation once a thread
+// churns blocks of that size. The host engine's pool for blocks over
+// UMF_HOST_MAX keeps 2. INVALID_ARGUMENT for NULL or n == 0.
+umf_result_t
+umf_private_disjoint_params_set_keep_sparse(umf_disjoint_pool_params_handle_t h,
+                                            size_t n);
+
+#endif /* UMF_POOL_DISJOINT_INTERNAL_H */
