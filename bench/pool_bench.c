@@ -47,6 +47,7 @@
 #include <umf/providers/provider_os_memory.h>
 
 #include "pools/pool_host.h"
+#include "pools/pool_scalable_tbb.h"
 #ifdef HAVE_JEMALLOC_POOL
 #include <jemalloc/jemalloc.h>
 #include <umf/pools/pool_jemalloc.h>
@@ -132,18 +133,11 @@ static void tbb_free_fn(void *ctx, void *ptr) {
     tbb_free(ptr);
 }
 
-// tbbmalloc's pool API (C++ names, dlsym'ed), on regions from mmap.
-typedef struct {
-    void *(*raw_alloc)(intptr_t pool_id, size_t *bytes);
-    int (*raw_free)(intptr_t pool_id, void *raw_ptr, size_t raw_bytes);
-    size_t granularity;
-    int version;
-    unsigned fixed_pool : 1, keep_all_memory : 1, reserved : 30;
-} tbb_policy_t;
-static int (*tbbp_create)(intptr_t, const tbb_policy_t *, void **);
-static void *(*tbbp_malloc)(void *, size_t);
-static bool (*tbbp_free)(void *, void *);
-static void *tbbp_pool;
+// tbbmalloc's pool API (dlsym'ed), on regions from mmap.
+static int (*tbbp_create)(intptr_t, const tbb_policy_t *, tbb_pool_t **);
+static void *(*tbbp_malloc)(tbb_pool_t *, size_t);
+static bool (*tbbp_free)(tbb_pool_t *, void *);
+static tbb_pool_t *tbbp_pool;
 static void *tbbp_raw_alloc(intptr_t id, size_t *bytes) {
     (void)id;
     void *p = mmap(NULL, *bytes, PROT_READ | PROT_WRITE,
@@ -166,21 +160,19 @@ static int tbbp_make(void *tbb) {
     if (!tbb) {
         return 0;
     }
-    tbbp_create = (int (*)(intptr_t, const tbb_policy_t *, void **))dlsym(
-        tbb,
-        "_ZN3rml14pool_create_v1ElPKNS_13MemPoolPolicyEPPNS_10MemoryPoolE");
-    tbbp_malloc = (void *(*)(void *, size_t))dlsym(
-        tbb, "_ZN3rml11pool_mallocEPNS_10MemoryPoolEm");
-    tbbp_free = (bool (*)(void *, void *))dlsym(
-        tbb, "_ZN3rml9pool_freeEPNS_10MemoryPoolEPv");
+    tbbp_create = (int (*)(intptr_t, const tbb_policy_t *, tbb_pool_t **))dlsym(
+        tbb, TBB_SYM_POOL_CREATE_V1);
+    tbbp_malloc =
+        (void *(*)(tbb_pool_t *, size_t))dlsym(tbb, TBB_SYM_POOL_MALLOC);
+    tbbp_free = (bool (*)(tbb_pool_t *, void *))dlsym(tbb, TBB_SYM_POOL_FREE);
     if (!tbbp_create || !tbbp_malloc || !tbbp_free) {
         return 0;
     }
     tbb_policy_t policy = {.raw_alloc = tbbp_raw_alloc,
                            .raw_free = tbbp_raw_free,
                            .granularity = (size_t)2 << 20, // as our pool's
-                           .version = 1};
-    return tbbp_create(1, &policy, &tbbp_pool) == 0 && tbbp_pool;
+                           .version = TBB_POLICY_VERSION};
+    return tbbp_create(1, &policy, &tbbp_pool) == TBB_POOL_OK && tbbp_pool;
 }
 
 static void *pool_alloc(void *ctx, size_t size) {

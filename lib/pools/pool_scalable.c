@@ -46,6 +46,7 @@
 #include "common.h"
 #include "log.h"
 #include "os_linux.h"
+#include "pool_scalable_tbb.h"
 #include "thread.h"
 #include "umf_private.h"
 
@@ -129,23 +130,7 @@ umfScalablePoolParamsSetChecks(umf_scalable_pool_params_handle_t hParams,
     return UMF_RESULT_SUCCESS;
 }
 
-// --- tbbmalloc's memory-pool API, as its C++ header declares it ---
-
-typedef struct tbb_pool_t tbb_pool_t; // rml::MemoryPool, opaque
-
-// rml::MemPoolPolicy. The C++ `size_t &bytes` is passed as a pointer.
-typedef struct tbb_policy_t {
-    void *(*raw_alloc)(intptr_t pool_id, size_t *bytes);
-    int (*raw_free)(intptr_t pool_id, void *raw_ptr, size_t raw_bytes);
-    size_t granularity;
-    int version;
-    unsigned fixed_pool : 1, keep_all_memory : 1, reserved : 30;
-} tbb_policy_t;
-
-enum {
-    TBB_POLICY_VERSION = 1, // MemPoolPolicy::TBBMALLOC_POOL_VERSION
-    TBB_POOL_OK = 0,        // rml::POOL_OK; the other MemPoolError values fail
-};
+// --- tbbmalloc's memory-pool API (pool_scalable_tbb.h) ---
 
 typedef struct tbb_api_t {
     int (*pool_create_v1)(intptr_t pool_id, const tbb_policy_t *policy,
@@ -164,20 +149,17 @@ static const struct {
     const char *mangled; // what dlsym needs (nm -D libtbbmalloc.so.2)
     size_t offset;       // slot in tbb_api_t
 } tbb_symbols[] = {
-    {"rml::pool_create_v1",
-     "_ZN3rml14pool_create_v1ElPKNS_13MemPoolPolicyEPPNS_10MemoryPoolE",
+    {"rml::pool_create_v1", TBB_SYM_POOL_CREATE_V1,
      offsetof(tbb_api_t, pool_create_v1)},
     {"rml::pool_destroy", "_ZN3rml12pool_destroyEPNS_10MemoryPoolE",
      offsetof(tbb_api_t, pool_destroy)},
-    {"rml::pool_malloc", "_ZN3rml11pool_mallocEPNS_10MemoryPoolEm",
-     offsetof(tbb_api_t, pool_malloc)},
+    {"rml::pool_malloc", TBB_SYM_POOL_MALLOC, offsetof(tbb_api_t, pool_malloc)},
     {"rml::pool_realloc", "_ZN3rml12pool_reallocEPNS_10MemoryPoolEPvm",
      offsetof(tbb_api_t, pool_realloc)},
     {"rml::pool_aligned_malloc",
      "_ZN3rml19pool_aligned_mallocEPNS_10MemoryPoolEmm",
      offsetof(tbb_api_t, pool_aligned_malloc)},
-    {"rml::pool_free", "_ZN3rml9pool_freeEPNS_10MemoryPoolEPv",
-     offsetof(tbb_api_t, pool_free)},
+    {"rml::pool_free", TBB_SYM_POOL_FREE, offsetof(tbb_api_t, pool_free)},
     {"rml::pool_msize", "_ZN3rml10pool_msizeEPNS_10MemoryPoolEPv",
      offsetof(tbb_api_t, pool_msize)},
 };
