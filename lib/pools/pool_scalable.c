@@ -222,6 +222,7 @@ typedef struct sp_tls_t {
     umf_result_t free_failed;    // the provider refused a raw free in this call
     ut_thread_t *gate;           // from ut_gate_enter, for ut_gate_leave
     uint64_t armed;              // serial of the pool last armed
+    ut_thread_t *ut;             // this thread's record (one TLS lookup)
 } sp_tls_t;
 
 static _Thread_local sp_tls_t tls_sp;
@@ -255,7 +256,11 @@ static UMF_NOINLINE UMF_COLD void sp_guard(sp_tls_t *t,
 
 // sp: the pool called (NULL: none to arm, at creation and destruction).
 static inline void gate_enter(sp_tls_t *t, const scalable_pool_t *sp) {
-    t->gate = ut_gate_enter(sp_gate, ut_self());
+    ut_thread_t *u = t->ut;
+    if (unlikely(!u)) {
+        u = t->ut = ut_self(); // lives as long as the thread
+    }
+    t->gate = ut_gate_enter(sp_gate, u);
     if (sp && unlikely(t->armed != sp->serial)) {
         sp_guard(t, sp);
     }
