@@ -12,7 +12,9 @@
  */
 
 #include <dlfcn.h>
+#include <limits.h>
 #include <pthread.h>
+#include <string.h>
 
 #include <umf.h>
 #include <umf/pools/pool_scalable.h>
@@ -842,6 +844,53 @@ END_TEST
 
 // Two pools, two providers: every block lies in a chunk of its own pool's
 // provider, also after frees that fill tbbmalloc's caches.
+// When pthread keys run out: with two left (the exit guard's first key
+// and tbbmalloc's) the pool works without its guard, the guard's last
+// key having failed; with fewer, tbbmalloc cannot make its key and the
+// pool is refused. Either way no key is lost.
+START_TEST(test_pool_scalable_keys_run_out) {
+    test_prov_t *t;
+    umf_memory_provider_handle_t prov = rec_provider(0, &t);
+    // tbbmalloc's one-time set-up (its own keys) first.
+    umfPoolDestroy(scalable_pool(prov, 0, false));
+    static pthread_key_t keys[PTHREAD_KEYS_MAX];
+    size_t n = 0;
+    while (n < PTHREAD_KEYS_MAX && pthread_key_create(&keys[n], NULL) == 0) {
+        n++;
+    }
+    ck_assert_uint_gt(n, 3);
+    for (size_t left = 0; left <= 3; left++) {
+        for (size_t i = 0; i < left; i++) {
+            ck_assert_int_eq(pthread_key_delete(keys[--n]), 0);
+        }
+        umf_memory_pool_handle_t pool = NULL;
+        umf_result_t r =
+            umfPoolCreate(umfScalablePoolOps(), prov, NULL, 0, &pool);
+        if (left < 2) {
+            ck_assert_int_ne(r, UMF_RESULT_SUCCESS);
+            ck_assert_ptr_null(pool);
+        } else {
+            ck_assert_int_eq(r, UMF_RESULT_SUCCESS);
+            char *p = umfPoolMalloc(pool, 100);
+            ck_assert_ptr_nonnull(p);
+            memset(p, 0x5a, 100);
+            ck_assert_int_eq(umfPoolFree(pool, p), UMF_RESULT_SUCCESS);
+            umfPoolDestroy(pool);
+        }
+        // Exactly `left` keys can be made again.
+        for (size_t i = 0; i < left; i++) {
+            ck_assert_int_eq(pthread_key_create(&keys[n++], NULL), 0);
+        }
+        pthread_key_t extra;
+        ck_assert_int_ne(pthread_key_create(&extra, NULL), 0);
+    }
+    while (n) {
+        ck_assert_int_eq(pthread_key_delete(keys[--n]), 0);
+    }
+    umfMemoryProviderDestroy(prov);
+}
+END_TEST
+
 START_TEST(test_pool_scalable_two_pools_never_mix) {
     test_prov_t *ta, *tb;
     umf_memory_provider_handle_t pa = rec_provider(0, &ta);
@@ -925,6 +974,7 @@ static Suite *pool_scalable_suite(void) {
     tcase_add_test(tc, test_pool_scalable_calloc_large_os);
     tcase_add_test(tc, test_pool_scalable_realloc);
     tcase_add_test(tc, test_pool_scalable_aligned_malloc);
+    tcase_add_test(tc, test_pool_scalable_keys_run_out);
     tcase_add_test(tc, test_pool_scalable_usable_size);
     tcase_add_test(tc, test_pool_scalable_pool_by_ptr_interior);
     tcase_add_loop_test(tc, test_pool_scalable_destroy_returns_all, 0, 2);

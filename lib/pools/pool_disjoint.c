@@ -615,11 +615,12 @@ static void slabs_destroy(dp_pool_t *p, dp_slab_t *dead) {
     }
 }
 
-// Gives a slab back to the provider. pre: b->lock held, s on no list.
+// Gives a slab back to the provider now (pool destruction). pre: b->lock
+// held, s on no list.
 static void slab_release(dp_pool_t *p, dp_bucket_t *b, dp_slab_t *s) {
-    b->n_slabs_freed++;
-    b->n_slabs--;
-    slab_destroy(p, s);
+    dp_slab_t *dead = NULL;
+    slab_unlink(b, s, &dead);
+    slabs_destroy(p, dead);
 }
 
 // A slab with a free chunk (chunked) or a free whole slab, reusing kept
