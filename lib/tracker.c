@@ -864,6 +864,12 @@ size_t tracker_count(const tracker_t *t) {
     return n;
 }
 
+bool tracker_nested_any(const tracker_t *t) {
+    const tracker_t *in =
+        atomic_load_explicit(&((tracker_t *)t)->inner, memory_order_acquire);
+    return in && tracker_count(in) != 0;
+}
+
 // --- Life cycle ---
 
 static tracker_t *layer_create(unsigned depth) {

@@ -75,6 +75,12 @@ size_t tracker_drop_owner(tracker_t *t, void *owner);
 const _Atomic uint64_t *tracker_epoch(const tracker_t *t);
 // Number of registered ranges.
 size_t tracker_count(const tracker_t *t);
+// Whether any range lies nested inside another owner's range (a pool whose
+// provider took its memory from another pool). Takes no lock. A range is
+// counted before its registration returns, so a pointer into it that a
+// thread obtained afterwards (through the pool that registered it) finds
+// this true.
+bool tracker_nested_any(const tracker_t *t);
 
 // pthread_atfork hooks (fork.c).
 void tracker_fork_prepare(tracker_t *t);

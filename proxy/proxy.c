@@ -716,12 +716,32 @@ static PX_NOINLINE bool px_sys_unmapped(void *ptr, bool report) {
     return gone;
 }
 
+// A block over UMF_HOST_MAX of a host heap, which its large-block pool
+// finds in its page map: freed there, with no tracker walk. False when no
+// host heap's large-block pool holds it, or when pools nest anywhere (the
+// tracker must name the innermost owner).
+static PX_NOINLINE bool px_host_free_large(void *ptr) {
+    for (size_t i = 0; i < px.nheaps; i++) {
+        if (px.heaps[i].hp) {
+            px_enter();
+            bool done = umf_private_host_free_large(px.heaps[i].hp, ptr);
+            px_leave();
+            if (done) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
 static void px_free_slow(void *ptr) {
     if (!ptr || px_boot_owns(ptr)) {
         return;
     }
-    // A block of the host engine: its segment table says so in one load.
-    if (px.host_any && px_likely(!px.stats) && umf_private_host_free(ptr)) {
+    // A block of the host engine: its segment table says so in one load;
+    // a larger one, its large-block pool's page map.
+    if (px.host_any && px_likely(!px.stats) &&
+        (umf_private_host_free(ptr) || px_host_free_large(ptr))) {
         return;
     }
     umf_memory_pool_handle_t pool = px_owner(ptr);
@@ -775,6 +795,14 @@ PX_EXPORT size_t malloc_usable_size(void *ptr) {
         size_t n = umf_private_host_usable(ptr, &ours);
         if (ours) {
             return n;
+        }
+        for (size_t i = 0; i < px.nheaps; i++) {
+            if (px.heaps[i].hp) {
+                n = umf_private_host_usable_large(px.heaps[i].hp, ptr, &ours);
+                if (ours) {
+                    return n;
+                }
+            }
         }
     }
     umf_memory_pool_handle_t pool = px_owner(ptr);

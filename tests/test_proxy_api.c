@@ -812,11 +812,8 @@ static umf_result_t bpl_err(void *priv) {
     return UMF_RESULT_SUCCESS;
 }
 
-START_TEST(test_proxy_user_pool_without_usable_size) {
-    umf_memory_provider_ops_t ops = test_provider_ops();
-    umf_memory_provider_handle_t prov;
-    ck_assert_int_eq(umfMemoryProviderCreate(&ops, NULL, &prov), 0);
-    umf_memory_pool_ops_t pops = {
+static umf_memory_pool_ops_t bump_pool_ops(void) {
+    return (umf_memory_pool_ops_t){
         .version = UMF_VERSION_CURRENT,
         .initialize = bpl_init,
         .finalize = bpl_fini,
@@ -824,6 +821,13 @@ START_TEST(test_proxy_user_pool_without_usable_size) {
         .free = bpl_free,
         .get_last_allocation_error = bpl_err,
     };
+}
+
+START_TEST(test_proxy_user_pool_without_usable_size) {
+    umf_memory_provider_ops_t ops = test_provider_ops();
+    umf_memory_provider_handle_t prov;
+    ck_assert_int_eq(umfMemoryProviderCreate(&ops, NULL, &prov), 0);
+    umf_memory_pool_ops_t pops = bump_pool_ops();
     umf_memory_pool_handle_t q;
     ck_assert_int_eq(umfPoolCreate(&pops, prov, NULL, 0, &q), 0);
     unsigned char *a = umfPoolMalloc(q, 100);
@@ -846,6 +850,52 @@ START_TEST(test_proxy_user_pool_without_usable_size) {
     unsigned char *t = realloc(n, 50);
     ck_assert_ptr_nonnull(t);
     ck_assert_uint_eq(t[49], 'n');
+    umfPoolDestroy(q);
+    umfMemoryProviderDestroy(prov);
+}
+END_TEST
+
+// The same pool on memory the proxy hands out: its provider mallocs its
+// 1 MiB chunk (under pool=host, a block of the large-block pool inside the
+// host engine), and its first block starts where that chunk starts. free
+// and malloc_usable_size of it are the program's pool's (the tracker's
+// innermost owner), never the proxy's: the proxy's block stays live and
+// is not handed out again. (The host engine frees its large blocks without
+// asking the tracker only while no pool nests in another.)
+START_TEST(test_proxy_user_pool_at_block_start) {
+    umf_memory_provider_handle_t prov = malloc_provider();
+    umf_memory_pool_ops_t pops = bump_pool_ops();
+    umf_memory_pool_handle_t q;
+    ck_assert_int_eq(umfPoolCreate(&pops, prov, NULL, 0, &q), 0);
+    unsigned char *a = umfPoolMalloc(q, 100);
+    ck_assert_ptr_nonnull(a);
+    uintptr_t lo = (uintptr_t)a, hi = lo + BUMP_CHUNK;
+    memset(a, 'a', BUMP_CHUNK);
+    ck_assert_ptr_eq(umfPoolByPtr(a), q);
+    ck_assert_uint_eq(malloc_usable_size(a), 0); // q cannot tell
+    // q's free: nothing happens to the proxy's block (`a` stays usable:
+    // q's free does nothing; the compiler is not told it is `a`).
+    free((void *)opaque(lo));
+    ck_assert_ptr_eq(umfPoolByPtr(a), q);
+    ck_assert_uint_eq(malloc_usable_size(a), 0);
+    // Blocks of the chunk's size and around it never land on it.
+    enum { N = 24 };
+    void *m[N];
+    for (int i = 0; i < N; i++) {
+        size_t n = BUMP_CHUNK - 4096 * (size_t)(i % 3);
+        m[i] = malloc(n);
+        ck_assert_ptr_nonnull(m[i]);
+        uintptr_t at = (uintptr_t)m[i];
+        ck_assert_msg(at + n <= lo || at >= hi,
+                      "malloc(%zu) = %p overlaps the program's pool's chunk "
+                      "at %p",
+                      n, m[i], (void *)lo);
+        memset(m[i], 'm', n);
+    }
+    ck_assert(all_bytes(a, 'a', BUMP_CHUNK));
+    for (int i = 0; i < N; i++) {
+        free(m[i]);
+    }
     umfPoolDestroy(q);
     umfMemoryProviderDestroy(prov);
 }
@@ -878,6 +928,7 @@ static Suite *proxy_suite(void) {
     tc = tcase_create("nested_pools");
     tcase_add_loop_test(tc, test_proxy_nested_pool_owner_cache, 0, 6);
     tcase_add_test(tc, test_proxy_user_pool_without_usable_size);
+    tcase_add_test(tc, test_proxy_user_pool_at_block_start);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -8,6 +8,7 @@
 #ifndef UMF_POOL_DISJOINT_INTERNAL_H
 #define UMF_POOL_DISJOINT_INTERNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <umf/pools/pool_disjoint.h>
@@ -21,5 +22,12 @@
 umf_result_t
 umf_private_disjoint_params_set_keep_sparse(umf_disjoint_pool_params_handle_t h,
                                             size_t n);
+
+// Whether ptr lies in one of the slabs of the disjoint pool `priv` (the
+// pool's private data, as its ops get it): then its free and usable size
+// are that pool's to answer, misuse included. Takes no lock: one walk of
+// the pool's page map. False for blocks above MaxPoolableSize (those the
+// pool keeps in its large-allocation table) and for anything else.
+bool umf_private_disjoint_owns(void *priv, const void *ptr);
 
 #endif /* UMF_POOL_DISJOINT_INTERNAL_H */

@@ -169,6 +169,15 @@ bool umf_private_host_free(void *ptr);
 // where no other pool's range nests (*ours true; 0 for anything but a live
 // block's start), else *ours false.
 size_t umf_private_host_usable(void *ptr, bool *ours);
+// The same for blocks over UMF_HOST_MAX of host pool hp (its private data):
+// when ptr lies in a slab of hp's large-block pool and no pool's range
+// nests in another's anywhere (see tracker_nested_any), frees it (true),
+// or gives its usable size (*ours true; 0 for anything but a live block's
+// start). Otherwise false: ask the tracker. The proxy's free of a large
+// block then costs one walk of that pool's page map, not a tracker walk
+// and then the page map.
+bool umf_private_host_free_large(void *hp, void *ptr);
+size_t umf_private_host_usable_large(void *hp, void *ptr, bool *ours);
 
 // --- Inline helpers, shared by the engine and the proxy ---
 
