@@ -21,6 +21,9 @@
  *               checking the contents survive each move.
  *   small       T threads (default 1) doing malloc/free of 8-256 B through
  *               a ring of 256 live blocks.
+ *   large       T threads (default 1) each churning a ring of 16 buffers
+ *               of 64 KiB-1 MiB (not in proxy_bench.sh's default list:
+ *               run it with -w 'large large:2').
  *   grow        one buffer per round grown 3 MiB -> 11 MiB in 128 realloc
  *               steps of 64 KiB (20 rounds shared by T threads).
  *   bigcalloc   calloc of 256 MiB blocks touched on one page in 1024
@@ -608,46 +611,61 @@ static uint64_t work_realloc(void) {
     return threads_run(g_threads, realloc_thread);
 }
 
-// --- small ---
+// --- small and large ---
 
-#define SM_RING 256
+// Each thread frees the oldest block of a ring of `ring` and allocates one
+// of lo-hi bytes, writing its first and last byte (checked before the free).
+typedef struct churn_t {
+    const char *name;
+    unsigned ring; // at most CH_RING_MAX
+    uint32_t lo, hi;
+    uint64_t ops;
+} churn_t;
 
-static uint64_t sm_ops;
+#define CH_RING_MAX 256
 
-static void *small_thread(void *arg) {
+static churn_t ch;
+
+static void *churn_thread(void *arg) {
     worker_t *w = arg;
-    rng_t r = rng_for("small", w->id);
-    uint64_t n = share(sm_ops, w->id);
-    unsigned char *ring[SM_RING] = {0};
-    uint32_t size[SM_RING] = {0};
+    rng_t r = rng_for(ch.name, w->id);
+    uint64_t n = share(ch.ops, w->id);
+    unsigned char *ring[CH_RING_MAX] = {0};
+    uint32_t size[CH_RING_MAX] = {0};
 
     for (uint64_t i = 0; i < n; i++) {
-        unsigned k = i % SM_RING;
+        unsigned k = i % ch.ring;
         if (ring[k]) {
             unsigned char *p = ring[k];
             if (p[0] != (unsigned char)size[k] ||
                 p[size[k] - 1] != (unsigned char)(size[k] >> 1)) {
-                die("small block clobbered");
+                die("churned block clobbered");
             }
             w->sum += size[k] * (uint64_t)(i + 1);
             free(p);
         }
-        uint32_t s = rng_range(&r, 8, 256);
+        uint32_t s = rng_range(&r, ch.lo, ch.hi);
         unsigned char *p = xmalloc(s);
         p[s - 1] = (unsigned char)(s >> 1);
         p[0] = (unsigned char)s;
         ring[k] = p;
         size[k] = s;
     }
-    for (unsigned k = 0; k < SM_RING; k++) {
+    for (unsigned k = 0; k < ch.ring; k++) {
         free(ring[k]);
     }
     return NULL;
 }
 
 static uint64_t work_small(void) {
-    sm_ops = scaled(3.0e7);
-    return threads_run(g_threads, small_thread);
+    ch = (churn_t){"small", 256, 8, 256, scaled(3.0e7)};
+    return threads_run(g_threads, churn_thread);
+}
+
+// Per-thread churn of buffers of 64 KiB-1 MiB (I/O buffers, images).
+static uint64_t work_large(void) {
+    ch = (churn_t){"large", 16, (64 << 10) + 1, 1 << 20, scaled(4.0e5)};
+    return threads_run(g_threads, churn_thread);
 }
 
 // --- grow ---
@@ -738,6 +756,7 @@ static const struct {
     {"workingset", 1, MAX_THREADS, work_workingset},
     {"realloc", 1, MAX_THREADS, work_realloc},
     {"small", 1, MAX_THREADS, work_small},
+    {"large", 1, MAX_THREADS, work_large},
     {"grow", 1, MAX_THREADS, work_grow},
     {"bigcalloc", 1, MAX_THREADS, work_bigcalloc},
 };
@@ -745,7 +764,7 @@ static const struct {
 static _Noreturn void usage(void) {
     fprintf(stderr, "usage: proxy_work WORKLOAD [THREADS [SCALE]]\n"
                     "  WORKLOAD: exchange prodcons workingset realloc "
-                    "small grow bigcalloc\n"
+                    "small large grow bigcalloc\n"
                     "  THREADS: 0 for the workload's default; SCALE > 0 "
                     "(default 1) multiplies the work\n");
     exit(2);

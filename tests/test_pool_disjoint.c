@@ -197,47 +197,77 @@ START_TEST(test_pool_disjoint_chunked_slabs) {
 }
 END_TEST
 
-// Empty slabs kept by a bucket of at most 4 chunks a slab: one (the
-// contract's rule) by default, the internal setting's count otherwise.
-static size_t sparse_kept(size_t keep) {
+// Empty slabs kept by a bucket of `size` blocks (1000 B: 4 chunks in each
+// 4 KiB slab; 500 B: 8) after three slabs' worth are freed: one (the
+// contract's rule) by default, else what the internal settings say
+// (sparse: keep_sparse, else keep_empty), within `limit` bytes (0: none).
+static size_t slabs_kept(size_t size, size_t sparse, size_t empty,
+                         size_t limit) {
     umf_memory_provider_handle_t prov = counting_provider(NULL);
     test_prov_t *t = test_prov_last;
     umf_disjoint_pool_params_handle_t p = typical_params();
-    ck_assert_int_eq(umfDisjointPoolParamsSetMinBucketSize(p, 1024), 0);
+    ck_assert_int_eq(umfDisjointPoolParamsSetMinBucketSize(p, 512), 0);
     // Exact statistics: no thread cache between the pool and the slabs.
     ck_assert_int_eq(umfDisjointPoolParamsSetTrace(p, 2), 0);
-    if (keep) {
-        ck_assert_int_eq(umf_private_disjoint_params_set_keep_sparse(p, keep),
+    if (sparse) {
+        ck_assert_int_eq(umf_private_disjoint_params_set_keep_sparse(p, sparse),
                          UMF_RESULT_SUCCESS);
+    }
+    if (empty) {
+        ck_assert_int_eq(umf_private_disjoint_params_set_keep_empty(p, empty),
+                         UMF_RESULT_SUCCESS);
+    }
+    umf_disjoint_pool_shared_limits_handle_t lim =
+        limit ? umfDisjointPoolSharedLimitsCreate(limit) : NULL;
+    if (limit) {
+        ck_assert_ptr_nonnull(lim);
+        ck_assert_int_eq(umfDisjointPoolParamsSetSharedLimits(p, lim), 0);
     }
     umf_memory_pool_handle_t pool = make_pool(prov, p, 0);
     umfDisjointPoolParamsDestroy(p);
-    void *ptr[12]; // 1000 B: bucket 1024, 4 chunks in each 4 KiB slab
-    for (int i = 0; i < 12; i++) {
-        ptr[i] = umfPoolMalloc(pool, 1000);
+    size_t per_slab = 4096 / (size == 1000 ? 1024 : 512), n = 3 * per_slab;
+    void *ptr[24];
+    for (size_t i = 0; i < n; i++) {
+        ptr[i] = umfPoolMalloc(pool, size);
         ck_assert_ptr_nonnull(ptr[i]);
     }
     ck_assert_uint_eq(t->allocated, 3 * 4096);
-    for (int i = 0; i < 12; i++) {
+    for (size_t i = 0; i < n; i++) {
         ck_assert_int_eq(umfPoolFree(pool, ptr[i]), UMF_RESULT_SUCCESS);
     }
     size_t kept = t->allocated / 4096;
     umfPoolDestroy(pool);
     ck_assert_uint_eq(t->allocated, 0);
     umfMemoryProviderDestroy(prov);
+    if (lim) {
+        umfDisjointPoolSharedLimitsDestroy(lim);
+    }
     return kept;
 }
 
-START_TEST(test_pool_disjoint_keep_sparse) {
-    ck_assert_uint_eq(sparse_kept(0), 1);
-    ck_assert_uint_eq(sparse_kept(2), 2);
-    ck_assert_uint_eq(sparse_kept(5), 3); // no more than it had
-    ck_assert_int_eq(umf_private_disjoint_params_set_keep_sparse(NULL, 2),
-                     UMF_RESULT_ERROR_INVALID_ARGUMENT);
-    umf_disjoint_pool_params_handle_t p = typical_params();
-    ck_assert_int_eq(umf_private_disjoint_params_set_keep_sparse(p, 0),
-                     UMF_RESULT_ERROR_INVALID_ARGUMENT);
-    umfDisjointPoolParamsDestroy(p);
+// Empty slabs kept: keep_sparse (buckets of at most 4 chunks a slab).
+START_TEST(test_pool_disjoint_keep_empty_slabs) {
+    ck_assert_uint_eq(slabs_kept(1000, 0, 0, 0), 1);
+    ck_assert_uint_eq(slabs_kept(1000, 2, 0, 0), 2);
+    ck_assert_uint_eq(slabs_kept(1000, 5, 0, 0), 3); // no more than it had
+    ck_assert_uint_eq(slabs_kept(500, 2, 0, 0), 1);  // 8 chunks: not sparse
+    // keep_empty: every chunked bucket; the larger of it and keep_sparse
+    // for sparse ones; never past the pool's limit on cached bytes.
+    ck_assert_uint_eq(slabs_kept(500, 0, 2, 0), 2);
+    ck_assert_uint_eq(slabs_kept(500, 0, 8, 0), 3); // no more than it had
+    ck_assert_uint_eq(slabs_kept(1000, 3, 2, 0), 3);
+    ck_assert_uint_eq(slabs_kept(1000, 1, 2, 0), 2);
+    ck_assert_uint_eq(slabs_kept(500, 0, 8, 2 * 4096), 2); // the limit
+    umf_result_t (*set[])(umf_disjoint_pool_params_handle_t, size_t) = {
+        umf_private_disjoint_params_set_keep_sparse,
+        umf_private_disjoint_params_set_keep_empty,
+    };
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_eq(set[i](NULL, 2), UMF_RESULT_ERROR_INVALID_ARGUMENT);
+        umf_disjoint_pool_params_handle_t p = typical_params();
+        ck_assert_int_eq(set[i](p, 0), UMF_RESULT_ERROR_INVALID_ARGUMENT);
+        umfDisjointPoolParamsDestroy(p);
+    }
 }
 END_TEST
 
@@ -891,7 +921,7 @@ static Suite *pool_disjoint_suite(void) {
     tc = tcase_create("algorithm");
     tcase_add_test(tc, test_pool_disjoint_chunked_slabs);
     tcase_add_test(tc, test_pool_disjoint_whole_slabs_and_capacity);
-    tcase_add_test(tc, test_pool_disjoint_keep_sparse);
+    tcase_add_test(tc, test_pool_disjoint_keep_empty_slabs);
     tcase_add_test(tc, test_pool_disjoint_shared_limits);
     tcase_add_test(tc, test_pool_disjoint_zero_size_and_unsupported);
     tcase_add_test(tc, test_pool_disjoint_provider_errors_propagate);

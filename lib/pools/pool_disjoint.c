@@ -20,7 +20,7 @@
  *   - an empty chunked slab is kept if its bucket has no other empty slab,
  *     a free whole slab if the bucket keeps fewer than Capacity; either only
  *     while the (shared or private) limit on cached bytes allows. (Internal
- *     pools may keep more empty slabs of at most 4 chunks: keep_sparse.)
+ *     pools may keep more empty slabs: keep_sparse, keep_empty.)
  *
  * Finding a pointer's slab: a per-pool radix map from page number to slab,
  * written when a slab is taken from or given back to the provider, read
@@ -109,6 +109,7 @@ struct umf_disjoint_pool_params_t {
     size_t capacity;
     size_t min_bucket_size;
     size_t keep_sparse; // internal: see pool_disjoint_internal.h
+    size_t keep_empty;  // internal: see pool_disjoint_internal.h
     int trace;
     umf_disjoint_pool_shared_limits_handle_t limits;
     char *name;
@@ -147,6 +148,7 @@ umfDisjointPoolParamsCreate(umf_disjoint_pool_params_handle_t *hParams) {
     p->capacity = DP_DEFAULT_CAPACITY;
     p->min_bucket_size = UMF_DISJOINT_POOL_MIN_BUCKET_DEFAULT_SIZE;
     p->keep_sparse = 1; // the contract's rule
+    p->keep_empty = 1;
     p->name = name;
     *hParams = p;
     return UMF_RESULT_SUCCESS;
@@ -289,6 +291,7 @@ typedef struct dp_pool_t {
     unsigned page_shift;
     size_t slab_min_size, max_poolable, capacity, min_bucket;
     size_t keep_sparse; // empty slabs kept by buckets of <= 4 chunks a slab
+    size_t keep_empty;  // ... by every chunked bucket
     size_t max_pooled;  // largest size served from buckets
     size_t max_chunked; // largest size served from chunked buckets (0: none)
     int trace;
@@ -716,6 +719,9 @@ static void slab_now_free(dp_pool_t *p, dp_bucket_t *b, dp_slab_t *s,
     size_t keep = !b->chunked               ? p->capacity
                   : b->chunks_per_slab <= 4 ? p->keep_sparse
                                             : 1;
+    if (b->chunked && keep < p->keep_empty) {
+        keep = p->keep_empty;
+    }
     if (b->nempty < keep && limit_take(p, s->size)) {
         list_push(&b->empty, s, DP_LIST_EMPTY);
         b->nempty++;
@@ -1456,13 +1462,23 @@ static bool setup_buckets(dp_pool_t *p) {
 // no larger than the largest. Checked before anything is allocated.
 #define DP_MAX_SLAB ((size_t)1 << 47)
 
-UMF_EXPORT umf_result_t umf_private_disjoint_params_set_keep_sparse(
-    umf_disjoint_pool_params_handle_t h, size_t n) {
+static umf_result_t params_set_keep(umf_disjoint_pool_params_handle_t h,
+                                    size_t n, size_t *field, const char *what) {
     CHECK_ARG(h != NULL, UMF_RESULT_ERROR_INVALID_ARGUMENT, "hParams is NULL");
     CHECK_ARG(n >= 1, UMF_RESULT_ERROR_INVALID_ARGUMENT,
-              "keep_sparse must be at least 1");
-    h->keep_sparse = n;
+              "%s must be at least 1", what);
+    *field = n;
     return UMF_RESULT_SUCCESS;
+}
+
+UMF_EXPORT umf_result_t umf_private_disjoint_params_set_keep_sparse(
+    umf_disjoint_pool_params_handle_t h, size_t n) {
+    return params_set_keep(h, n, h ? &h->keep_sparse : NULL, "keep_sparse");
+}
+
+UMF_EXPORT umf_result_t umf_private_disjoint_params_set_keep_empty(
+    umf_disjoint_pool_params_handle_t h, size_t n) {
+    return params_set_keep(h, n, h ? &h->keep_empty : NULL, "keep_empty");
 }
 
 static umf_result_t params_check(const struct umf_disjoint_pool_params_t *in,
@@ -1526,6 +1542,7 @@ static umf_result_t dp_initialize(umf_memory_provider_handle_t provider,
         .max_poolable_size = DP_DEFAULT_MAX_POOLABLE,
         .capacity = DP_DEFAULT_CAPACITY,
         .keep_sparse = 1,
+        .keep_empty = 1,
         .min_bucket_size = UMF_DISJOINT_POOL_MIN_BUCKET_DEFAULT_SIZE,
         .name = (char *)DP_DEFAULT_NAME,
     };
@@ -1548,6 +1565,7 @@ static umf_result_t dp_initialize(umf_memory_provider_handle_t provider,
     p->max_poolable = in->max_poolable_size;
     p->capacity = in->capacity;
     p->keep_sparse = in->keep_sparse;
+    p->keep_empty = in->keep_empty;
     p->min_bucket = in->min_bucket_size;
     p->min_shift = (unsigned)__builtin_ctzll(p->min_bucket);
     p->trace = in->trace;

@@ -23,6 +23,17 @@ umf_result_t
 umf_private_disjoint_params_set_keep_sparse(umf_disjoint_pool_params_handle_t h,
                                             size_t n);
 
+// Empty slabs every chunked bucket keeps (n >= 1; default 1; a bucket of
+// at most 4 chunks a slab keeps the larger of this and keep_sparse), while
+// the pool's limit on cached bytes allows (umfDisjointPoolParamsSet-
+// SharedLimits). The host engine's pool for blocks over UMF_HOST_MAX keeps
+// 8 within 32 MiB: with fewer, a thread churning buffers of 128 KiB-1 MiB
+// had every slab that emptied unmapped, and the next one faulted its pages
+// in again. INVALID_ARGUMENT for NULL or n == 0.
+umf_result_t
+umf_private_disjoint_params_set_keep_empty(umf_disjoint_pool_params_handle_t h,
+                                           size_t n);
+
 // Whether ptr lies in one of the slabs of the disjoint pool `priv` (the
 // pool's private data, as its ops get it): then its free and usable size
 // are that pool's to answer, misuse included. Takes no lock: one walk of
