@@ -271,6 +271,51 @@ START_TEST(test_pool_disjoint_keep_empty_slabs) {
 }
 END_TEST
 
+// Decay (internal): kept empty slabs go back once they have been empty for
+// the decay time, when a slow path next looks; the contract's pool (decay
+// 0) keeps them.
+static size_t slabs_after_decay(size_t decay_ms) {
+    umf_memory_provider_handle_t prov = counting_provider(NULL);
+    test_prov_t *t = test_prov_last;
+    umf_disjoint_pool_params_handle_t p = typical_params();
+    ck_assert_int_eq(umfDisjointPoolParamsSetMinBucketSize(p, 512), 0);
+    // No thread cache: every call takes the locked (slow) path.
+    ck_assert_int_eq(umfDisjointPoolParamsSetTrace(p, 2), 0);
+    ck_assert_int_eq(umf_private_disjoint_params_set_keep_empty(p, 8), 0);
+    ck_assert_int_eq(umf_private_disjoint_params_set_decay(p, decay_ms), 0);
+    umf_memory_pool_handle_t pool = make_pool(prov, p, 0);
+    umfDisjointPoolParamsDestroy(p);
+    void *ptr[24]; // 500 B: bucket 512, 8 chunks in each 4 KiB slab
+    for (int i = 0; i < 24; i++) {
+        ptr[i] = umfPoolMalloc(pool, 500);
+        ck_assert_ptr_nonnull(ptr[i]);
+    }
+    for (int i = 0; i < 24; i++) {
+        ck_assert_int_eq(umfPoolFree(pool, ptr[i]), UMF_RESULT_SUCCESS);
+    }
+    ck_assert_uint_eq(t->allocated, 3 * 4096); // all three kept
+    struct timespec pause = {0, 150 * 1000 * 1000};
+    while (nanosleep(&pause, &pause) != 0) {
+    }
+    // One slab is taken again, then the others are looked at.
+    void *q = umfPoolMalloc(pool, 500);
+    ck_assert_ptr_nonnull(q);
+    size_t kept = t->allocated / 4096;
+    ck_assert_int_eq(umfPoolFree(pool, q), UMF_RESULT_SUCCESS);
+    umfPoolDestroy(pool);
+    ck_assert_uint_eq(t->allocated, 0);
+    umfMemoryProviderDestroy(prov);
+    return kept;
+}
+
+START_TEST(test_pool_disjoint_decay) {
+    ck_assert_uint_eq(slabs_after_decay(0), 3);
+    ck_assert_uint_eq(slabs_after_decay(50), 1);
+    ck_assert_int_eq(umf_private_disjoint_params_set_decay(NULL, 50),
+                     UMF_RESULT_ERROR_INVALID_ARGUMENT);
+}
+END_TEST
+
 START_TEST(test_pool_disjoint_whole_slabs_and_capacity) {
     umf_memory_provider_handle_t prov = counting_provider(NULL);
     test_prov_t *t = test_prov_last;
@@ -922,6 +967,7 @@ static Suite *pool_disjoint_suite(void) {
     tcase_add_test(tc, test_pool_disjoint_chunked_slabs);
     tcase_add_test(tc, test_pool_disjoint_whole_slabs_and_capacity);
     tcase_add_test(tc, test_pool_disjoint_keep_empty_slabs);
+    tcase_add_test(tc, test_pool_disjoint_decay);
     tcase_add_test(tc, test_pool_disjoint_shared_limits);
     tcase_add_test(tc, test_pool_disjoint_zero_size_and_unsupported);
     tcase_add_test(tc, test_pool_disjoint_provider_errors_propagate);

@@ -65,6 +65,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <umf/memory_pool_ops.h>
 #include <umf/pools/pool_disjoint.h>
@@ -110,6 +111,7 @@ struct umf_disjoint_pool_params_t {
     size_t min_bucket_size;
     size_t keep_sparse; // internal: see pool_disjoint_internal.h
     size_t keep_empty;  // internal: see pool_disjoint_internal.h
+    size_t decay_ms;    // internal: see pool_disjoint_internal.h
     int trace;
     umf_disjoint_pool_shared_limits_handle_t limits;
     char *name;
@@ -260,6 +262,7 @@ typedef struct dp_slab_t {
     unsigned char list;     // DP_LIST_*
     uint32_t nchunks, nfree;
     uint32_t hint;     // bitmap word to search first
+    uint64_t empty_at; // ms, while on the bucket's empty list (decay on)
     uint64_t bitmap[]; // chunked slabs: 1 = free chunk; then `used`
 } dp_slab_t;
 
@@ -292,6 +295,7 @@ typedef struct dp_pool_t {
     size_t slab_min_size, max_poolable, capacity, min_bucket;
     size_t keep_sparse; // empty slabs kept by buckets of <= 4 chunks a slab
     size_t keep_empty;  // ... by every chunked bucket
+    uint64_t decay_ms;  // kept empty slabs go back after this; 0: never
     size_t max_pooled;  // largest size served from buckets
     size_t max_chunked; // largest size served from chunked buckets (0: none)
     int trace;
@@ -321,6 +325,8 @@ typedef struct dp_pool_t {
     addr_map_t large_raw;
     size_t large_bytes, n_large;
     addr_map_t aligned; // aligned pointer inside a chunk -> the chunk
+
+    _Atomic uint64_t next_sweep; // ms: when decay_sweep looks again
 
     int slot;                              // TLS slot, or -1
     uint64_t gen;                          // slot generation this pool owns
@@ -366,6 +372,12 @@ static bool limit_take(dp_pool_t *p, size_t bytes) {
 
 static void limit_give(dp_pool_t *p, size_t bytes) {
     atomic_fetch_sub_explicit(&p->limits->cached, bytes, memory_order_relaxed);
+}
+
+static uint64_t dp_now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 // --- Page -> slab map ------------------------------------------------------------
@@ -725,9 +737,52 @@ static void slab_now_free(dp_pool_t *p, dp_bucket_t *b, dp_slab_t *s,
     if (b->nempty < keep && limit_take(p, s->size)) {
         list_push(&b->empty, s, DP_LIST_EMPTY);
         b->nempty++;
+        if (p->decay_ms) {
+            s->empty_at = dp_now_ms();
+        }
         return;
     }
     slab_unlink(b, s, dead);
+}
+
+// Decay (pools with decay_ms, internal): empty slabs kept for longer than
+// decay_ms go back to the provider. Looked at, in every bucket, by the
+// slow paths of malloc and free (refills, drains, the locked paths) at
+// most twice per decay_ms; a bucket whose lock is busy is skipped until
+// the next look. Called with no bucket lock held.
+static UMF_NOINLINE void decay_sweep(dp_pool_t *p, uint64_t now) {
+    dp_slab_t *dead = NULL;
+    for (size_t i = 0; i < p->nbuckets; i++) {
+        dp_bucket_t *b = &p->buckets[i];
+        if (pthread_mutex_trylock(&b->lock) != 0) {
+            continue;
+        }
+        dp_slab_t *next;
+        for (dp_slab_t *s = b->empty; s; s = next) {
+            next = s->next;
+            if (now - s->empty_at >= p->decay_ms) {
+                list_remove(b, s);
+                b->nempty--;
+                limit_give(p, s->size);
+                slab_unlink(b, s, &dead);
+            }
+        }
+        pthread_mutex_unlock(&b->lock);
+    }
+    slabs_destroy(p, dead);
+}
+
+static inline void decay_maybe(dp_pool_t *p) {
+    if (likely(!p->decay_ms)) {
+        return;
+    }
+    uint64_t now = dp_now_ms();
+    uint64_t next = atomic_load_explicit(&p->next_sweep, memory_order_relaxed);
+    if (now >= next && atomic_compare_exchange_strong_explicit(
+                           &p->next_sweep, &next, now + p->decay_ms / 2 + 1,
+                           memory_order_relaxed, memory_order_relaxed)) {
+        decay_sweep(p, now);
+    }
 }
 
 // Returns a chunk to its slab; a slab to give back goes on *dead. pre:
@@ -972,6 +1027,7 @@ static void mag_drain(dp_pool_t *p, dp_bucket_t *b, dp_mag_t *m, uint32_t n) {
     }
     pthread_mutex_unlock(&b->lock);
     slabs_destroy(p, dead);
+    decay_maybe(p);
 }
 
 // pre: the pool is alive (registry_lock held by the caller, or its owner).
@@ -1040,6 +1096,7 @@ static void *mag_refill(dp_pool_t *p, dp_bucket_t *b, dp_mag_t *m) {
     }
     b->n_alloc += m->count;
     pthread_mutex_unlock(&b->lock);
+    decay_maybe(p);
     return m->count ? m->items[--m->count] : NULL;
 }
 
@@ -1126,6 +1183,7 @@ static void *dp_malloc_slow(dp_pool_t *p, size_t size) {
         ptr = large_alloc(p, size, 0);
     } else {
         ptr = bucket_alloc_locked(p, &p->buckets[bucket_index(p, size)]);
+        decay_maybe(p);
     }
     if (p->trace > 2) {
         trace_op(p, "malloc", ptr, size);
@@ -1177,6 +1235,7 @@ static umf_result_t dp_free_slow(dp_pool_t *p, void *ptr, dp_slab_t *s) {
         }
         pthread_mutex_unlock(&b->lock);
         slabs_destroy(p, dead);
+        decay_maybe(p);
         return r == UMF_RESULT_SUCCESS ? r : dp_misuse(p, DP_WHY_FREED, ptr);
     }
     // Not in a slab: a large allocation, or memory we never handed out.
@@ -1476,6 +1535,13 @@ UMF_EXPORT umf_result_t umf_private_disjoint_params_set_keep_sparse(
     return params_set_keep(h, n, h ? &h->keep_sparse : NULL, "keep_sparse");
 }
 
+UMF_EXPORT umf_result_t umf_private_disjoint_params_set_decay(
+    umf_disjoint_pool_params_handle_t h, size_t ms) {
+    CHECK_ARG(h != NULL, UMF_RESULT_ERROR_INVALID_ARGUMENT, "hParams is NULL");
+    h->decay_ms = ms;
+    return UMF_RESULT_SUCCESS;
+}
+
 UMF_EXPORT umf_result_t umf_private_disjoint_params_set_keep_empty(
     umf_disjoint_pool_params_handle_t h, size_t n) {
     return params_set_keep(h, n, h ? &h->keep_empty : NULL, "keep_empty");
@@ -1566,6 +1632,7 @@ static umf_result_t dp_initialize(umf_memory_provider_handle_t provider,
     p->capacity = in->capacity;
     p->keep_sparse = in->keep_sparse;
     p->keep_empty = in->keep_empty;
+    p->decay_ms = in->decay_ms;
     p->min_bucket = in->min_bucket_size;
     p->min_shift = (unsigned)__builtin_ctzll(p->min_bucket);
     p->trace = in->trace;

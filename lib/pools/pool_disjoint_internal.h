@@ -34,6 +34,15 @@ umf_result_t
 umf_private_disjoint_params_set_keep_empty(umf_disjoint_pool_params_handle_t h,
                                            size_t n);
 
+// Empty slabs kept for reuse go back to the provider once they have been
+// empty for `ms` milliseconds (0, the default: never, the contract's rule),
+// looked at by the pool's slow paths at most twice per `ms`. The host
+// engine's large-block pool uses the engine's decay time (1 s by default).
+// INVALID_ARGUMENT for NULL.
+umf_result_t
+umf_private_disjoint_params_set_decay(umf_disjoint_pool_params_handle_t h,
+                                      size_t ms);
+
 // Whether ptr lies in one of the slabs of the disjoint pool `priv` (the
 // pool's private data, as its ops get it): then its free and usable size
 // are that pool's to answer, misuse included. Takes no lock: one walk of

@@ -857,6 +857,10 @@ static void *large_of(hp_pool_t *p) {
         r = umfDisjointPoolParamsSetSharedLimits(dpp, lim);
     }
     if (r == UMF_RESULT_SUCCESS) {
+        // They go back after the engine's decay time, as its pages do.
+        r = umf_private_disjoint_params_set_decay(dpp, p->decay_ms);
+    }
+    if (r == UMF_RESULT_SUCCESS) {
         r = p->large_ops->initialize(p->provider, dpp, &l);
     }
     if (dpp) {
