@@ -78,7 +78,6 @@ int main(int argc, char **argv) {
     for (int i = 0; i < AFTER; i++) {
         free(p[i]);
     }
-    printf("after %u s and %d allocations: %ld KiB\n", pause, AFTER,
-           rss_kib());
+    printf("after %u s and %d allocations: %ld KiB\n", pause, AFTER, rss_kib());
     return 0;
 }
