@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
 #
 # proxy_bench.sh - wall time of whole processes (bench/proxy_work.c: the
-# workloads exchange, prodcons, workingset, workingset:2, realloc, small, grow,
-# bigcalloc)
+# workloads exchange, prodcons, workingset, workingset:2, realloc, small,
+# large, large:2, grow, bigcalloc)
 # under each malloc: glibc (no preload), jemalloc, tbbmalloc_proxy,
 # mimalloc, tcmalloc, and LD_PRELOAD=libumf_proxy.so with its default pool
 # and with UMF_PROXY="pool=jemalloc", "pool=disjoint", "pool=scalable".
@@ -22,8 +22,7 @@
 #   -q          quick: R=1, scale 0.3, 50 start-up runs
 #   -r N        runs per cell (default 5)
 #   -s SCALE    work per run, passed to proxy_work (default 1)
-#   -w LIST     workloads, each NAME or NAME:THREADS (also: large, per-
-#               thread churn of 64 KiB-1 MiB buffers, not in the default list)
+#   -w LIST     workloads, each NAME or NAME:THREADS
 #   --proxy P   libumf_proxy.so (default: $(dirname $0)/../.libs/...)
 #   --tsv FILE  also write the results to FILE as tab-separated lines
 #               (meta KEY VALUE; cell ROW LABEL WORKLOAD SECONDS RATIO
@@ -55,7 +54,7 @@ quick=0
 install=0
 reps_set=0
 scale_set=0
-workloads="exchange prodcons workingset workingset:2 realloc small grow bigcalloc"
+workloads="exchange prodcons workingset workingset:2 realloc small large large:2 grow bigcalloc"
 startup_runs=200
 run_limit=120 # seconds before a run counts as hung
 tsv=""

@@ -22,8 +22,7 @@
  *   small       T threads (default 1) doing malloc/free of 8-256 B through
  *               a ring of 256 live blocks.
  *   large       T threads (default 1) each churning a ring of 16 buffers
- *               of 64 KiB-1 MiB (not in proxy_bench.sh's default list:
- *               run it with -w 'large large:2').
+ *               of 64 KiB-1 MiB (I/O buffers, images).
  *   grow        one buffer per round grown 3 MiB -> 11 MiB in 128 realloc
  *               steps of 64 KiB (20 rounds shared by T threads).
  *   bigcalloc   calloc of 256 MiB blocks touched on one page in 1024
