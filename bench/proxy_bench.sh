@@ -22,7 +22,8 @@
 #   -q          quick: R=1, scale 0.3, 50 start-up runs
 #   -r N        runs per cell (default 5)
 #   -s SCALE    work per run, passed to proxy_work (default 1)
-#   -w LIST     workloads, each NAME or NAME:THREADS
+#   -w LIST     workloads, each NAME or NAME:THREADS (also huge: 1-4 MiB
+#               buffers, not in the default list)
 #   --proxy P   libumf_proxy.so (default: $(dirname $0)/../.libs/...)
 #   --tsv FILE  also write the results to FILE as tab-separated lines
 #               (meta KEY VALUE; cell ROW LABEL WORKLOAD SECONDS RATIO
@@ -123,10 +124,10 @@ case $reps in
 esac
 for wl in $workloads; do
     case ${wl%%:*} in
-    exchange | prodcons | workingset | realloc | small | large | grow | bigcalloc) ;;
+    exchange | prodcons | workingset | realloc | small | large | huge | grow | bigcalloc) ;;
     *)
         echo "proxy_bench: unknown workload '$wl' (exchange prodcons" \
-            "workingset realloc small large grow bigcalloc, optionally" \
+            "workingset realloc small large huge grow bigcalloc, optionally" \
             ":THREADS)" >&2
         exit 2
         ;;

@@ -23,6 +23,8 @@
  *               a ring of 256 live blocks.
  *   large       T threads (default 1) each churning a ring of 16 buffers
  *               of 64 KiB-1 MiB (I/O buffers, images).
+ *   huge        the same with buffers of 1-4 MiB (not in proxy_bench.sh's
+ *               default list).
  *   grow        one buffer per round grown 3 MiB -> 11 MiB in 128 realloc
  *               steps of 64 KiB (20 rounds shared by T threads).
  *   bigcalloc   calloc of 256 MiB blocks touched on one page in 1024
@@ -667,6 +669,12 @@ static uint64_t work_large(void) {
     return threads_run(g_threads, churn_thread);
 }
 
+// The same with buffers of 1-4 MiB (frames, compression windows).
+static uint64_t work_huge(void) {
+    ch = (churn_t){"huge", 16, (1 << 20) + 1, 4 << 20, scaled(5.0e4)};
+    return threads_run(g_threads, churn_thread);
+}
+
 // --- grow ---
 
 // One buffer grown from 3 MiB to 11 MiB in 128 realloc steps (a growing
@@ -756,6 +764,7 @@ static const struct {
     {"realloc", 1, MAX_THREADS, work_realloc},
     {"small", 1, MAX_THREADS, work_small},
     {"large", 1, MAX_THREADS, work_large},
+    {"huge", 1, MAX_THREADS, work_huge},
     {"grow", 1, MAX_THREADS, work_grow},
     {"bigcalloc", 1, MAX_THREADS, work_bigcalloc},
 };
@@ -763,7 +772,7 @@ static const struct {
 static _Noreturn void usage(void) {
     fprintf(stderr, "usage: proxy_work WORKLOAD [THREADS [SCALE]]\n"
                     "  WORKLOAD: exchange prodcons workingset realloc "
-                    "small large grow bigcalloc\n"
+                    "small large huge grow bigcalloc\n"
                     "  THREADS: 0 for the workload's default; SCALE > 0 "
                     "(default 1) multiplies the work\n");
     exit(2);

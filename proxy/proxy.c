@@ -183,6 +183,7 @@ static void *px_sys_alloc(size_t size, size_t align, bool zero) {
 
 // The large-block cache (see "Large-block cache" below).
 #define PX_LC_MAX    ((size_t)64 << 20)
+#define PX_LC_BYTES  ((size_t)64 << 20)
 #define PX_LC_RATIO  4
 #define PX_LC_AGE_MS 1000
 #define PX_LC_BUSY   ((void *)1)
@@ -429,7 +430,8 @@ static inline umf_memory_pool_handle_t px_owner(const void *ptr) {
 // fills and frees a large buffer in a loop (or grows one by realloc) runs
 // without page faults there and 2-3x slower here. So a host or disjoint
 // heap of private memory keeps up to PX_LC_SLOTS freed direct blocks of at
-// most PX_LC_MAX bytes, mapped and dirty, for PX_LC_AGE_MS; a malloc (not
+// most PX_LC_MAX bytes, PX_LC_BYTES in all (about: a put over it gives the
+// oldest block back first), mapped and dirty, for PX_LC_AGE_MS; a malloc (not
 // a calloc: a fresh mapping is zero for nothing) of n > direct_above bytes
 // takes the smallest kept block of n to PX_LC_RATIO * n bytes, and realloc
 // keeps such a block while the new size is above 1 / PX_LC_RATIO of it.
@@ -457,6 +459,9 @@ static bool px_lc_claim(px_lc_slot_t *sl, void *expect) {
 
 // Gives a claimed slot's block back to the pool and empties the slot.
 static void px_lc_drop(px_heap_t *heap, px_lc_slot_t *sl, void *p) {
+    atomic_fetch_sub_explicit(
+        &heap->lc_bytes, atomic_load_explicit(&sl->size, memory_order_relaxed),
+        memory_order_relaxed);
     px_enter();
     (void)umfPoolFree(heap->pool, p);
     px_leave();
@@ -514,6 +519,8 @@ static PX_NOINLINE void *px_lc_take(px_heap_t *heap, size_t n) {
         }
         size_t sz = atomic_load_explicit(&sl->size, memory_order_relaxed);
         if (sz >= n && sz / PX_LC_RATIO <= n) {
+            atomic_fetch_sub_explicit(&heap->lc_bytes, sz,
+                                      memory_order_relaxed);
             atomic_store_explicit(&sl->ptr, NULL, memory_order_release);
             return p;
         }
@@ -522,13 +529,17 @@ static PX_NOINLINE void *px_lc_take(px_heap_t *heap, size_t n) {
     return NULL;
 }
 
-// Keeps a freed direct block of `size` usable bytes: an empty slot, or the
-// oldest one's, whose block goes back to the pool.
+// Keeps a freed direct block of `size` usable bytes: an empty slot while
+// the cache holds less than PX_LC_BYTES with it, else the oldest block's
+// slot, whose block goes back to the pool.
 static void px_lc_put(px_heap_t *heap, void *ptr, size_t size) {
     uint64_t now = px_now_ms();
     px_lc_expire(heap, now);
     px_lc_slot_t *sl = NULL;
-    for (int i = 0; i < PX_LC_SLOTS && !sl; i++) {
+    bool room =
+        atomic_load_explicit(&heap->lc_bytes, memory_order_relaxed) + size <=
+        PX_LC_BYTES;
+    for (int i = 0; i < PX_LC_SLOTS && room && !sl; i++) {
         void *expect = NULL;
         if (atomic_compare_exchange_strong_explicit(
                 &heap->lc[i].ptr, &expect, PX_LC_BUSY, memory_order_acquire,
@@ -540,26 +551,34 @@ static void px_lc_put(px_heap_t *heap, void *ptr, size_t size) {
         int oldest = -1;
         uint64_t t = UINT64_MAX;
         for (int i = 0; i < PX_LC_SLOTS; i++) {
+            void *q =
+                atomic_load_explicit(&heap->lc[i].ptr, memory_order_relaxed);
             uint64_t w = atomic_load_explicit(&heap->lc[i].when_ms,
                                               memory_order_relaxed);
-            if (w < t) {
+            if (q && q != PX_LC_BUSY && w < t) { // the oldest block held
                 t = w;
                 oldest = i;
             }
         }
-        void *p =
-            atomic_load_explicit(&heap->lc[oldest].ptr, memory_order_acquire);
-        if (!px_lc_claim(&heap->lc[oldest], p)) {
-            px_enter(); // busy: this block goes back instead
+        void *p = oldest < 0 ? NULL
+                             : atomic_load_explicit(&heap->lc[oldest].ptr,
+                                                    memory_order_acquire);
+        if (!px_lc_claim(&heap->lc[oldest < 0 ? 0 : oldest], p)) {
+            px_enter(); // none held, or busy: this block goes back instead
             (void)umfPoolFree(heap->pool, ptr);
             px_leave();
             return;
         }
         sl = &heap->lc[oldest];
+        atomic_fetch_sub_explicit(
+            &heap->lc_bytes,
+            atomic_load_explicit(&sl->size, memory_order_relaxed),
+            memory_order_relaxed);
         px_enter();
         (void)umfPoolFree(heap->pool, p);
         px_leave();
     }
+    atomic_fetch_add_explicit(&heap->lc_bytes, size, memory_order_relaxed);
     atomic_store_explicit(&sl->size, size, memory_order_relaxed);
     atomic_store_explicit(&sl->when_ms, now, memory_order_relaxed);
     atomic_store_explicit(&sl->ptr, ptr, memory_order_release);

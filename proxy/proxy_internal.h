@@ -48,7 +48,7 @@ extern PX_HIDDEN unsigned char px_boot[PX_BOOT_SIZE];
 // The large-block cache of a heap (proxy.c, "Large-block cache"): slots
 // of freed direct blocks kept mapped for reuse. `ptr` is NULL (empty),
 // PX_LC_BUSY (a thread is filling or emptying it) or the block.
-#define PX_LC_SLOTS 4
+#define PX_LC_SLOTS 16
 typedef struct px_lc_slot_t {
     void *_Atomic ptr;
     _Atomic size_t size;      // the block's usable size
@@ -83,6 +83,7 @@ typedef struct px_heap_t {
     bool lc_on;
     int checks;
     px_lc_slot_t lc[PX_LC_SLOTS];
+    _Atomic size_t lc_bytes; // what the slots hold (PX_LC_BYTES at most)
     char name[PX_NAME_MAX];
 } px_heap_t;
 

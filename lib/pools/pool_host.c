@@ -87,15 +87,17 @@
 #include "thread.h"
 #include "tracker.h"
 
-#define HP_TLS_SLOTS  8
-#define HP_CARVE      4096 // bytes of a fresh page made ready at a time
-#define HP_SCAN_FULL  4    // full pages looked at per refill
-#define HP_DECAY_MS   1000
+#define HP_TLS_SLOTS      8
+#define HP_CARVE          4096 // bytes of a fresh page made ready at a time
+#define HP_SCAN_FULL      4    // full pages looked at per refill
+#define HP_DECAY_MS       1000
 // The large-block pool keeps up to HP_LARGE_KEEP empty 2 MiB slabs in each
-// bucket, HP_LARGE_KEPT bytes in all (see large_of).
-#define HP_LARGE_KEEP 8
-#define HP_LARGE_KEPT ((size_t)32 << 20)
-#define HP_PURGE_MAX  16 // pages purged per call
+// bucket of blocks up to 1 MiB, HP_LARGE_CAPACITY free slabs of a block of
+// 1-2 MiB each, HP_LARGE_KEPT bytes in all (see large_of).
+#define HP_LARGE_KEEP     8
+#define HP_LARGE_CAPACITY 16 // free whole slabs (blocks over 1 MiB) kept
+#define HP_LARGE_KEPT     ((size_t)32 << 20)
+#define HP_PURGE_MAX      16 // pages purged per call
 // Run kinds: single pages, and runs of 4, 8 and 16 pages.
 enum { HP_RUN_1 = 0, HP_NRUNS = 4 };
 static const unsigned hp_run_pages[HP_NRUNS] = {1, 4, 8, 16};
@@ -852,6 +854,13 @@ static void *large_of(hp_pool_t *p) {
         // again (proxy_work large: 67,600 page faults and 0.86 s; with 8
         // within 32 MiB, 3,500 and 0.09 s).
         r = umf_private_disjoint_params_set_keep_empty(dpp, HP_LARGE_KEEP);
+    }
+    if (r == UMF_RESULT_SUCCESS) {
+        // Blocks of 1-2 MiB have a slab each (buckets of 1.5 and 2 MiB);
+        // with the contract's 4 kept per bucket, a program churning a
+        // ring of 16 such blocks made a new slab for one in ten (each a
+        // fresh mapping whose pages fault in), none with 16.
+        r = umfDisjointPoolParamsSetCapacity(dpp, HP_LARGE_CAPACITY);
     }
     if (r == UMF_RESULT_SUCCESS) {
         r = umfDisjointPoolParamsSetSharedLimits(dpp, lim);
