@@ -563,7 +563,7 @@ static void px_lc_put(px_heap_t *heap, void *ptr, size_t size) {
         void *p = oldest < 0 ? NULL
                              : atomic_load_explicit(&heap->lc[oldest].ptr,
                                                     memory_order_acquire);
-        if (!px_lc_claim(&heap->lc[oldest < 0 ? 0 : oldest], p)) {
+        if (oldest < 0 || !px_lc_claim(&heap->lc[oldest], p)) {
             px_enter(); // none held, or busy: this block goes back instead
             (void)umfPoolFree(heap->pool, ptr);
             px_leave();

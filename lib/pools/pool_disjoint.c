@@ -655,16 +655,22 @@ static void slab_release(dp_pool_t *p, dp_bucket_t *b, dp_slab_t *s) {
 // free slabs first. pre: b->lock held; a new slab is made with the lock
 // released for the provider's call (so the bucket may have changed when
 // this returns, with the lock held again).
+// Takes kept free slab s off the bucket's empty list for reuse. pre:
+// b->lock held.
+static void slab_reuse(dp_pool_t *p, dp_bucket_t *b, dp_slab_t *s) {
+    list_remove(b, s);
+    b->nempty--;
+    limit_give(p, s->size);
+    b->n_cached_reuse++;
+}
+
 static dp_slab_t *slab_get(dp_pool_t *p, dp_bucket_t *b) {
     if (b->chunked && b->avail) {
         return b->avail;
     }
     dp_slab_t *s = b->empty;
     if (s) {
-        list_remove(b, s);
-        b->nempty--;
-        limit_give(p, s->size);
-        b->n_cached_reuse++;
+        slab_reuse(p, b, s);
     } else {
         pthread_mutex_unlock(&b->lock);
         s = slab_create(p, b);
@@ -1097,10 +1103,7 @@ static dp_slab_t *mag_slab(dp_pool_t *p, dp_bucket_t *b, const dp_mag_t *m) {
     if (!s) {
         return b->avail;
     }
-    list_remove(b, s);
-    b->nempty--;
-    limit_give(p, s->size);
-    b->n_cached_reuse++;
+    slab_reuse(p, b, s);
     list_push(&b->avail, s, DP_LIST_AVAIL);
     return s;
 }
