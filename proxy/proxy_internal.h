@@ -35,9 +35,9 @@ extern PX_HIDDEN unsigned char px_boot[PX_BOOT_SIZE];
 // The disjoint pool's max_poolable_size when the configuration leaves it
 // (lib/pools/pool_disjoint.c, DP_DEFAULT_MAX_POOLABLE).
 #define PX_DJ_MAX_POOLABLE_DEFAULT ((size_t)2 << 20)
-// A disjoint heap keeps up to PX_DJ_KEEP empty slabs per bucket, at most
-// PX_DJ_KEPT bytes in all, each for at most PX_DJ_DECAY_MS (as the host
-// engine's pool for large blocks).
+// A disjoint heap without disjoint.capacity keeps up to PX_DJ_KEEP empty
+// slabs per bucket, at most PX_DJ_KEPT bytes in all, each for at most
+// PX_DJ_DECAY_MS (as the host engine's pool for large blocks).
 #define PX_DJ_KEEP                 8
 #define PX_DJ_KEPT                 ((size_t)32 << 20)
 #define PX_DJ_DECAY_MS             1000

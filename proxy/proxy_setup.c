@@ -624,21 +624,23 @@ px_make_pool(px_pool_kind_t kind, const px_pool_conf_t *pc,
         if (r == UMF_RESULT_SUCCESS) {
             r = umfDisjointPoolParamsSetName(p, "umf_proxy");
         }
-        // As the host engine's pool for large blocks: more empty slabs kept
-        // (a program churning 64 KiB-1 MiB buffers otherwise maps a slab
-        // and faults its pages in every few calls), within a bound, and
-        // given back after a second. The heap lives as long as the
-        // process, and so do its limits.
+        // Unless disjoint.capacity says how many free slabs to keep (then
+        // the contract's rule, as configured): as the host engine's pool
+        // for large blocks, more empty slabs kept (a program churning
+        // 64 KiB-1 MiB buffers otherwise maps a slab and faults its pages
+        // in every few calls), within a bound, and given back after a
+        // second. The heap lives as long as the process, and so do its
+        // limits.
         umf_disjoint_pool_shared_limits_handle_t lim = NULL;
-        if (r == UMF_RESULT_SUCCESS) {
+        if (r == UMF_RESULT_SUCCESS && !pc->dj_capacity_set) {
             lim = umfDisjointPoolSharedLimitsCreate(PX_DJ_KEPT);
             r = lim ? umfDisjointPoolParamsSetSharedLimits(p, lim)
                     : UMF_RESULT_ERROR_OUT_OF_HOST_MEMORY;
         }
-        if (r == UMF_RESULT_SUCCESS) {
+        if (r == UMF_RESULT_SUCCESS && lim) {
             r = umf_private_disjoint_params_set_keep_empty(p, PX_DJ_KEEP);
         }
-        if (r == UMF_RESULT_SUCCESS) {
+        if (r == UMF_RESULT_SUCCESS && lim) {
             r = umf_private_disjoint_params_set_decay(p, PX_DJ_DECAY_MS);
         }
         if (r == UMF_RESULT_SUCCESS) {
