@@ -63,7 +63,7 @@ check)
     make tidy TIDY_JOBS="$jobs"
     make -j"$jobs" check
     # The whole suite again under LD_PRELOAD=libumf_proxy.so, twice.
-    make check-under-proxy
+    make -j"$jobs" check-under-proxy
     make -j"$jobs" distcheck
     # The build must also be warning-free with clang: build the library,
     # tests and benchmarks from the release tarball distcheck just made.
