@@ -10,10 +10,11 @@
 # Each cell is the median of R runs, with its ratio to glibc; a run that
 # exits non-zero, times out, prints a checksum other than glibc's, or whose
 # preload ld.so refused, makes the cell FAIL (reasons listed below the
-# table). Then our default proxy against the best of jemalloc and
-# tbbmalloc_proxy per workload, and the proxy's start-up cost: the time
-# of /bin/true (bench/startup.c, 200 runs per round) and the peak RSS of a
-# process that only starts, with and without it.
+# table). Then our default proxy against the best of jemalloc,
+# tbbmalloc_proxy, mimalloc and tcmalloc per workload, and the proxy's
+# start-up cost: the time of /bin/true (bench/startup.c, 200 runs per
+# round) and the peak RSS of a process that only starts, with and
+# without it.
 # With /usr/bin/time (GNU time), each run also goes through it and a second
 # table gives each cell's median peak RSS; every row pays its exec alike.
 #
@@ -531,12 +532,12 @@ fi
 
 echo
 if [ "$have_proxy" = 1 ]; then
-    echo "umf (default) / best of jemalloc, tbbmalloc_proxy (below 1:" \
-        "ours is faster):"
+    echo "umf (default) / best of jemalloc, tbbmalloc_proxy, mimalloc," \
+        "tcmalloc (below 1: ours is faster):"
     for wl in $workloads; do
         u=$(cell_s umf "$wl")
         best="" best_row=""
-        for row in jemalloc tbbmalloc; do
+        for row in jemalloc tbbmalloc mimalloc tcmalloc; do
             case " $rows " in *" $row "*) ;; *) continue ;; esac
             s=$(cell_s "$row" "$wl")
             [ -n "$s" ] || continue
@@ -548,7 +549,7 @@ if [ "$have_proxy" = 1 ]; then
         if [ -z "$u" ]; then
             printf '  %-15s FAIL (umf default failed)\n' "$wl"
         elif [ -z "$best" ]; then
-            printf '  %-15s n/a (no jemalloc or tbbmalloc_proxy result)\n' \
+            printf '  %-15s n/a (no peer result)\n' \
                 "$wl"
         else
             awk -v w="$wl" -v u="$u" -v b="$best" \
