@@ -183,7 +183,7 @@ static void *px_sys_alloc(size_t size, size_t align, bool zero) {
 
 // The large-block cache (see "Large-block cache" below).
 #define PX_LC_MAX    ((size_t)64 << 20)
-#define PX_LC_BYTES  ((size_t)64 << 20)
+#define PX_LC_BYTES  ((size_t)128 << 20)
 #define PX_LC_RATIO  4
 #define PX_LC_AGE_MS 1000
 #define PX_LC_BUSY   ((void *)1)
@@ -430,7 +430,9 @@ static inline umf_memory_pool_handle_t px_owner(const void *ptr) {
 // fills and frees a large buffer in a loop (or grows one by realloc) runs
 // without page faults there and 2-3x slower here. So a host or disjoint
 // heap of private memory keeps up to PX_LC_SLOTS freed direct blocks of at
-// most PX_LC_MAX bytes, PX_LC_BYTES in all (about: a put over it gives the
+// most PX_LC_MAX bytes, PX_LC_BYTES in all (32 and 128 MiB: with 16 and 64,
+// two threads churning rings of 2-4 MiB buffers overflowed it and unmapped
+// blocks they mapped again moments later) (about: a put over it gives the
 // oldest block back first), mapped and dirty, for PX_LC_AGE_MS; a malloc (not
 // a calloc: a fresh mapping is zero for nothing) of n > direct_above bytes
 // takes the smallest kept block of n to PX_LC_RATIO * n bytes, and realloc

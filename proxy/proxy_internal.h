@@ -39,7 +39,7 @@ extern PX_HIDDEN unsigned char px_boot[PX_BOOT_SIZE];
 // slabs per bucket, at most PX_DJ_KEPT bytes in all, each for at most
 // PX_DJ_DECAY_MS (as the host engine's pool for large blocks).
 #define PX_DJ_KEEP                 8
-#define PX_DJ_KEPT                 ((size_t)32 << 20)
+#define PX_DJ_KEPT                 ((size_t)64 << 20)
 #define PX_DJ_DECAY_MS             1000
 
 // The base heap plus one per tier.
@@ -48,7 +48,7 @@ extern PX_HIDDEN unsigned char px_boot[PX_BOOT_SIZE];
 // The large-block cache of a heap (proxy.c, "Large-block cache"): slots
 // of freed direct blocks kept mapped for reuse. `ptr` is NULL (empty),
 // PX_LC_BUSY (a thread is filling or emptying it) or the block.
-#define PX_LC_SLOTS 16
+#define PX_LC_SLOTS 32
 typedef struct px_lc_slot_t {
     void *_Atomic ptr;
     _Atomic size_t size;      // the block's usable size
