@@ -872,6 +872,69 @@ START_TEST(test_pool_disjoint_usable_size_of_blocks_only) {
 }
 END_TEST
 
+// The used bits (checks) of every word of a slab's bitmap, in each layout:
+// one word (1 KiB chunks, 64 a slab), a cache line a word (256 B: 4 words;
+// 128 B: 8) and packed (64 B: 16 words). Two slabs' worth are handed out,
+// sized, freed, freed again (refused), and handed out again without two
+// blocks sharing a byte.
+static int cmp_ptr(const void *a, const void *b) {
+    uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+START_TEST(test_pool_disjoint_used_bits_every_word) {
+    const size_t sizes[] = {1024, 256, 128, 64};
+    for (int trace = 0; trace <= 2; trace += 2) {
+        umf_memory_provider_handle_t prov = counting_provider(NULL);
+        umf_disjoint_pool_params_handle_t p;
+        ck_assert_int_eq(umfDisjointPoolParamsCreate(&p), 0);
+        ck_assert_int_eq(umfDisjointPoolParamsSetSlabMinSize(p, 64 * 1024), 0);
+        ck_assert_int_eq(umfDisjointPoolParamsSetTrace(p, trace), 0);
+        ck_assert_int_eq(
+            umfDisjointPoolParamsSetChecks(p, UMF_DISJOINT_POOL_CHECKS_ERROR),
+            0);
+        umf_memory_pool_handle_t pool = make_pool(prov, p, 0);
+        umfDisjointPoolParamsDestroy(p);
+        for (size_t k = 0; k < ARRAY_SIZE(sizes); k++) {
+            size_t sz = sizes[k], n = 2 * (64 * 1024) / sz;
+            char **ptr = calloc(n, sizeof(*ptr));
+            ck_assert_ptr_nonnull(ptr);
+            for (size_t i = 0; i < n; i++) {
+                ptr[i] = umfPoolMalloc(pool, sz);
+                ck_assert_ptr_nonnull(ptr[i]);
+                ck_assert_uint_ge(umfPoolMallocUsableSize(pool, ptr[i]), sz);
+            }
+            for (size_t i = 0; i < n; i++) {
+                ck_assert_int_eq(umfPoolFree(pool, ptr[i]), UMF_RESULT_SUCCESS);
+                ck_assert_uint_eq(umfPoolMallocUsableSize(pool, ptr[i]), 0);
+            }
+            for (size_t i = 0; i < n; i++) {
+                ck_assert_msg(umfPoolFree(pool, ptr[i]) ==
+                                  UMF_RESULT_ERROR_INVALID_ARGUMENT,
+                              "size %zu, block %zu: double free accepted", sz,
+                              i);
+            }
+            for (size_t i = 0; i < n; i++) {
+                ptr[i] = umfPoolMalloc(pool, sz);
+                ck_assert_ptr_nonnull(ptr[i]);
+            }
+            qsort(ptr, n, sizeof(*ptr), cmp_ptr);
+            for (size_t i = 1; i < n; i++) {
+                ck_assert_msg(ptr[i - 1] + sz <= ptr[i],
+                              "size %zu: %p and %p overlap", sz,
+                              (void *)ptr[i - 1], (void *)ptr[i]);
+            }
+            for (size_t i = 0; i < n; i++) {
+                ck_assert_int_eq(umfPoolFree(pool, ptr[i]), UMF_RESULT_SUCCESS);
+            }
+            free(ptr);
+        }
+        umfPoolDestroy(pool);
+        umfMemoryProviderDestroy(prov);
+    }
+}
+END_TEST
+
 START_TEST(test_pool_disjoint_checks_param) {
     umf_disjoint_pool_params_handle_t p;
     ck_assert_int_eq(
@@ -986,6 +1049,7 @@ static Suite *pool_disjoint_suite(void) {
                         test_pool_disjoint_misuse_error_hands_out_nothing_twice,
                         0, PROBE_COUNT);
     tcase_add_test(tc, test_pool_disjoint_usable_size_of_blocks_only);
+    tcase_add_test(tc, test_pool_disjoint_used_bits_every_word);
     tcase_add_test(tc, test_pool_disjoint_checks_param);
     tcase_add_test(tc, test_pool_disjoint_huge_params_refused_or_work);
     suite_add_tcase(s, tc);

@@ -92,10 +92,15 @@
 #define DP_DEFAULT_CAPACITY      4
 #define DP_DEFAULT_NAME          "disjoint_pool"
 
-#define DP_MAX_BUCKET ((size_t)1 << 31)    // 2 GiB, the contract's top bucket
-#define DP_TLS_SLOTS  64                   // pools with thread caches
-#define DP_MAG_MAX    64                   // chunks per magazine, at most
-#define DP_MAG_BYTES  ((size_t)256 * 1024) // bytes per magazine, at most
+#define DP_MAX_BUCKET ((size_t)1 << 31) // 2 GiB, the contract's top bucket
+#define DP_TLS_SLOTS  64                // pools with thread caches
+// A magazine holds up to DP_MAG_BYTES of chunks (at least 4, at most
+// DP_MAG_MAX). 1 MiB, not 256 KiB: two threads churning blocks of 257 B-64
+// KiB met on the bucket locks every few calls (pool_bench medium, checks
+// off: 20 / 52 ns a pair on 1 / 2 threads, 21 / 22 since); a thread now
+// holds at most 64 chunks of up to 16 KiB and 1 MiB of each bucket above.
+#define DP_MAG_MAX    64                    // chunks per magazine, at most
+#define DP_MAG_BYTES  ((size_t)1024 * 1024) // bytes per magazine, at most
 
 // --- Params -----------------------------------------------------------------
 
@@ -252,10 +257,12 @@ typedef struct dp_slab_t {
     size_t size; // the configured slab size: chunks and limits count it
     struct dp_bucket_t *bucket;
     // Chunked slabs: 1 = chunk handed to the program (checks on). Atomic,
-    // written by malloc and free without the lock; after `bitmap`.
+    // written by malloc and free without the lock; after `bitmap`, from
+    // the next cache line on, word w at used[w * used_stride] (used_word).
     _Atomic uint64_t *used;
     void *mem; // what the provider gave (see slab_mem_alloc)
     size_t mem_size;
+    uint32_t used_stride; // 8 (a cache line a word) or 1 (see used_layout)
     // Mutable, under the bucket lock, from the next cache line on.
     struct dp_slab_t *prev __attribute__((aligned(64)));
     struct dp_slab_t *next; // in the bucket's avail or empty list
@@ -490,9 +497,34 @@ static void map_free(dp_pool_t *p) {
 
 // --- Slabs ------------------------------------------------------------------------
 
+// The used bitmap's layout. Its words take locked read-modify-writes on
+// every malloc and free, by whichever thread holds the chunk, so it starts
+// on a cache line of its own (not the lines of the free bitmap and list
+// fields, which refills and drains write under the lock). A bitmap of up
+// to DP_USED_SPREAD words (512 chunks) has a line per word: magazines
+// start at different words (mag_start_word), so two threads taking chunks
+// of one slab flip bits of different lines (pool_bench medium, 2 threads:
+// the locked bit flips were 65-75% of malloc and free). A larger bitmap
+// is packed, and magazines start at different lines of it.
+#define DP_USED_SPREAD 8
+
+static size_t used_stride_of(size_t words) {
+    return words <= DP_USED_SPREAD ? 8 : 1;
+}
+
+// Offset of the used bitmap from the start of the slab's metadata.
+static size_t used_offset(size_t words) {
+    size_t end = sizeof(dp_slab_t) + words * sizeof(uint64_t); // free bits
+    return (end + 63) & ~(size_t)63;
+}
+
 static size_t slab_meta_size(const dp_bucket_t *b) {
     size_t words = b->chunked ? (b->chunks_per_slab + 63) / 64 : 0;
-    return sizeof(dp_slab_t) + 2 * words * sizeof(uint64_t); // free, used
+    if (!words) {
+        return sizeof(dp_slab_t);
+    }
+    return used_offset(words) +
+           words * used_stride_of(words) * sizeof(uint64_t);
 }
 
 static void list_push(dp_slab_t **head, dp_slab_t *s, unsigned char which) {
@@ -601,7 +633,8 @@ static dp_slab_t *slab_create(dp_pool_t *p, dp_bucket_t *b) {
             s->bitmap[words - 1] = ((uint64_t)1 << (s->nchunks % 64)) - 1;
         }
         // Zeroed by ba_calloc_cacheline: no chunk is in use.
-        s->used = (_Atomic uint64_t *)(void *)&s->bitmap[words];
+        s->used = (_Atomic uint64_t *)(void *)((char *)s + used_offset(words));
+        s->used_stride = (uint32_t)used_stride_of(words);
     }
     if (!map_set(p, s, s)) {
         (void)umfMemoryProviderFree(p->provider, s->mem, s->mem_size);
@@ -714,19 +747,22 @@ static void *chunk_take(dp_bucket_t *b, dp_slab_t *s) {
 }
 
 // Where magazine m starts looking in slab s's free bitmap: a cache line
-// of the used bitmap (8 words, 512 chunks) chosen by m's address, so that
-// two threads refilling from one slab take chunks whose used bits lie in
-// different lines. Each malloc and free of a chunk flips its bit with a
-// locked instruction; threads flipping bits of one line passed it back
-// and forth (1 -> 2 threads: 0.79x the throughput). A slab of one line
-// has nothing to spread: its hint, as for any other taker.
+// of the used bitmap chosen by m's address (a word, where each word has a
+// line: used_stride_of), so that two threads refilling from one slab take
+// chunks whose used bits lie in different lines. Each malloc and free of a
+// chunk flips its bit with a locked instruction; threads flipping bits of
+// one line passed it back and forth (1 -> 2 threads: 0.79x the
+// throughput). A slab of one word has nothing to spread: its hint, as for
+// any other taker (mag_slab keeps magazines on slabs of their own there).
 static size_t mag_start_word(const void *m, const dp_slab_t *s) {
-    size_t lines = (s->nchunks + 63) / 64 / 8;
+    size_t words = (s->nchunks + 63) / 64;
+    size_t per_line = s->used_stride == 8 ? 1 : 8;
+    size_t lines = (words + per_line - 1) / per_line;
     if (lines < 2) {
         return s->hint;
     }
     uint64_t h = (uint64_t)(uintptr_t)m * 0x9e3779b97f4a7c15ULL;
-    return (size_t)((h >> 32) % lines) * 8;
+    return (size_t)((h >> 32) % lines) * per_line;
 }
 
 // A slab became entirely free: keep it for reuse, or put it on *dead to
@@ -845,21 +881,25 @@ static umf_result_t dp_misuse(dp_pool_t *p, const char *why, const void *ptr) {
 // read-modify-writes of its word, which are totally ordered; the chunk
 // itself travels between threads under the bucket lock or the program's
 // own synchronisation.
+static inline _Atomic uint64_t *used_word(dp_slab_t *s, size_t idx) {
+    return &s->used[idx / 64 * s->used_stride];
+}
+
 static inline void used_set(dp_slab_t *s, size_t idx) {
-    atomic_fetch_or_explicit(&s->used[idx / 64], (uint64_t)1 << (idx % 64),
+    atomic_fetch_or_explicit(used_word(s, idx), (uint64_t)1 << (idx % 64),
                              memory_order_relaxed);
 }
 
 // Chunk idx of s comes back: true when the program held it.
 static inline bool used_clear(dp_slab_t *s, size_t idx) {
     uint64_t bit = (uint64_t)1 << (idx % 64);
-    return atomic_fetch_and_explicit(&s->used[idx / 64], ~bit,
+    return atomic_fetch_and_explicit(used_word(s, idx), ~bit,
                                      memory_order_relaxed) &
            bit;
 }
 
 static inline bool used_test(dp_slab_t *s, size_t idx) {
-    return atomic_load_explicit(&s->used[idx / 64], memory_order_relaxed) &
+    return atomic_load_explicit(used_word(s, idx), memory_order_relaxed) &
            ((uint64_t)1 << (idx % 64));
 }
 
