@@ -308,6 +308,60 @@ static size_t slabs_after_decay(size_t decay_ms) {
     return kept;
 }
 
+static void sleep_ms(long ms) {
+    struct timespec pause = {0, ms * 1000 * 1000};
+    while (nanosleep(&pause, &pause) != 0) {
+    }
+}
+
+// Idle magazines (internal, pools with decay): a thread's magazine that
+// was neither refilled nor drained for a decay time gives its chunks back
+// when a slow path of that thread next looks, and the slab they kept from
+// emptying counts as empty since then, so the same slow path's decay sweep
+// gives it back. Slabs left after: eight 500 B chunks taken and freed (one
+// slab, all of it in this thread's magazine), then, over a decay time
+// apart, the first malloc of two fresh buckets (slow paths: one slab each).
+static size_t slabs_after_idle(size_t decay_ms) {
+    umf_memory_provider_handle_t prov = counting_provider(NULL);
+    test_prov_t *t = test_prov_last;
+    umf_disjoint_pool_params_handle_t p = typical_params();
+    ck_assert_int_eq(umf_private_disjoint_params_set_decay(p, decay_ms), 0);
+    umf_memory_pool_handle_t pool = make_pool(prov, p, 0);
+    umfDisjointPoolParamsDestroy(p);
+    void *ptr[8]; // 500 B: bucket 512, 8 chunks in each 4 KiB slab
+    for (int i = 0; i < 8; i++) {
+        ptr[i] = umfPoolMalloc(pool, 500);
+        ck_assert_ptr_nonnull(ptr[i]);
+    }
+    for (int i = 0; i < 8; i++) {
+        ck_assert_int_eq(umfPoolFree(pool, ptr[i]), UMF_RESULT_SUCCESS);
+    }
+    ck_assert_uint_eq(t->allocated, 4096); // held by the magazine
+    sleep_ms(60);
+    void *a = umfPoolMalloc(pool, 64); // looks: the 500 B magazine is idle
+    ck_assert_ptr_nonnull(a);
+    // With decay, the 500 B slab is gone: only the 64 B one is left.
+    ck_assert_uint_eq(t->allocated, (decay_ms ? 4096 : 2 * 4096));
+    ck_assert_int_eq(umfPoolFree(pool, a), UMF_RESULT_SUCCESS);
+    sleep_ms(60);
+    void *b = umfPoolMalloc(pool, 128); // and now the 64 B magazine
+    ck_assert_ptr_nonnull(b);
+    size_t slabs = t->allocated / 4096;
+    ck_assert_int_eq(umfPoolFree(pool, b), UMF_RESULT_SUCCESS);
+    umfPoolDestroy(pool);
+    ck_assert_uint_eq(t->allocated, 0);
+    ck_assert_uint_eq(t->allocs, t->frees);
+    umfMemoryProviderDestroy(prov);
+    return slabs;
+}
+
+START_TEST(test_pool_disjoint_idle_magazines_go_back) {
+    // Without decay (the contract's pool) the magazine keeps its slab.
+    ck_assert_uint_eq(slabs_after_idle(0), 3);
+    ck_assert_uint_eq(slabs_after_idle(50), 1);
+}
+END_TEST
+
 START_TEST(test_pool_disjoint_decay) {
     ck_assert_uint_eq(slabs_after_decay(0), 3);
     ck_assert_uint_eq(slabs_after_decay(50), 1);
@@ -1031,6 +1085,7 @@ static Suite *pool_disjoint_suite(void) {
     tcase_add_test(tc, test_pool_disjoint_whole_slabs_and_capacity);
     tcase_add_test(tc, test_pool_disjoint_keep_empty_slabs);
     tcase_add_test(tc, test_pool_disjoint_decay);
+    tcase_add_test(tc, test_pool_disjoint_idle_magazines_go_back);
     tcase_add_test(tc, test_pool_disjoint_shared_limits);
     tcase_add_test(tc, test_pool_disjoint_zero_size_and_unsupported);
     tcase_add_test(tc, test_pool_disjoint_provider_errors_propagate);

@@ -766,10 +766,11 @@ static size_t mag_start_word(const void *m, const dp_slab_t *s) {
 }
 
 // A slab became entirely free: keep it for reuse, or put it on *dead to
-// be given back (slabs_destroy, after the lock).
+// be given back (slabs_destroy, after the lock). since: when its chunks
+// were last used, for decay (0: now; see tcache_gc).
 // pre: b->lock held, s on no list or on avail.
 static void slab_now_free(dp_pool_t *p, dp_bucket_t *b, dp_slab_t *s,
-                          dp_slab_t **dead) {
+                          dp_slab_t **dead, uint64_t since) {
     list_remove(b, s);
     size_t keep = !b->chunked               ? p->capacity
                   : b->chunks_per_slab <= 4 ? p->keep_sparse
@@ -782,7 +783,7 @@ static void slab_now_free(dp_pool_t *p, dp_bucket_t *b, dp_slab_t *s,
         list_push(&b->empty, s, DP_LIST_EMPTY);
         b->nempty++;
         if (p->decay_ms) {
-            s->empty_at = dp_now_ms();
+            s->empty_at = since ? since : dp_now_ms();
         }
         return;
     }
@@ -829,16 +830,16 @@ static inline void decay_maybe(dp_pool_t *p) {
     }
 }
 
-// Returns a chunk to its slab; a slab to give back goes on *dead. pre:
-// b->lock held, chunk in s.
+// Returns a chunk to its slab; a slab to give back goes on *dead; since as
+// for slab_now_free. pre: b->lock held, chunk in s.
 static umf_result_t chunk_put(dp_pool_t *p, dp_bucket_t *b, dp_slab_t *s,
-                              void *chunk, dp_slab_t **dead) {
+                              void *chunk, dp_slab_t **dead, uint64_t since) {
     if (!b->chunked) {
         if (s->nfree != 0) {
             return UMF_RESULT_ERROR_INVALID_ARGUMENT; // caller reports
         }
         s->nfree = 1;
-        slab_now_free(p, b, s, dead);
+        slab_now_free(p, b, s, dead, since);
         return UMF_RESULT_SUCCESS;
     }
     size_t idx = chunk_index(b, (size_t)((char *)chunk - s->base));
@@ -849,7 +850,7 @@ static umf_result_t chunk_put(dp_pool_t *p, dp_bucket_t *b, dp_slab_t *s,
     s->bitmap[idx / 64] |= bit;
     s->nfree++;
     if (s->nfree == s->nchunks) {
-        slab_now_free(p, b, s, dead);
+        slab_now_free(p, b, s, dead, since);
     } else if (s->nfree == 1) {
         list_push(&b->avail, s, DP_LIST_AVAIL);
     }
@@ -946,13 +947,15 @@ static umf_result_t check_free(dp_pool_t *p, dp_slab_t *s, size_t idx,
 
 typedef struct dp_mag_t {
     uint32_t count;
-    void **items; // mag_cap entries, in the cache's allocation
+    uint32_t seen; // ms (low 32 bits) of its last refill or drain (tcache_gc)
+    void **items;  // mag_cap entries, in the cache's allocation
 } dp_mag_t;
 
 typedef struct dp_tcache_t {
     dp_pool_t *pool;
-    uint64_t gen; // the pool's slot generation when created
-    size_t nmags; // chunked buckets
+    uint64_t gen;     // the pool's slot generation when created
+    size_t nmags;     // chunked buckets
+    uint64_t next_gc; // ms: when tcache_gc may next look (pools with decay)
     dp_mag_t mags[];
 } dp_tcache_t;
 
@@ -1060,14 +1063,16 @@ static dp_tcache_t *tcache_create_slow(dp_pool_t *p) {
     return tc;
 }
 
-// Returns `n` chunks of magazine m (its last n) to bucket b.
-static void mag_drain(dp_pool_t *p, dp_bucket_t *b, dp_mag_t *m, uint32_t n) {
+// Returns `n` chunks of magazine m (its last n) to bucket b; since as for
+// slab_now_free.
+static void mag_drain(dp_pool_t *p, dp_bucket_t *b, dp_mag_t *m, uint32_t n,
+                      uint64_t since) {
     dp_slab_t *dead = NULL;
     pthread_mutex_lock(&b->lock);
     for (uint32_t i = 0; i < n; i++) {
         void *c = m->items[--m->count];
         dp_slab_t *s = map_lookup(p, c);
-        if (s && chunk_put(p, b, s, c, &dead) != UMF_RESULT_SUCCESS) {
+        if (s && chunk_put(p, b, s, c, &dead, since) != UMF_RESULT_SUCCESS) {
             // Only with checks off: a chunk freed twice into magazines.
             LOG_ERR("%s: %p was freed twice (found in a thread cache)", p->name,
                     c);
@@ -1078,12 +1083,49 @@ static void mag_drain(dp_pool_t *p, dp_bucket_t *b, dp_mag_t *m, uint32_t n) {
     decay_maybe(p);
 }
 
+// Idle magazines (pools with decay_ms, internal). A thread's magazines
+// hold chunks for as long as it lives, and a chunk held keeps its slab from
+// ever emptying: a thread that churned buffers of many sizes once and now
+// uses a few kept a magazine of each bucket. So a slow path of this
+// thread's cache (a refill, or a drain on free) looks at its magazines, at
+// most twice per decay_ms: one neither refilled nor drained for decay_ms
+// gives all its chunks back to their bucket, and slabs that empty then
+// count as empty since that magazine was last used, so they go back at the
+// next decay sweep (the one of the same slow path, which comes after).
+// One in steady use is left alone; one that balanced its mallocs and frees
+// exactly for that long is drained too, and refills on its next miss. A
+// thread that makes no call at all keeps its magazines until it exits, as
+// jemalloc's thread caches do without its background thread.
+static UMF_NOINLINE void tcache_gc(dp_pool_t *p, dp_tcache_t *tc,
+                                   uint64_t now) {
+    tc->next_gc = now + p->decay_ms / 2 + 1;
+    for (size_t i = 0; i < tc->nmags; i++) {
+        dp_mag_t *m = &tc->mags[i];
+        uint32_t idle = (uint32_t)now - m->seen;
+        if (m->count && idle >= p->decay_ms) {
+            mag_drain(p, &p->buckets[i], m, m->count, now - idle);
+        }
+    }
+}
+
+// A slow path of magazine m of cache tc is about to run (pools with
+// decay): m is in use now; the others are looked at when it is time.
+static inline void mag_slow_begin(dp_pool_t *p, dp_tcache_t *tc, dp_mag_t *m) {
+    if (unlikely(p->decay_ms)) {
+        uint64_t now = dp_now_ms();
+        m->seen = (uint32_t)now;
+        if (now >= tc->next_gc) {
+            tcache_gc(p, tc, now);
+        }
+    }
+}
+
 // pre: the pool is alive (registry_lock held by the caller, or its owner).
 static void tcache_flush(dp_tcache_t *tc) {
     for (size_t i = 0; i < tc->nmags; i++) {
         if (tc->mags[i].count) {
             mag_drain(tc->pool, &tc->pool->buckets[i], &tc->mags[i],
-                      tc->mags[i].count);
+                      tc->mags[i].count, 0);
         }
     }
 }
@@ -1275,8 +1317,13 @@ static void *dp_malloc(void *priv, size_t size) {
         if (likely(tc)) {
             size_t bi = bucket_index(p, size);
             dp_mag_t *m = &tc->mags[bi];
-            void *c = likely(m->count) ? m->items[--m->count]
-                                       : mag_refill(p, &p->buckets[bi], m);
+            void *c;
+            if (likely(m->count)) {
+                c = m->items[--m->count];
+            } else {
+                mag_slow_begin(p, tc, m);
+                c = mag_refill(p, &p->buckets[bi], m);
+            }
             if (likely(c) && checks_on(p)) {
                 check_alloc(p, c);
             }
@@ -1305,7 +1352,7 @@ static umf_result_t dp_free_slow(dp_pool_t *p, void *ptr, dp_slab_t *s) {
         }
         dp_slab_t *dead = NULL;
         pthread_mutex_lock(&b->lock);
-        umf_result_t r = chunk_put(p, b, s, chunk, &dead);
+        umf_result_t r = chunk_put(p, b, s, chunk, &dead, 0);
         if (r == UMF_RESULT_SUCCESS) {
             b->n_free++;
         }
@@ -1373,7 +1420,8 @@ static umf_result_t dp_free(void *priv, void *ptr) {
                 }
             }
             if (unlikely(m->count == b->mag_cap)) {
-                mag_drain(p, b, m, b->mag_cap / 2);
+                mag_slow_begin(p, tc, m);
+                mag_drain(p, b, m, b->mag_cap / 2, 0);
             }
             m->items[m->count++] = chunk;
             return UMF_RESULT_SUCCESS;
