@@ -1104,6 +1104,8 @@ static UMF_NOINLINE void tcache_gc(dp_pool_t *p, dp_tcache_t *tc,
         uint32_t idle = (uint32_t)now - m->seen;
         if (m->count && idle >= p->decay_ms) {
             mag_drain(p, &p->buckets[i], m, m->count, now - idle);
+            // Chunks freed into it from now on are new: their own clock.
+            m->seen = (uint32_t)now;
         }
     }
 }
