@@ -262,7 +262,7 @@ typedef struct dp_slab_t {
     _Atomic uint64_t *used;
     void *mem; // what the provider gave (see slab_mem_alloc)
     size_t mem_size;
-    uint32_t used_stride; // 8 (a cache line a word) or 1 (see used_layout)
+    uint32_t used_stride; // 8 (a cache line a word) or 1 (used_stride_of)
     // Mutable, under the bucket lock, from the next cache line on.
     struct dp_slab_t *prev __attribute__((aligned(64)));
     struct dp_slab_t *next; // in the bucket's avail or empty list
@@ -1091,7 +1091,8 @@ static void mag_drain(dp_pool_t *p, dp_bucket_t *b, dp_mag_t *m, uint32_t n,
 // most twice per decay_ms: one neither refilled nor drained for decay_ms
 // gives all its chunks back to their bucket, and slabs that empty then
 // count as empty since that magazine was last used, so they go back at the
-// next decay sweep (the one of the same slow path, which comes after).
+// next decay sweep (often one of this same look's drains, or the refill's
+// that follows it; else the next, half a decay time later).
 // One in steady use is left alone; one that balanced its mallocs and frees
 // exactly for that long is drained too, and refills on its next miss. A
 // thread that makes no call at all keeps its magazines until it exits, as
