@@ -271,6 +271,26 @@ START_TEST(test_pool_disjoint_keep_empty_slabs) {
 }
 END_TEST
 
+static void sleep_ms(long ms) {
+    struct timespec pause = {0, ms * 1000 * 1000};
+    while (nanosleep(&pause, &pause) != 0) {
+    }
+}
+
+// Takes n blocks of 500 B (bucket 512: 8 chunks in each 4 KiB slab of
+// typical_params), then frees them all.
+static void take_and_free_500(umf_memory_pool_handle_t pool, int n) {
+    void *ptr[24];
+    ck_assert_int_le(n, 24);
+    for (int i = 0; i < n; i++) {
+        ptr[i] = umfPoolMalloc(pool, 500);
+        ck_assert_ptr_nonnull(ptr[i]);
+    }
+    for (int i = 0; i < n; i++) {
+        ck_assert_int_eq(umfPoolFree(pool, ptr[i]), UMF_RESULT_SUCCESS);
+    }
+}
+
 // Decay (internal): kept empty slabs go back once they have been empty for
 // the decay time, when a slow path next looks; the contract's pool (decay
 // 0) keeps them.
@@ -285,18 +305,9 @@ static size_t slabs_after_decay(size_t decay_ms) {
     ck_assert_int_eq(umf_private_disjoint_params_set_decay(p, decay_ms), 0);
     umf_memory_pool_handle_t pool = make_pool(prov, p, 0);
     umfDisjointPoolParamsDestroy(p);
-    void *ptr[24]; // 500 B: bucket 512, 8 chunks in each 4 KiB slab
-    for (int i = 0; i < 24; i++) {
-        ptr[i] = umfPoolMalloc(pool, 500);
-        ck_assert_ptr_nonnull(ptr[i]);
-    }
-    for (int i = 0; i < 24; i++) {
-        ck_assert_int_eq(umfPoolFree(pool, ptr[i]), UMF_RESULT_SUCCESS);
-    }
+    take_and_free_500(pool, 24);
     ck_assert_uint_eq(t->allocated, 3 * 4096); // all three kept
-    struct timespec pause = {0, 150 * 1000 * 1000};
-    while (nanosleep(&pause, &pause) != 0) {
-    }
+    sleep_ms(150);
     // One slab is taken again, then the others are looked at.
     void *q = umfPoolMalloc(pool, 500);
     ck_assert_ptr_nonnull(q);
@@ -306,12 +317,6 @@ static size_t slabs_after_decay(size_t decay_ms) {
     ck_assert_uint_eq(t->allocated, 0);
     umfMemoryProviderDestroy(prov);
     return kept;
-}
-
-static void sleep_ms(long ms) {
-    struct timespec pause = {0, ms * 1000 * 1000};
-    while (nanosleep(&pause, &pause) != 0) {
-    }
 }
 
 // Idle magazines (internal, pools with decay): a thread's magazine that
@@ -328,14 +333,7 @@ static size_t slabs_after_idle(size_t decay_ms) {
     ck_assert_int_eq(umf_private_disjoint_params_set_decay(p, decay_ms), 0);
     umf_memory_pool_handle_t pool = make_pool(prov, p, 0);
     umfDisjointPoolParamsDestroy(p);
-    void *ptr[8]; // 500 B: bucket 512, 8 chunks in each 4 KiB slab
-    for (int i = 0; i < 8; i++) {
-        ptr[i] = umfPoolMalloc(pool, 500);
-        ck_assert_ptr_nonnull(ptr[i]);
-    }
-    for (int i = 0; i < 8; i++) {
-        ck_assert_int_eq(umfPoolFree(pool, ptr[i]), UMF_RESULT_SUCCESS);
-    }
+    take_and_free_500(pool, 8);
     ck_assert_uint_eq(t->allocated, 4096); // held by the magazine
     sleep_ms(60);
     void *a = umfPoolMalloc(pool, 64); // looks: the 500 B magazine is idle
