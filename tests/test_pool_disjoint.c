@@ -678,6 +678,71 @@ START_TEST(test_pool_disjoint_thread_exit_returns_cached_chunks) {
 }
 END_TEST
 
+// Block addresses in ascending order (qsort).
+static int cmp_ptr(const void *a, const void *b) {
+    uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+// Blocks of four slabs, freed by another thread: they go through its
+// magazine (which drains as it fills, and at its exit) back to the slabs
+// they came from. Handed out again, they take no new slab and no two
+// overlap; freed again, each is refused once as a double free.
+#define XT_BLOCKS 256 // of 1 KiB: 64 a 64 KiB slab
+static void *free_all(void *arg) {
+    void **ptr = arg;
+    for (int i = 0; i < XT_BLOCKS; i++) {
+        if (umfPoolFree(umfPoolByPtr(ptr[i]), ptr[i]) != UMF_RESULT_SUCCESS) {
+            return (void *)1;
+        }
+    }
+    return NULL;
+}
+
+START_TEST(test_pool_disjoint_cross_thread_frees_back_to_their_slabs) {
+    umf_memory_provider_handle_t prov = counting_provider(NULL);
+    test_prov_t *t = test_prov_last;
+    umf_disjoint_pool_params_handle_t p;
+    ck_assert_int_eq(umfDisjointPoolParamsCreate(&p), 0);
+    ck_assert_int_eq(umfDisjointPoolParamsSetSlabMinSize(p, 64 * 1024), 0);
+    ck_assert_int_eq(
+        umfDisjointPoolParamsSetChecks(p, UMF_DISJOINT_POOL_CHECKS_ERROR), 0);
+    umf_memory_pool_handle_t pool = make_pool(prov, p, 0);
+    umfDisjointPoolParamsDestroy(p);
+    void *ptr[XT_BLOCKS];
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < XT_BLOCKS; i++) {
+            ptr[i] = umfPoolMalloc(pool, 1024);
+            ck_assert_ptr_nonnull(ptr[i]);
+            memset(ptr[i], round, 1024);
+        }
+        size_t held = t->allocated;
+        if (round == 0) {
+            ck_assert_uint_ge(held, 4 * 64 * 1024);
+        }
+        qsort(ptr, XT_BLOCKS, sizeof(*ptr), cmp_ptr);
+        for (int i = 1; i < XT_BLOCKS; i++) {
+            ck_assert_msg((char *)ptr[i - 1] + 1024 <= (char *)ptr[i],
+                          "round %d: %p and %p overlap", round, ptr[i - 1],
+                          ptr[i]);
+        }
+        pthread_t th;
+        void *ret;
+        ck_assert_int_eq(pthread_create(&th, NULL, free_all, ptr), 0);
+        ck_assert_int_eq(pthread_join(th, &ret), 0);
+        ck_assert_ptr_null(ret);
+        ck_assert_uint_le(t->allocated, held);
+        for (int i = 0; i < XT_BLOCKS; i++) {
+            ck_assert_int_eq(umfPoolFree(pool, ptr[i]),
+                             UMF_RESULT_ERROR_INVALID_ARGUMENT);
+        }
+    }
+    umfPoolDestroy(pool);
+    ck_assert_uint_eq(t->allocated, 0);
+    umfMemoryProviderDestroy(prov);
+}
+END_TEST
+
 static _Atomic int phase;
 
 static void *hold_cache_across_destroy(void *arg) {
@@ -924,17 +989,12 @@ START_TEST(test_pool_disjoint_usable_size_of_blocks_only) {
 }
 END_TEST
 
-// The used bits (checks) of every word of a slab's bitmap, in each layout:
-// one word (1 KiB chunks, 64 a slab), a cache line a word (256 B: 4 words;
-// 128 B: 8) and packed (64 B: 16 words). Two slabs' worth are handed out,
-// sized, freed, freed again (refused), and handed out again without two
-// blocks sharing a byte.
-static int cmp_ptr(const void *a, const void *b) {
-    uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-START_TEST(test_pool_disjoint_used_bits_every_word) {
+// The used bytes (checks) of every chunk of a slab, for slabs of one
+// free-bitmap word (1 KiB chunks, 64 a slab) and of 4, 8 and 16 words
+// (256, 128 and 64 B). Two slabs' worth are handed out, sized, freed,
+// freed again (refused), and handed out again without two blocks sharing a
+// byte.
+START_TEST(test_pool_disjoint_used_bytes_every_chunk) {
     const size_t sizes[] = {1024, 256, 128, 64};
     for (int trace = 0; trace <= 2; trace += 2) {
         umf_memory_provider_handle_t prov = counting_provider(NULL);
@@ -1102,12 +1162,14 @@ static Suite *pool_disjoint_suite(void) {
                         test_pool_disjoint_misuse_error_hands_out_nothing_twice,
                         0, PROBE_COUNT);
     tcase_add_test(tc, test_pool_disjoint_usable_size_of_blocks_only);
-    tcase_add_test(tc, test_pool_disjoint_used_bits_every_word);
+    tcase_add_test(tc, test_pool_disjoint_used_bytes_every_chunk);
     tcase_add_test(tc, test_pool_disjoint_checks_param);
     tcase_add_test(tc, test_pool_disjoint_huge_params_refused_or_work);
     suite_add_tcase(s, tc);
     tc = tcase_create("threads");
     tcase_add_test(tc, test_pool_disjoint_thread_exit_returns_cached_chunks);
+    tcase_add_test(tc,
+                   test_pool_disjoint_cross_thread_frees_back_to_their_slabs);
     tcase_add_test(tc, test_pool_disjoint_stale_cache_after_destroy);
     tcase_add_test(tc, test_pool_disjoint_many_pools_beyond_cache_slots);
     suite_add_tcase(s, tc);

@@ -256,13 +256,12 @@ typedef struct dp_slab_t {
     char *base;  // page aligned, in [mem, mem + mem_size)
     size_t size; // the configured slab size: chunks and limits count it
     struct dp_bucket_t *bucket;
-    // Chunked slabs: 1 = chunk handed to the program (checks on). Atomic,
-    // written by malloc and free without the lock; after `bitmap`, from
-    // the next cache line on, word w at used[w * used_stride] (used_word).
-    _Atomic uint64_t *used;
+    // Chunked slabs: a byte per chunk, 1 = handed to the program (checks
+    // on), written by malloc and free without the lock; after `bitmap`,
+    // from the next cache line on (used_offset).
+    _Atomic unsigned char *used;
     void *mem; // what the provider gave (see slab_mem_alloc)
     size_t mem_size;
-    uint32_t used_stride; // 8 (a cache line a word) or 1 (used_stride_of)
     // Mutable, under the bucket lock, from the next cache line on.
     struct dp_slab_t *prev __attribute__((aligned(64)));
     struct dp_slab_t *next; // in the bucket's avail or empty list
@@ -497,22 +496,23 @@ static void map_free(dp_pool_t *p) {
 
 // --- Slabs ------------------------------------------------------------------------
 
-// The used bitmap's layout. Its words take locked read-modify-writes on
-// every malloc and free, by whichever thread holds the chunk, so it starts
-// on a cache line of its own (not the lines of the free bitmap and list
-// fields, which refills and drains write under the lock). A bitmap of up
-// to DP_USED_SPREAD words (512 chunks) has a line per word: magazines
-// start at different words (mag_start_word), so two threads taking chunks
-// of one slab flip bits of different lines (pool_bench medium, 2 threads:
-// the locked bit flips were 65-75% of malloc and free). A larger bitmap
-// is packed, and magazines start at different lines of it.
-#define DP_USED_SPREAD 8
+// The used bytes' layout. A byte per chunk, not a bit: malloc and free
+// store it with a plain store, where a bit took a locked read-modify-write
+// of a word shared with 63 other chunks. A locked instruction waits for
+// every store before it to reach the cache, so in a program that writes
+// its blocks it cost far more than in a loop that only allocates
+// (proxy_work small under pool=disjoint: 30-38% of dp_malloc and dp_free
+// were the two locked instructions). What that gives up: two threads
+// freeing one chunk at the same instant can both pass the check, as with
+// the host engine's free mark. A byte per chunk is also what upstream UMF's
+// disjoint pool keeps. The bytes start on a cache line of their own (not
+// the lines of the free bitmap and list fields, which refills and drains
+// write under the lock); a line holds the bytes of the 64 chunks of one
+// free-bitmap word, and magazines start at different words
+// (mag_start_word), so two threads taking chunks of one slab write
+// different lines.
 
-static size_t used_stride_of(size_t words) {
-    return words <= DP_USED_SPREAD ? 8 : 1;
-}
-
-// Offset of the used bitmap from the start of the slab's metadata.
+// Offset of the used bytes from the start of the slab's metadata.
 static size_t used_offset(size_t words) {
     size_t end = sizeof(dp_slab_t) + words * sizeof(uint64_t); // free bits
     return (end + 63) & ~(size_t)63;
@@ -523,8 +523,7 @@ static size_t slab_meta_size(const dp_bucket_t *b) {
     if (!words) {
         return sizeof(dp_slab_t);
     }
-    return used_offset(words) +
-           words * used_stride_of(words) * sizeof(uint64_t);
+    return used_offset(words) + words * 64; // 64 chunks a word
 }
 
 static void list_push(dp_slab_t **head, dp_slab_t *s, unsigned char which) {
@@ -633,8 +632,7 @@ static dp_slab_t *slab_create(dp_pool_t *p, dp_bucket_t *b) {
             s->bitmap[words - 1] = ((uint64_t)1 << (s->nchunks % 64)) - 1;
         }
         // Zeroed by ba_calloc_cacheline: no chunk is in use.
-        s->used = (_Atomic uint64_t *)(void *)((char *)s + used_offset(words));
-        s->used_stride = (uint32_t)used_stride_of(words);
+        s->used = (_Atomic unsigned char *)((char *)s + used_offset(words));
     }
     if (!map_set(p, s, s)) {
         (void)umfMemoryProviderFree(p->provider, s->mem, s->mem_size);
@@ -746,23 +744,21 @@ static void *chunk_take(dp_bucket_t *b, dp_slab_t *s) {
     return chunk_take_from(b, s, s->hint);
 }
 
-// Where magazine m starts looking in slab s's free bitmap: a cache line
-// of the used bitmap chosen by m's address (a word, where each word has a
-// line: used_stride_of), so that two threads refilling from one slab take
-// chunks whose used bits lie in different lines. Each malloc and free of a
-// chunk flips its bit with a locked instruction; threads flipping bits of
-// one line passed it back and forth (1 -> 2 threads: 0.79x the
+// Where magazine m starts looking in slab s's free bitmap: a word chosen
+// by m's address (the word's 64 chunks have a line of used bytes), so that
+// two threads refilling from one slab take chunks whose used bytes lie in
+// different lines. Each malloc and free of a chunk writes its byte;
+// threads writing bytes of one line pass it back and forth (when these
+// were bits flipped with a locked instruction: 1 -> 2 threads, 0.79x the
 // throughput). A slab of one word has nothing to spread: its hint, as for
 // any other taker (mag_slab keeps magazines on slabs of their own there).
 static size_t mag_start_word(const void *m, const dp_slab_t *s) {
     size_t words = (s->nchunks + 63) / 64;
-    size_t per_line = s->used_stride == 8 ? 1 : 8;
-    size_t lines = (words + per_line - 1) / per_line;
-    if (lines < 2) {
+    if (words < 2) {
         return s->hint;
     }
     uint64_t h = (uint64_t)(uintptr_t)m * 0x9e3779b97f4a7c15ULL;
-    return (size_t)((h >> 32) % lines) * per_line;
+    return (size_t)((h >> 32) % words);
 }
 
 // A slab became entirely free: keep it for reuse, or put it on *dead to
@@ -878,38 +874,29 @@ static umf_result_t dp_misuse(dp_pool_t *p, const char *why, const void *ptr) {
 #define DP_WHY_INSIDE  UMF_MISUSE_INSIDE
 #define DP_WHY_FOREIGN UMF_MISUSE_FOREIGN
 
-// Chunk idx of s goes to the program. Relaxed: each bit changes only by
-// read-modify-writes of its word, which are totally ordered; the chunk
-// itself travels between threads under the bucket lock or the program's
-// own synchronisation.
-static inline _Atomic uint64_t *used_word(dp_slab_t *s, size_t idx) {
-    return &s->used[idx / 64 * s->used_stride];
-}
+// The used byte of chunk idx of s is written only by the thread that holds
+// the chunk: the one it was handed to, until it frees it, then the thread
+// whose magazine took it. The chunk itself travels between threads under
+// the bucket lock or the program's own synchronisation, so relaxed loads
+// and stores (plain moves) see the last write. Only a misuse races: two
+// frees of one chunk at once may both read 1 (see used_offset).
 
+// Chunk idx of s goes to the program.
 static inline void used_set(dp_slab_t *s, size_t idx) {
-    atomic_fetch_or_explicit(used_word(s, idx), (uint64_t)1 << (idx % 64),
-                             memory_order_relaxed);
+    atomic_store_explicit(&s->used[idx], 1, memory_order_relaxed);
 }
 
 // Chunk idx of s comes back: true when the program held it.
 static inline bool used_clear(dp_slab_t *s, size_t idx) {
-    uint64_t bit = (uint64_t)1 << (idx % 64);
-    return atomic_fetch_and_explicit(used_word(s, idx), ~bit,
-                                     memory_order_relaxed) &
-           bit;
+    if (!atomic_load_explicit(&s->used[idx], memory_order_relaxed)) {
+        return false;
+    }
+    atomic_store_explicit(&s->used[idx], 0, memory_order_relaxed);
+    return true;
 }
 
 static inline bool used_test(dp_slab_t *s, size_t idx) {
-    return atomic_load_explicit(used_word(s, idx), memory_order_relaxed) &
-           ((uint64_t)1 << (idx % 64));
-}
-
-// A chunk from a magazine goes to the program (checks on).
-static void check_alloc(dp_pool_t *p, void *chunk) {
-    dp_slab_t *s = map_lookup(p, chunk);
-    if (s) {
-        used_set(s, chunk_index(s->bucket, (size_t)((char *)chunk - s->base)));
-    }
+    return atomic_load_explicit(&s->used[idx], memory_order_relaxed) != 0;
 }
 
 // An aligned pointer handed out inside a chunk (dp_aligned_malloc): `raw`
@@ -945,10 +932,19 @@ static umf_result_t check_free(dp_pool_t *p, dp_slab_t *s, size_t idx,
 
 // --- Thread caches ------------------------------------------------------------------
 
+// A chunk in a magazine, with its slab: malloc sets the chunk's used byte
+// (checks on) and a drain puts it back without looking the slab up in the
+// map. A chunk held in a magazine keeps its slab from emptying, so the
+// slab outlives the entry.
+typedef struct dp_mag_ent_t {
+    void *chunk;
+    dp_slab_t *slab;
+} dp_mag_ent_t;
+
 typedef struct dp_mag_t {
     uint32_t count;
     uint32_t seen; // ms (low 32 bits) of its last refill or drain (tcache_gc)
-    void **items;  // mag_cap entries, in the cache's allocation
+    dp_mag_ent_t *ents; // mag_cap entries, in the cache's allocation
 } dp_mag_t;
 
 typedef struct dp_tcache_t {
@@ -1047,16 +1043,16 @@ static dp_tcache_t *tcache_create_slow(dp_pool_t *p) {
         items += p->buckets[i].mag_cap;
     }
     dp_tcache_t *tc = ba_calloc(1, sizeof(*tc) + nmags * sizeof(dp_mag_t) +
-                                       items * sizeof(void *));
+                                       items * sizeof(dp_mag_ent_t));
     if (!tc) {
         return NULL;
     }
     tc->pool = p;
     tc->gen = p->gen;
     tc->nmags = nmags;
-    void **store = (void **)&tc->mags[nmags];
+    dp_mag_ent_t *store = (dp_mag_ent_t *)(void *)&tc->mags[nmags];
     for (size_t i = 0; i < nmags; i++) {
-        tc->mags[i].items = store;
+        tc->mags[i].ents = store;
         store += p->buckets[i].mag_cap;
     }
     t->caches[p->slot] = tc;
@@ -1070,12 +1066,12 @@ static void mag_drain(dp_pool_t *p, dp_bucket_t *b, dp_mag_t *m, uint32_t n,
     dp_slab_t *dead = NULL;
     pthread_mutex_lock(&b->lock);
     for (uint32_t i = 0; i < n; i++) {
-        void *c = m->items[--m->count];
-        dp_slab_t *s = map_lookup(p, c);
-        if (s && chunk_put(p, b, s, c, &dead, since) != UMF_RESULT_SUCCESS) {
+        dp_mag_ent_t e = m->ents[--m->count];
+        if (chunk_put(p, b, e.slab, e.chunk, &dead, since) !=
+            UMF_RESULT_SUCCESS) {
             // Only with checks off: a chunk freed twice into magazines.
             LOG_ERR("%s: %p was freed twice (found in a thread cache)", p->name,
-                    c);
+                    e.chunk);
         }
     }
     pthread_mutex_unlock(&b->lock);
@@ -1167,12 +1163,12 @@ static void *bucket_alloc_locked(dp_pool_t *p, dp_bucket_t *b) {
 }
 
 // The slab magazine m refills from. In buckets of at most 64 chunks a slab
-// (one word of used bits, nothing to spread: mag_start_word), a slab that
+// (one line of used bytes, nothing to spread: mag_start_word), a slab that
 // another magazine took from last is passed over for one of m's, one no
 // magazine took from, or a kept empty one: two threads whose magazines
-// shared slabs flipped bits of one word with locked instructions on every
-// malloc and free (pool_bench large, 2 threads: 126 ns a pair, 77 with the
-// checks off). pre: b->lock held.
+// shared slabs wrote one line on every malloc and free (when the used
+// bytes were bits flipped with locked instructions, pool_bench large, 2
+// threads: 126 ns a pair, 77 with the checks off). pre: b->lock held.
 #define DP_AFFINITY_SCAN 4
 static dp_slab_t *mag_slab(dp_pool_t *p, dp_bucket_t *b, const dp_mag_t *m) {
     if (b->chunks_per_slab > 64 || !b->avail) {
@@ -1193,8 +1189,20 @@ static dp_slab_t *mag_slab(dp_pool_t *p, dp_bucket_t *b, const dp_mag_t *m) {
     return s;
 }
 
+// The last chunk of magazine m (not empty) of bucket b goes to the
+// program.
+static inline void *mag_pop(const dp_pool_t *p, const dp_bucket_t *b,
+                            dp_mag_t *m) {
+    dp_mag_ent_t e = m->ents[--m->count];
+    if (checks_on(p)) {
+        used_set(e.slab,
+                 chunk_index(b, (size_t)((char *)e.chunk - e.slab->base)));
+    }
+    return e.chunk;
+}
+
 // Refills an empty magazine with up to half its capacity and returns one
-// chunk, or NULL with tls_last_error set. Prefetching uses the chunks of
+// chunk (to the program: mag_pop), or NULL with tls_last_error set. Prefetching uses the chunks of
 // existing slabs only: a new slab is taken only when there is none, so the
 // pool asks the provider exactly when an allocation needs it.
 static void *mag_refill(dp_pool_t *p, dp_bucket_t *b, dp_mag_t *m) UMF_NOINLINE;
@@ -1212,13 +1220,14 @@ static void *mag_refill(dp_pool_t *p, dp_bucket_t *b, dp_mag_t *m) {
         s->taker = m;
         size_t from = mag_start_word(m, s);
         while (m->count < want && s->nfree > 0) {
-            m->items[m->count++] = chunk_take_from(b, s, from);
+            m->ents[m->count++] =
+                (dp_mag_ent_t){chunk_take_from(b, s, from), s};
         }
     }
     b->n_alloc += m->count;
     pthread_mutex_unlock(&b->lock);
     decay_maybe(p);
-    return m->count ? m->items[--m->count] : NULL;
+    return m->count ? mag_pop(p, b, m) : NULL;
 }
 
 // An aligned large allocation on a provider that ignored the alignment:
@@ -1320,17 +1329,11 @@ static void *dp_malloc(void *priv, size_t size) {
         if (likely(tc)) {
             size_t bi = bucket_index(p, size);
             dp_mag_t *m = &tc->mags[bi];
-            void *c;
             if (likely(m->count)) {
-                c = m->items[--m->count];
-            } else {
-                mag_slow_begin(p, tc, m);
-                c = mag_refill(p, &p->buckets[bi], m);
+                return mag_pop(p, &p->buckets[bi], m);
             }
-            if (likely(c) && checks_on(p)) {
-                check_alloc(p, c);
-            }
-            return c;
+            mag_slow_begin(p, tc, m);
+            return mag_refill(p, &p->buckets[bi], m);
         }
     }
     return dp_malloc_slow(p, size);
@@ -1426,7 +1429,7 @@ static umf_result_t dp_free(void *priv, void *ptr) {
                 mag_slow_begin(p, tc, m);
                 mag_drain(p, b, m, b->mag_cap / 2, 0);
             }
-            m->items[m->count++] = chunk;
+            m->ents[m->count++] = (dp_mag_ent_t){chunk, s};
             return UMF_RESULT_SUCCESS;
         }
     }
