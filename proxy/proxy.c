@@ -785,14 +785,37 @@ static PX_NOINLINE bool px_host_free_large(void *ptr) {
     return false;
 }
 
+// A block of a pool=disjoint heap's slabs, which that pool finds in its
+// page map: freed there, with no tracker walk (which missed the owner
+// cache: such a heap's small sizes lie in a 2 MiB slab per bucket, a chunk
+// each). False as for px_host_free_large; blocks above the heap's
+// direct_above (the large-block cache's) are in no page map.
+static PX_NOINLINE bool px_dj_free(void *ptr) {
+    for (size_t i = 0; i < px.nheaps; i++) {
+        if (px.heaps[i].dj) {
+            px_enter();
+            bool done = umf_private_disjoint_free_owned(px.heaps[i].dj, ptr);
+            px_leave();
+            if (done) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
 static void px_free_slow(void *ptr) {
     if (!ptr || px_boot_owns(ptr)) {
         return;
     }
     // A block of the host engine: its segment table says so in one load;
-    // a larger one, its large-block pool's page map.
+    // a larger one, its large-block pool's page map. A disjoint heap's
+    // block: that pool's page map.
     if (px.host_any && px_likely(!px.stats) &&
         (umf_private_host_free(ptr) || px_host_free_large(ptr))) {
+        return;
+    }
+    if (px.dj_any && px_likely(!px.stats) && px_dj_free(ptr)) {
         return;
     }
     umf_memory_pool_handle_t pool = px_owner(ptr);

@@ -20,6 +20,7 @@
 #include <umf/memory_pool.h>
 #include <umf/memory_provider.h>
 
+#include "pools/pool_disjoint_internal.h"
 #include "pools/pool_host.h"
 #include "proxy_config.h"
 
@@ -76,6 +77,8 @@ typedef struct px_heap_t {
     bool private_fresh;
     // The host engine's private data (pool=host), for the fast paths.
     void *hp;
+    // The disjoint pool's (pool=disjoint), for free without a tracker walk.
+    void *dj;
     // Freed direct blocks are kept for reuse (host and disjoint heaps of
     // private memory). `checks` is the pool's misuse setting (0 abort, 1
     // error, 2 off), applied to a free of a block in the cache and (the
@@ -96,6 +99,7 @@ typedef struct px_state_t {
     size_t ntiers; // heaps[1..ntiers] are tiers, sorted by min
     bool stats;
     bool host_any; // a heap is pool=host: try its fast paths first
+    bool dj_any;   // a heap is pool=disjoint: free tries its page map first
     bool lc_any;   // a heap keeps freed large blocks (px_heap_t.lc_on)
     // No request goes to the system allocator (no size.threshold, no tier
     // with pool=system): a pointer no pool owns is rare, and is checked to

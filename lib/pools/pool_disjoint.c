@@ -75,10 +75,13 @@
 #include "base_alloc.h"
 #include "common.h"
 #include "fork.h"
+#include "init.h"
 #include "log.h"
 #include "os_linux.h"
+#include "pool.h"
 #include "pool_disjoint_internal.h"
 #include "thread.h"
+#include "tracker.h"
 
 // --- Defaults ---------------------------------------------------------------
 //
@@ -1404,12 +1407,8 @@ bool umf_private_disjoint_owns(void *priv, const void *ptr) {
     return map_lookup(priv, ptr) != NULL;
 }
 
-static umf_result_t dp_free(void *priv, void *ptr) {
-    dp_pool_t *p = priv;
-    if (unlikely(!ptr)) {
-        return UMF_RESULT_SUCCESS;
-    }
-    dp_slab_t *s = map_lookup(p, ptr);
+// Free of ptr, non-NULL, whose slab the page map gave (NULL: none).
+static inline umf_result_t dp_free_in(dp_pool_t *p, void *ptr, dp_slab_t *s) {
     if (likely(s && s->bucket->chunked)) {
         dp_tcache_t *tc = tcache_get(p);
         if (likely(tc)) {
@@ -1434,6 +1433,27 @@ static umf_result_t dp_free(void *priv, void *ptr) {
         }
     }
     return dp_free_slow(p, ptr, s);
+}
+
+static umf_result_t dp_free(void *priv, void *ptr) {
+    dp_pool_t *p = priv;
+    if (unlikely(!ptr)) {
+        return UMF_RESULT_SUCCESS;
+    }
+    return dp_free_in(p, ptr, map_lookup(p, ptr));
+}
+
+UMF_EXPORT bool umf_private_disjoint_free_owned(void *dp, void *ptr) {
+    dp_slab_t *s = map_lookup(dp, ptr);
+    if (!s) {
+        return false;
+    }
+    tracker_t *t = umf_tracker();
+    if (!t || tracker_nested_any(t)) {
+        return false;
+    }
+    (void)dp_free_in(dp, ptr, s);
+    return true;
 }
 
 static void *dp_aligned_malloc(void *priv, size_t size, size_t alignment) {
@@ -1918,4 +1938,9 @@ static umf_memory_pool_ops_t disjoint_ops = {
 
 UMF_EXPORT umf_memory_pool_ops_t *umfDisjointPoolOps(void) {
     return &disjoint_ops;
+}
+
+UMF_EXPORT void *umf_private_disjoint_pool_of(void *pool_handle) {
+    umf_memory_pool_handle_t h = pool_handle;
+    return h && h->ops.initialize == dp_initialize ? h->priv : NULL;
 }
