@@ -499,16 +499,16 @@ static void map_free(dp_pool_t *p) {
 
 // --- Slabs ------------------------------------------------------------------------
 
-// The used bytes' layout. A byte per chunk, not a bit: malloc and free
-// store it with a plain store, where a bit took a locked read-modify-write
-// of a word shared with 63 other chunks. A locked instruction waits for
-// every store before it to reach the cache, so in a program that writes
-// its blocks it cost far more than in a loop that only allocates
-// (proxy_work small under pool=disjoint: 30-38% of dp_malloc and dp_free
-// were the two locked instructions). What that gives up: two threads
-// freeing one chunk at the same instant can both pass the check, as with
-// the host engine's free mark. A byte per chunk is also what upstream UMF's
-// disjoint pool keeps. The bytes start on a cache line of their own (not
+// The used bytes' layout. A byte per chunk, not a bit: malloc sets it with
+// a plain store, where a bit took a locked read-modify-write of a word
+// shared with 63 other chunks. A locked instruction waits for every store
+// before it to reach the cache, so in a program that writes its blocks it
+// cost far more than in a loop that only allocates (proxy_work small
+// under pool=disjoint: 30-38% of dp_malloc and dp_free were the two locked
+// instructions). Free still swaps the byte atomically (used_clear): of two
+// threads freeing one chunk at once, one is refused, so no chunk ever sits
+// in two magazines (a magazine entry names its slab, which must outlive
+// it). A byte per chunk is also what upstream UMF's disjoint pool keeps. The bytes start on a cache line of their own (not
 // the lines of the free bitmap and list fields, which refills and drains
 // write under the lock); a line holds the bytes of the 64 chunks of one
 // free-bitmap word, and magazines start at different words
@@ -880,9 +880,10 @@ static umf_result_t dp_misuse(dp_pool_t *p, const char *why, const void *ptr) {
 // The used byte of chunk idx of s is written only by the thread that holds
 // the chunk: the one it was handed to, until it frees it, then the thread
 // whose magazine took it. The chunk itself travels between threads under
-// the bucket lock or the program's own synchronisation, so relaxed loads
-// and stores (plain moves) see the last write. Only a misuse races: two
-// frees of one chunk at once may both read 1 (see used_offset).
+// the bucket lock or the program's own synchronisation, so relaxed
+// accesses see the last write, and malloc's is a plain store. Only a
+// misuse races: two frees of one chunk at once, which the exchange in
+// used_clear tells apart (see used_offset).
 
 // Chunk idx of s goes to the program.
 static inline void used_set(dp_slab_t *s, size_t idx) {
@@ -891,11 +892,7 @@ static inline void used_set(dp_slab_t *s, size_t idx) {
 
 // Chunk idx of s comes back: true when the program held it.
 static inline bool used_clear(dp_slab_t *s, size_t idx) {
-    if (!atomic_load_explicit(&s->used[idx], memory_order_relaxed)) {
-        return false;
-    }
-    atomic_store_explicit(&s->used[idx], 0, memory_order_relaxed);
-    return true;
+    return atomic_exchange_explicit(&s->used[idx], 0, memory_order_relaxed);
 }
 
 static inline bool used_test(dp_slab_t *s, size_t idx) {
@@ -1070,8 +1067,12 @@ static void mag_drain(dp_pool_t *p, dp_bucket_t *b, dp_mag_t *m, uint32_t n,
     pthread_mutex_lock(&b->lock);
     for (uint32_t i = 0; i < n; i++) {
         dp_mag_ent_t e = m->ents[--m->count];
-        if (chunk_put(p, b, e.slab, e.chunk, &dead, since) !=
-            UMF_RESULT_SUCCESS) {
+        // With checks off a chunk freed twice can sit in two magazines,
+        // and its slab may be gone when the second drains: the page map
+        // says (NULL, or the slab now there, which refuses it or not).
+        dp_slab_t *s = checks_on(p) ? e.slab : map_lookup(p, e.chunk);
+        if (s &&
+            chunk_put(p, b, s, e.chunk, &dead, since) != UMF_RESULT_SUCCESS) {
             // Only with checks off: a chunk freed twice into magazines.
             LOG_ERR("%s: %p was freed twice (found in a thread cache)", p->name,
                     e.chunk);
