@@ -2,14 +2,16 @@
  * SPDX-License-Identifier: Apache-2.0 WITH LLVM-exception
  *
  * helpers.h - shared by the Check suites: running a suite, skipping a test
- * binary with a printed reason, and a user-written provider and pool of the
- * kind a program written for UMF 0.10.1 would define.
+ * binary with a printed reason, a user-written provider and pool of the
+ * kind a program written for UMF 0.10.1 would define, and two threads
+ * racing to free one block.
  */
 
 #ifndef UMF_TEST_HELPERS_H
 #define UMF_TEST_HELPERS_H
 
 #include <check.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -286,6 +288,54 @@ static inline umf_memory_pool_ops_t test_pool_ops(void) {
         .get_last_allocation_error = tpl_last_error,
     };
     return ops;
+}
+
+// --- Racing double free ---
+//
+// Two threads free one block of `pool` at the same moment, `rounds` times
+// (blocks of 16 B to 2 KiB): exactly one of each two frees succeeds. The
+// pool's checks must be set to error.
+typedef struct race_t {
+    umf_memory_pool_handle_t pool;
+    pthread_barrier_t go, done;
+    void *_Atomic block;
+    _Atomic int wins, losses;
+    int rounds;
+} race_t;
+
+static inline void *race_free(void *arg) {
+    race_t *r = arg;
+    for (int i = 0; i < r->rounds; i++) {
+        pthread_barrier_wait(&r->go);
+        umf_result_t ret = umfPoolFree(r->pool, atomic_load(&r->block));
+        atomic_fetch_add(ret == UMF_RESULT_SUCCESS ? &r->wins : &r->losses, 1);
+        pthread_barrier_wait(&r->done);
+    }
+    return NULL;
+}
+
+static inline void race_double_free(umf_memory_pool_handle_t pool, int rounds) {
+    race_t r = {.pool = pool, .rounds = rounds};
+    pthread_barrier_init(&r.go, NULL, 3);
+    pthread_barrier_init(&r.done, NULL, 3);
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_eq(pthread_create(&t[i], NULL, race_free, &r), 0);
+    }
+    for (int i = 0; i < r.rounds; i++) {
+        void *b = umfPoolMalloc(r.pool, (size_t)(16 << (i % 8)));
+        ck_assert_ptr_nonnull(b);
+        atomic_store(&r.block, b);
+        pthread_barrier_wait(&r.go);
+        pthread_barrier_wait(&r.done);
+        ck_assert_int_eq(atomic_load(&r.wins), i + 1);
+        ck_assert_int_eq(atomic_load(&r.losses), i + 1);
+    }
+    for (int i = 0; i < 2; i++) {
+        pthread_join(t[i], NULL);
+    }
+    pthread_barrier_destroy(&r.go);
+    pthread_barrier_destroy(&r.done);
 }
 
 #endif /* UMF_TEST_HELPERS_H */

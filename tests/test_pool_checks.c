@@ -192,52 +192,13 @@ START_TEST(test_pool_checks_every_allocation_call) {
 END_TEST
 
 // Two threads free one block at the same moment: exactly one succeeds.
-typedef struct race_t {
-    umf_memory_pool_handle_t pool;
-    pthread_barrier_t go, done;
-    void *_Atomic block;
-    _Atomic int wins, losses;
-    int rounds;
-} race_t;
-
-static void *race_thread(void *arg) {
-    race_t *r = arg;
-    for (int i = 0; i < r->rounds; i++) {
-        pthread_barrier_wait(&r->go);
-        umf_result_t ret = umfPoolFree(r->pool, atomic_load(&r->block));
-        atomic_fetch_add(ret == UMF_RESULT_SUCCESS ? &r->wins : &r->losses, 1);
-        pthread_barrier_wait(&r->done);
-    }
-    return NULL;
-}
-
 START_TEST(test_pool_checks_racing_double_free) {
-    race_t r = {.pool = make_pool(_i, 1)};
-    if (!r.pool) {
+    umf_memory_pool_handle_t pool = make_pool(_i, 1);
+    if (!pool) {
         return;
     }
-    r.rounds = 400 / test_slow_factor();
-    pthread_barrier_init(&r.go, NULL, 3);
-    pthread_barrier_init(&r.done, NULL, 3);
-    pthread_t t[2];
-    for (int i = 0; i < 2; i++) {
-        ck_assert_int_eq(pthread_create(&t[i], NULL, race_thread, &r), 0);
-    }
-    for (int i = 0; i < r.rounds; i++) {
-        void *b = umfPoolMalloc(r.pool, (size_t)(16 << (i % 8)));
-        ck_assert_ptr_nonnull(b);
-        atomic_store(&r.block, b);
-        pthread_barrier_wait(&r.go);
-        pthread_barrier_wait(&r.done);
-        ck_assert_int_eq(atomic_load(&r.wins), i + 1);
-        ck_assert_int_eq(atomic_load(&r.losses), i + 1);
-    }
-    for (int i = 0; i < 2; i++) {
-        pthread_join(t[i], NULL);
-    }
-    pthread_barrier_destroy(&r.go);
-    pthread_barrier_destroy(&r.done);
-    umfPoolDestroy(r.pool);
+    race_double_free(pool, 400 / test_slow_factor());
+    umfPoolDestroy(pool);
 }
 END_TEST
 

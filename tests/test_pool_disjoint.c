@@ -746,25 +746,6 @@ END_TEST
 // Two threads free one block at the same moment: exactly one succeeds
 // (free swaps the chunk's used byte atomically), so the chunk goes into one
 // magazine, not two.
-typedef struct race_t {
-    umf_memory_pool_handle_t pool;
-    pthread_barrier_t go, done;
-    void *_Atomic block;
-    _Atomic int wins, losses;
-    int rounds;
-} race_t;
-
-static void *race_free(void *arg) {
-    race_t *r = arg;
-    for (int i = 0; i < r->rounds; i++) {
-        pthread_barrier_wait(&r->go);
-        umf_result_t ret = umfPoolFree(r->pool, atomic_load(&r->block));
-        atomic_fetch_add(ret == UMF_RESULT_SUCCESS ? &r->wins : &r->losses, 1);
-        pthread_barrier_wait(&r->done);
-    }
-    return NULL;
-}
-
 START_TEST(test_pool_disjoint_racing_double_free) {
     umf_memory_provider_handle_t prov = counting_provider(NULL);
     test_prov_t *t = test_prov_last;
@@ -772,30 +753,10 @@ START_TEST(test_pool_disjoint_racing_double_free) {
     ck_assert_int_eq(umfDisjointPoolParamsCreate(&p), 0);
     ck_assert_int_eq(
         umfDisjointPoolParamsSetChecks(p, UMF_DISJOINT_POOL_CHECKS_ERROR), 0);
-    race_t r = {.pool = make_pool(prov, p, 0)};
+    umf_memory_pool_handle_t pool = make_pool(prov, p, 0);
     umfDisjointPoolParamsDestroy(p);
-    r.rounds = 2000 / test_slow_factor();
-    pthread_barrier_init(&r.go, NULL, 3);
-    pthread_barrier_init(&r.done, NULL, 3);
-    pthread_t th[2];
-    for (int i = 0; i < 2; i++) {
-        ck_assert_int_eq(pthread_create(&th[i], NULL, race_free, &r), 0);
-    }
-    for (int i = 0; i < r.rounds; i++) {
-        void *b = umfPoolMalloc(r.pool, (size_t)(16 << (i % 8)));
-        ck_assert_ptr_nonnull(b);
-        atomic_store(&r.block, b);
-        pthread_barrier_wait(&r.go);
-        pthread_barrier_wait(&r.done);
-        ck_assert_int_eq(atomic_load(&r.wins), i + 1);
-        ck_assert_int_eq(atomic_load(&r.losses), i + 1);
-    }
-    for (int i = 0; i < 2; i++) {
-        pthread_join(th[i], NULL);
-    }
-    pthread_barrier_destroy(&r.go);
-    pthread_barrier_destroy(&r.done);
-    umfPoolDestroy(r.pool); // the threads' magazines went back at exit
+    race_double_free(pool, 2000 / test_slow_factor());
+    umfPoolDestroy(pool); // the threads' magazines went back at exit
     ck_assert_uint_eq(t->allocated, 0);
     umfMemoryProviderDestroy(prov);
 }
