@@ -767,34 +767,21 @@ static PX_NOINLINE bool px_sys_unmapped(void *ptr, bool report) {
     return gone;
 }
 
-// A block over UMF_HOST_MAX of a host heap, which its large-block pool
-// finds in its page map: freed there, with no tracker walk. False when no
-// host heap's large-block pool holds it, or when pools nest anywhere (the
-// tracker must name the innermost owner).
-static PX_NOINLINE bool px_host_free_large(void *ptr) {
+// A block that a disjoint pool of a heap finds in its page map: a host
+// heap's large-block pool (blocks over UMF_HOST_MAX) or a pool=disjoint
+// heap's pool (whose small sizes lie in a 2 MiB slab per bucket, a chunk
+// each, and missed the owner cache). Freed there, with no tracker walk.
+// False when no such pool holds it (blocks above a heap's direct_above,
+// the large-block cache's, are in no page map), or when pools nest
+// anywhere (the tracker must name the innermost owner).
+static PX_NOINLINE bool px_pagemap_free(void *ptr) {
     for (size_t i = 0; i < px.nheaps; i++) {
-        if (px.heaps[i].hp) {
+        const px_heap_t *heap = &px.heaps[i];
+        if (heap->hp || heap->dj) {
             px_enter();
-            bool done = umf_private_host_free_large(px.heaps[i].hp, ptr);
-            px_leave();
-            if (done) {
-                return true;
-            }
-        }
-    }
-    return false;
-}
-
-// A block of a pool=disjoint heap's slabs, which that pool finds in its
-// page map: freed there, with no tracker walk (which missed the owner
-// cache: such a heap's small sizes lie in a 2 MiB slab per bucket, a chunk
-// each). False as for px_host_free_large; blocks above the heap's
-// direct_above (the large-block cache's) are in no page map.
-static PX_NOINLINE bool px_dj_free(void *ptr) {
-    for (size_t i = 0; i < px.nheaps; i++) {
-        if (px.heaps[i].dj) {
-            px_enter();
-            bool done = umf_private_disjoint_free_owned(px.heaps[i].dj, ptr);
+            bool done = heap->hp
+                            ? umf_private_host_free_large(heap->hp, ptr)
+                            : umf_private_disjoint_free_owned(heap->dj, ptr);
             px_leave();
             if (done) {
                 return true;
@@ -809,13 +796,9 @@ static void px_free_slow(void *ptr) {
         return;
     }
     // A block of the host engine: its segment table says so in one load;
-    // a larger one, its large-block pool's page map. A disjoint heap's
-    // block: that pool's page map.
-    if (px.host_any && px_likely(!px.stats) &&
-        (umf_private_host_free(ptr) || px_host_free_large(ptr))) {
-        return;
-    }
-    if (px.dj_any && px_likely(!px.stats) && px_dj_free(ptr)) {
+    // a larger one, or a pool=disjoint heap's: a page map.
+    if (px_likely(!px.stats) && ((px.host_any && umf_private_host_free(ptr)) ||
+                                 (px.pagemap_any && px_pagemap_free(ptr)))) {
         return;
     }
     umf_memory_pool_handle_t pool = px_owner(ptr);

@@ -99,8 +99,10 @@ typedef struct px_state_t {
     size_t ntiers; // heaps[1..ntiers] are tiers, sorted by min
     bool stats;
     bool host_any; // a heap is pool=host: try its fast paths first
-    bool dj_any;   // a heap is pool=disjoint: free tries its page map first
-    bool lc_any;   // a heap keeps freed large blocks (px_heap_t.lc_on)
+    // A heap is pool=host or pool=disjoint: free asks their disjoint
+    // pools' page maps before the owner cache (px_pagemap_free).
+    bool pagemap_any;
+    bool lc_any; // a heap keeps freed large blocks (px_heap_t.lc_on)
     // No request goes to the system allocator (no size.threshold, no tier
     // with pool=system): a pointer no pool owns is rare, and is checked to
     // be mapped before the system allocator reads its header (a freed

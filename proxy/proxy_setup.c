@@ -788,11 +788,12 @@ static void px_make_heap(px_heap_t *heap, const px_pool_conf_t *pc,
     if (kind == PX_POOL_HOST) {
         heap->hp = umf_private_host_pool_of(heap->pool);
         px.host_any = true;
+        px.pagemap_any = true;
         px.hp_class = umf_private_host_class_table();
         px.hp_segmap = umf_private_host_segmap();
     } else if (kind == PX_POOL_DISJOINT) {
         heap->dj = umf_private_disjoint_pool_of(heap->pool);
-        px.dj_any |= heap->dj != NULL;
+        px.pagemap_any |= heap->dj != NULL;
     }
 }
 

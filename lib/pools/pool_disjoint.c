@@ -1404,8 +1404,14 @@ static umf_result_t dp_free_slow(dp_pool_t *p, void *ptr, dp_slab_t *s) {
     return r;
 }
 
+// Nothing nests: a slab's pool is its addresses' only owner.
+static bool no_nesting(void) {
+    tracker_t *t = umf_tracker();
+    return t && !tracker_nested_any(t);
+}
+
 bool umf_private_disjoint_owns(void *priv, const void *ptr) {
-    return map_lookup(priv, ptr) != NULL;
+    return map_lookup(priv, ptr) != NULL && no_nesting();
 }
 
 // Free of ptr, non-NULL, whose slab the page map gave (NULL: none).
@@ -1446,11 +1452,7 @@ static umf_result_t dp_free(void *priv, void *ptr) {
 
 UMF_EXPORT bool umf_private_disjoint_free_owned(void *dp, void *ptr) {
     dp_slab_t *s = map_lookup(dp, ptr);
-    if (!s) {
-        return false;
-    }
-    tracker_t *t = umf_tracker();
-    if (!t || tracker_nested_any(t)) {
+    if (!s || !no_nesting()) {
         return false;
     }
     (void)dp_free_in(dp, ptr, s);

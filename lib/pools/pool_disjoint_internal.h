@@ -44,22 +44,24 @@ umf_private_disjoint_params_set_decay(umf_disjoint_pool_params_handle_t h,
                                       size_t ms);
 
 // Whether ptr lies in one of the slabs of the disjoint pool `priv` (the
-// pool's private data, as its ops get it): then its free and usable size
-// are that pool's to answer, misuse included. Takes no lock: one walk of
-// the pool's page map. False for blocks above MaxPoolableSize (those the
-// pool keeps in its large-allocation table) and for anything else.
+// pool's private data, as its ops get it) while no pool's range nests in
+// another's: then its free and usable size are that pool's to answer,
+// misuse included, without asking the tracker. (With nesting the tracker
+// must name the innermost owner: a program's pool whose provider mallocs
+// can put its first block at the start of one of ours.) Takes no lock: one
+// walk of the pool's page map. False for blocks above MaxPoolableSize
+// (those the pool keeps in its large-allocation table) and for anything
+// else.
 bool umf_private_disjoint_owns(void *priv, const void *ptr);
 
 // For the proxy (exported): the private data of the disjoint pool behind
 // pool handle `pool_handle`, or NULL when it is another kind of pool.
 void *umf_private_disjoint_pool_of(void *pool_handle);
 
-// For the proxy (exported): frees ptr and returns true when it lies in a
-// slab of disjoint pool `dp` (umf_private_disjoint_pool_of) and no pool's
-// range nests in another's (then the tracker must name the innermost
-// owner: a program's pool whose provider mallocs can put its first block
-// at the start of one of ours). False: nothing done. The free is the
-// pool's own (misuse checks included), with no tracker walk.
+// Exported (the proxy's pool=disjoint heaps, the host engine's large-block
+// pool): frees ptr and returns true when umf_private_disjoint_owns(dp,
+// ptr); false: nothing done. The free is the pool's own (misuse checks
+// included), with one page-map walk and no tracker walk.
 bool umf_private_disjoint_free_owned(void *dp, void *ptr);
 
 #endif /* UMF_POOL_DISJOINT_INTERNAL_H */

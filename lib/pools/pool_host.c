@@ -85,7 +85,6 @@
 #include "pool_disjoint_internal.h"
 #include "pool_host.h"
 #include "thread.h"
-#include "tracker.h"
 
 #define HP_TLS_SLOTS      8
 #define HP_CARVE          4096 // bytes of a fresh page made ready at a time
@@ -1206,27 +1205,16 @@ UMF_EXPORT bool umf_private_host_free(void *ptr) {
     return true;
 }
 
-// The large-block pool of host pool hp when ptr lies in one of its slabs
-// and no pool's range nests in any other's (then the tracker would name
-// the innermost pool, maybe another one, for ptr: a program's pool whose
-// provider mallocs can put its first block at the start of our block).
+// The large-block pool of host pool hp when it answers for ptr
+// (umf_private_disjoint_owns: one of its slabs, and nothing nests).
 static void *large_owning(void *hp, const void *ptr) {
-    hp_pool_t *p = hp;
-    void *l = __atomic_load_n(&p->large, __ATOMIC_ACQUIRE);
-    if (!l || !umf_private_disjoint_owns(l, ptr)) {
-        return NULL;
-    }
-    tracker_t *t = umf_tracker();
-    return t && !tracker_nested_any(t) ? l : NULL;
+    void *l = __atomic_load_n(&((hp_pool_t *)hp)->large, __ATOMIC_ACQUIRE);
+    return l && umf_private_disjoint_owns(l, ptr) ? l : NULL;
 }
 
 UMF_EXPORT bool umf_private_host_free_large(void *hp, void *ptr) {
-    void *l = large_owning(hp, ptr);
-    if (!l) {
-        return false;
-    }
-    (void)((hp_pool_t *)hp)->large_ops->free(l, ptr);
-    return true;
+    void *l = __atomic_load_n(&((hp_pool_t *)hp)->large, __ATOMIC_ACQUIRE);
+    return l && umf_private_disjoint_free_owned(l, ptr);
 }
 
 UMF_EXPORT size_t umf_private_host_usable_large(void *hp, void *ptr,
