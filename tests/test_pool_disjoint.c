@@ -743,6 +743,57 @@ START_TEST(test_pool_disjoint_cross_thread_frees_back_to_their_slabs) {
 }
 END_TEST
 
+// Checks off: a block freed twice sits in the thread's magazine twice.
+// When the thread exits, the drain finds the chunk's slab through the page
+// map and refuses the second copy (one error line), so the slab holds the
+// chunk once: what the pool hands out next does not overlap, and every
+// slab goes back at destroy.
+static void *free_twice_and_exit(void *arg) {
+    umf_memory_pool_handle_t pool = arg;
+    void *x = umfPoolMalloc(pool, 1024);
+    if (!x) {
+        return (void *)1;
+    }
+    (void)umfPoolFree(pool, x);
+    (void)umfPoolFree(pool, x);
+    return NULL;
+}
+
+START_TEST(test_pool_disjoint_checks_off_double_free_drained_once) {
+    umf_memory_provider_handle_t prov = counting_provider(NULL);
+    test_prov_t *t = test_prov_last;
+    umf_disjoint_pool_params_handle_t p;
+    ck_assert_int_eq(umfDisjointPoolParamsCreate(&p), 0);
+    ck_assert_int_eq(umfDisjointPoolParamsSetSlabMinSize(p, 64 * 1024), 0);
+    ck_assert_int_eq(
+        umfDisjointPoolParamsSetChecks(p, UMF_DISJOINT_POOL_CHECKS_OFF), 0);
+    umf_memory_pool_handle_t pool = make_pool(prov, p, 0);
+    umfDisjointPoolParamsDestroy(p);
+    pthread_t th;
+    void *ret;
+    ck_assert_int_eq(pthread_create(&th, NULL, free_twice_and_exit, pool), 0);
+    ck_assert_int_eq(pthread_join(th, &ret), 0);
+    ck_assert_ptr_null(ret);
+    enum { N = 64 }; // one 64 KiB slab of 1 KiB chunks
+    char *ptr[N];
+    for (int i = 0; i < N; i++) {
+        ptr[i] = umfPoolMalloc(pool, 1024);
+        ck_assert_ptr_nonnull(ptr[i]);
+    }
+    qsort(ptr, N, sizeof(*ptr), cmp_ptr);
+    for (int i = 1; i < N; i++) {
+        ck_assert_msg(ptr[i - 1] + 1024 <= ptr[i], "%p handed out twice",
+                      (void *)ptr[i]);
+    }
+    for (int i = 0; i < N; i++) {
+        ck_assert_int_eq(umfPoolFree(pool, ptr[i]), UMF_RESULT_SUCCESS);
+    }
+    umfPoolDestroy(pool);
+    ck_assert_uint_eq(t->allocated, 0);
+    umfMemoryProviderDestroy(prov);
+}
+END_TEST
+
 // Two threads free one block at the same moment: exactly one succeeds
 // (free swaps the chunk's used byte atomically), so the chunk goes into one
 // magazine, not two.
@@ -1190,6 +1241,7 @@ static Suite *pool_disjoint_suite(void) {
     tcase_add_test(tc,
                    test_pool_disjoint_cross_thread_frees_back_to_their_slabs);
     tcase_add_test(tc, test_pool_disjoint_racing_double_free);
+    tcase_add_test(tc, test_pool_disjoint_checks_off_double_free_drained_once);
     tcase_add_test(tc, test_pool_disjoint_stale_cache_after_destroy);
     tcase_add_test(tc, test_pool_disjoint_many_pools_beyond_cache_slots);
     suite_add_tcase(s, tc);
