@@ -678,6 +678,21 @@ START_TEST(test_pool_disjoint_thread_exit_returns_cached_chunks) {
 }
 END_TEST
 
+// A pool on prov with the given checks and slab size (0: the default).
+static umf_memory_pool_handle_t
+checked_pool(umf_memory_provider_handle_t prov, size_t slab,
+             umf_disjoint_pool_checks_t checks) {
+    umf_disjoint_pool_params_handle_t p;
+    ck_assert_int_eq(umfDisjointPoolParamsCreate(&p), 0);
+    if (slab) {
+        ck_assert_int_eq(umfDisjointPoolParamsSetSlabMinSize(p, slab), 0);
+    }
+    ck_assert_int_eq(umfDisjointPoolParamsSetChecks(p, checks), 0);
+    umf_memory_pool_handle_t pool = make_pool(prov, p, 0);
+    umfDisjointPoolParamsDestroy(p);
+    return pool;
+}
+
 // Block addresses in ascending order (qsort).
 static int cmp_ptr(const void *a, const void *b) {
     uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
@@ -702,13 +717,8 @@ static void *free_all(void *arg) {
 START_TEST(test_pool_disjoint_cross_thread_frees_back_to_their_slabs) {
     umf_memory_provider_handle_t prov = counting_provider(NULL);
     test_prov_t *t = test_prov_last;
-    umf_disjoint_pool_params_handle_t p;
-    ck_assert_int_eq(umfDisjointPoolParamsCreate(&p), 0);
-    ck_assert_int_eq(umfDisjointPoolParamsSetSlabMinSize(p, 64 * 1024), 0);
-    ck_assert_int_eq(
-        umfDisjointPoolParamsSetChecks(p, UMF_DISJOINT_POOL_CHECKS_ERROR), 0);
-    umf_memory_pool_handle_t pool = make_pool(prov, p, 0);
-    umfDisjointPoolParamsDestroy(p);
+    umf_memory_pool_handle_t pool =
+        checked_pool(prov, 64 * 1024, UMF_DISJOINT_POOL_CHECKS_ERROR);
     void *ptr[XT_BLOCKS];
     for (int round = 0; round < 3; round++) {
         for (int i = 0; i < XT_BLOCKS; i++) {
@@ -762,13 +772,8 @@ static void *free_twice_and_exit(void *arg) {
 START_TEST(test_pool_disjoint_checks_off_double_free_drained_once) {
     umf_memory_provider_handle_t prov = counting_provider(NULL);
     test_prov_t *t = test_prov_last;
-    umf_disjoint_pool_params_handle_t p;
-    ck_assert_int_eq(umfDisjointPoolParamsCreate(&p), 0);
-    ck_assert_int_eq(umfDisjointPoolParamsSetSlabMinSize(p, 64 * 1024), 0);
-    ck_assert_int_eq(
-        umfDisjointPoolParamsSetChecks(p, UMF_DISJOINT_POOL_CHECKS_OFF), 0);
-    umf_memory_pool_handle_t pool = make_pool(prov, p, 0);
-    umfDisjointPoolParamsDestroy(p);
+    umf_memory_pool_handle_t pool =
+        checked_pool(prov, 64 * 1024, UMF_DISJOINT_POOL_CHECKS_OFF);
     pthread_t th;
     void *ret;
     ck_assert_int_eq(pthread_create(&th, NULL, free_twice_and_exit, pool), 0);
@@ -800,12 +805,8 @@ END_TEST
 START_TEST(test_pool_disjoint_racing_double_free) {
     umf_memory_provider_handle_t prov = counting_provider(NULL);
     test_prov_t *t = test_prov_last;
-    umf_disjoint_pool_params_handle_t p;
-    ck_assert_int_eq(umfDisjointPoolParamsCreate(&p), 0);
-    ck_assert_int_eq(
-        umfDisjointPoolParamsSetChecks(p, UMF_DISJOINT_POOL_CHECKS_ERROR), 0);
-    umf_memory_pool_handle_t pool = make_pool(prov, p, 0);
-    umfDisjointPoolParamsDestroy(p);
+    umf_memory_pool_handle_t pool =
+        checked_pool(prov, 0, UMF_DISJOINT_POOL_CHECKS_ERROR);
     race_double_free(pool, 2000 / test_slow_factor());
     umfPoolDestroy(pool); // the threads' magazines went back at exit
     ck_assert_uint_eq(t->allocated, 0);
