@@ -566,8 +566,10 @@ fi
 
 # bench/startup.c spawns /bin/true itself (no env, no shell in the timed
 # part), the two configurations in turn for 5 rounds, and reports the
-# fastest round's mean; peak RSS is the median VmHWM of 5 processes that
-# only start, print their VmHWM and exit. Both configurations carry the
+# fastest round's mean; peak RSS is the mean VmHWM of 31 processes that
+# only start, print their VmHWM and exit (a median of 5 jumped by 100-200
+# KiB between runs: libc's random load address decides how many of its
+# 64 KiB fault-around windows a start touches). Both configurations carry the
 # LD_LIBRARY_PATH the copy of the proxy needs: the loader searches it
 # (and its glibc-hwcaps subdirectories) for libc too, about 0.13 ms on
 # the 2-core VM, which an installed proxy does not pay.

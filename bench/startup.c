@@ -13,7 +13,7 @@
  * "-" is the plain environment of no preload. The configurations run in
  * turn, RUNS spawns each, for 5 rounds, so that drift on a shared machine
  * hits every one alike; the line per configuration gives the fastest
- * round's mean in ms and the median VmHWM of 5 idle processes in KiB:
+ * round's mean in ms and the mean VmHWM of 31 idle processes in KiB:
  *
  *   startup <ms> <KiB> <ENV>
  *
@@ -33,7 +33,7 @@
 #include <unistd.h>
 
 #define ROUNDS    5
-#define HWM_RUNS  5
+#define HWM_RUNS  31
 #define MAX_CONF  16
 #define MAX_ENV   16
 #define TRUE_PATH "/bin/true"
@@ -85,29 +85,29 @@ static int run(char *const argv[], char *const env[], int out_fd) {
     return 0;
 }
 
-static int cmp_long(const void *a, const void *b) {
-    long x = *(const long *)a, y = *(const long *)b;
-    return (x > y) - (x < y);
-}
-
-// Median VmHWM (KiB) of HWM_RUNS idle copies of this program under env.
+// Mean VmHWM (KiB) of HWM_RUNS idle copies of this program under env.
+// Not the median: each process's RSS depends on where libc's code falls
+// relative to the kernel's 64 KiB fault-around windows (its load address
+// is random), so single values of one configuration form clusters 100-200
+// KiB apart, and the median of a few runs jumps between them.
 static long idle_hwm(const char *self, char *const env[]) {
-    long v[HWM_RUNS];
+    long sum = 0;
     for (int i = 0; i < HWM_RUNS; i++) {
         FILE *f = tmpfile();
         if (!f) {
             return -1;
         }
         char *argv[] = {(char *)self, "--hwm", NULL};
+        long v;
         if (run(argv, env, fileno(f)) != 0 || fseek(f, 0, SEEK_SET) != 0 ||
-            fscanf(f, "%ld", &v[i]) != 1) {
+            fscanf(f, "%ld", &v) != 1) {
             fclose(f);
             return -1;
         }
         fclose(f);
+        sum += v;
     }
-    qsort(v, HWM_RUNS, sizeof(v[0]), cmp_long);
-    return v[HWM_RUNS / 2];
+    return (sum + HWM_RUNS / 2) / HWM_RUNS;
 }
 
 // --hwm: print this process's own peak RSS in KiB.

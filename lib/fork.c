@@ -108,11 +108,31 @@ static void run_child(void) {
     }
 }
 
+#ifdef __GLIBC__
+// pthread_atfork is a stub that glibc links into each library from
+// libc_nonshared.a; it ends up after all of libumf's code, in a 64 KiB
+// fault-around window that start-up would otherwise not touch (see
+// Makefile.am on the object order). The stub's whole body is this call of
+// the exported __register_atfork with the library's __dso_handle (which
+// lets glibc drop the handlers if the library is unloaded).
+extern int __register_atfork(void (*prepare)(void), void (*parent)(void),
+                             void (*child)(void), void *dso_handle);
+extern void *__dso_handle __attribute__((weak, visibility("hidden")));
+
+static int atfork(void (*prepare)(void), void (*parent)(void),
+                  void (*child)(void)) {
+    return __register_atfork(prepare, parent, child,
+                             &__dso_handle ? __dso_handle : NULL);
+}
+#else
+#define atfork pthread_atfork
+#endif
+
 static pthread_once_t install_once = PTHREAD_ONCE_INIT;
 static int install_err;
 
 static void install(void) {
-    install_err = pthread_atfork(run_prepare, run_parent, run_child);
+    install_err = atfork(run_prepare, run_parent, run_child);
 }
 
 int fork_hooks_install(void) {
@@ -121,7 +141,7 @@ int fork_hooks_install(void) {
 }
 
 UMF_EXPORT void umf_private_fork_install_again(void) {
-    int err = pthread_atfork(run_prepare, run_parent, run_child);
+    int err = atfork(run_prepare, run_parent, run_child);
     if (err) {
         LOG_PERR(err, "pthread_atfork failed; fork() while another thread "
                       "allocates may deadlock");

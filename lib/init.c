@@ -160,8 +160,10 @@ static void teardown_locked(void) {
     if (!umf_under_proxy()) {
         atomic_store_explicit(&umf_tracker_pub, NULL, memory_order_release);
     }
-    memspaces_predefined_fini(); // they name nodes of the topology
-    topology_fini();
+    if (atomic_load_explicit(&topology_asked, memory_order_relaxed)) {
+        memspaces_predefined_fini(); // they name nodes of the topology
+        topology_fini();
+    }
     maybe_free_tracker_locked();
 }
 

@@ -26,6 +26,7 @@ umf_hwloc_t umf_hwloc;
 
 static pthread_mutex_t topo_lock = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic(hwloc_topology_t) topo;
+_Atomic bool topology_asked;
 static bool hwloc_loaded; // under topo_lock; the library stays mapped
 
 // Loads hwloc and fills umf_hwloc, once (under topo_lock).
@@ -81,6 +82,7 @@ hwloc_topology_t topology_get(void) {
         return t;
     }
     pthread_mutex_lock(&topo_lock);
+    atomic_store_explicit(&topology_asked, true, memory_order_relaxed);
     t = atomic_load_explicit(&topo, memory_order_relaxed);
     if (!t && hwloc_load_locked()) {
         if (umf_hwloc.topology_init(&t) != 0) {

@@ -49,6 +49,10 @@ hwloc_obj_t topology_numa_by_os_index(hwloc_topology_t topo, unsigned os_index);
 bool topology_has_numa_node(hwloc_topology_t topo, unsigned os_index);
 // Destroys the cached topology (library tear-down).
 void topology_fini(void);
+// Set by the first topology_get, never cleared. Until then there is no
+// topology and no predefined memspace (they load it first), so tear-down
+// need not call into their code (which then stays out of memory).
+extern _Atomic bool topology_asked;
 
 void topology_fork_prepare(void);
 void topology_fork_parent(void);

@@ -1926,7 +1926,7 @@ static const fork_handler_t dp_fork_handler = {
     .child = dp_fork_parent,
 };
 
-static umf_memory_pool_ops_t disjoint_ops = {
+umf_memory_pool_ops_t umf_private_disjoint_ops = {
     .version = UMF_VERSION_CURRENT,
     .initialize = dp_initialize,
     .finalize = dp_finalize,
@@ -1940,7 +1940,7 @@ static umf_memory_pool_ops_t disjoint_ops = {
 };
 
 UMF_EXPORT umf_memory_pool_ops_t *umfDisjointPoolOps(void) {
-    return &disjoint_ops;
+    return &umf_private_disjoint_ops;
 }
 
 UMF_EXPORT void *umf_private_disjoint_pool_of(void *pool_handle) {

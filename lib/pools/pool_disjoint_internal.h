@@ -43,6 +43,11 @@ umf_result_t
 umf_private_disjoint_params_set_decay(umf_disjoint_pool_params_handle_t h,
                                       size_t ms);
 
+// What umfDisjointPoolOps returns, for libumf's own users: the host
+// engine's large blocks (a constant address: no call into this file's
+// code at start-up).
+extern umf_memory_pool_ops_t umf_private_disjoint_ops;
+
 // Whether ptr lies in one of the slabs of the disjoint pool `priv` (the
 // pool's private data, as its ops get it) while no pool's range nests in
 // another's: then its free and usable size are that pool's to answer,

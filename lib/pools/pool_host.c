@@ -110,7 +110,6 @@ typedef struct hp_pool_t {
     void *large; // the disjoint pool for larger blocks; NULL until first used
     // Its bound on the bytes of empty slabs it keeps (HP_LARGE_KEPT).
     umf_disjoint_pool_shared_limits_handle_t large_limits;
-    umf_memory_pool_ops_t *large_ops;
     umf_disjoint_pool_checks_t checks;
     uintptr_t key; // the free mark's key (hp_heap_t.key); 0: checks off
     unsigned decay_ms;
@@ -263,6 +262,18 @@ static void purge_old(hp_pool_t *p, uint64_t now) {
     }
 }
 
+// purge_old, reading the clock only when some run waits: a program that
+// has freed no page yet never calls clock_gettime, whose page of libc
+// would add to its start-up RSS. pre: p->lock held.
+static void purge_pending(hp_pool_t *p) {
+    for (unsigned r = 0; r < HP_NRUNS; r++) {
+        if (p->free_runs[r].tail) {
+            purge_old(p, now_ms());
+            return;
+        }
+    }
+}
+
 // A new segment cut into runs of kind `kind` (what is left over: single
 // pages), onto the purged lists. pre: p->lock held.
 static bool seg_add(hp_pool_t *p, unsigned kind) {
@@ -389,7 +400,7 @@ static hp_page_t *page_take(hp_pool_t *p, hp_heap_t *h, unsigned c) {
     }
     pg = from->head;
     list_remove(from, pg);
-    purge_old(p, now_ms());
+    purge_pending(p);
     pthread_mutex_unlock(&p->lock);
 init:;
 
@@ -873,7 +884,7 @@ static void *large_of(hp_pool_t *p) {
         r = umf_private_disjoint_params_set_decay(dpp, p->decay_ms);
     }
     if (r == UMF_RESULT_SUCCESS) {
-        r = p->large_ops->initialize(p->provider, dpp, &l);
+        r = umf_private_disjoint_ops.initialize(p->provider, dpp, &l);
     }
     if (dpp) {
         umfDisjointPoolParamsDestroy(dpp);
@@ -890,7 +901,7 @@ static void *large_of(hp_pool_t *p) {
     void *expected = NULL;
     if (!__atomic_compare_exchange_n(&p->large, &expected, l, false,
                                      __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-        p->large_ops->finalize(l);
+        umf_private_disjoint_ops.finalize(l);
         umfDisjointPoolSharedLimitsDestroy(lim);
         return expected;
     }
@@ -900,9 +911,10 @@ static void *large_of(hp_pool_t *p) {
 }
 
 // A block from the large-block pool, or NULL with its error as ours.
-static void *large_done(void *large, hp_pool_t *p, void *b) {
+static void *large_done(void *large, void *b) {
     if (!b) {
-        hp_last_error = p->large_ops->get_last_allocation_error(large);
+        hp_last_error =
+            umf_private_disjoint_ops.get_last_allocation_error(large);
     }
     return b;
 }
@@ -913,7 +925,7 @@ static void *hp_malloc(void *pool, size_t size) {
         return small_alloc(p, size);
     }
     void *l = large_of(p);
-    return l ? large_done(l, p, p->large_ops->malloc(l, size)) : NULL;
+    return l ? large_done(l, umf_private_disjoint_ops.malloc(l, size)) : NULL;
 }
 
 static void *hp_aligned_malloc(void *pool, size_t size, size_t alignment) {
@@ -936,8 +948,8 @@ static void *hp_aligned_malloc(void *pool, size_t size, size_t alignment) {
         return small_alloc(p, pow2);
     }
     void *l = large_of(p);
-    return l ? large_done(l, p,
-                          p->large_ops->aligned_malloc(l, size, alignment))
+    return l ? large_done(l, umf_private_disjoint_ops.aligned_malloc(l, size,
+                                                                     alignment))
              : NULL;
 }
 
@@ -950,7 +962,8 @@ static void *hp_calloc(void *pool, size_t num, size_t size) {
     }
     if (total > UMF_HOST_MAX) {
         void *l = large_of(p);
-        return l ? large_done(l, p, p->large_ops->calloc(l, 1, total)) : NULL;
+        return l ? large_done(l, umf_private_disjoint_ops.calloc(l, 1, total))
+                 : NULL;
     }
     void *b = small_alloc(p, total);
     if (b) {
@@ -972,7 +985,8 @@ static umf_result_t hp_free(void *pool, void *ptr) {
     // the large pool reports as its checks say (so it is created even
     // for that).
     void *l = large_of(p);
-    return l ? p->large_ops->free(l, ptr) : UMF_RESULT_ERROR_INVALID_ARGUMENT;
+    return l ? umf_private_disjoint_ops.free(l, ptr)
+             : UMF_RESULT_ERROR_INVALID_ARGUMENT;
 }
 
 static size_t hp_usable_size(void *pool, void *ptr) {
@@ -985,7 +999,7 @@ static size_t hp_usable_size(void *pool, void *ptr) {
         return block_usable(p, s, ptr);
     }
     void *l = large_of(p);
-    return l ? p->large_ops->malloc_usable_size(l, ptr) : 0;
+    return l ? umf_private_disjoint_ops.malloc_usable_size(l, ptr) : 0;
 }
 
 static void *hp_realloc(void *pool, void *ptr, size_t size) {
@@ -1001,7 +1015,7 @@ static void *hp_realloc(void *pool, void *ptr, size_t size) {
     hp_seg_t *s = own_seg(p, ptr);
     void *l = s ? NULL : large_of(p);
     size_t old = s   ? block_usable(p, s, ptr)
-                 : l ? p->large_ops->malloc_usable_size(l, ptr)
+                 : l ? umf_private_disjoint_ops.malloc_usable_size(l, ptr)
                      : 0;
     if (old == 0) {
         // Not a live block: its free reports it (or the pool's checks are
@@ -1066,8 +1080,6 @@ static umf_result_t hp_initialize(umf_memory_provider_handle_t provider,
     }
     heap_init(p->shared, p);
 
-    p->large_ops = umfDisjointPoolOps();
-
     pthread_mutex_lock(&registry_lock);
     p->gen = next_gen++;
     p->slot = -1;
@@ -1113,7 +1125,7 @@ static void hp_finalize(void *pool) {
     pthread_mutex_unlock(&registry_lock);
     // Threads' entries for p no longer match any pool (gen is unique).
     if (p->large) {
-        p->large_ops->finalize(p->large);
+        umf_private_disjoint_ops.finalize(p->large);
     }
     if (p->large_limits) {
         umfDisjointPoolSharedLimitsDestroy(p->large_limits);
@@ -1221,7 +1233,7 @@ UMF_EXPORT size_t umf_private_host_usable_large(void *hp, void *ptr,
                                                 bool *ours) {
     void *l = large_owning(hp, ptr);
     *ours = l != NULL;
-    return l ? ((hp_pool_t *)hp)->large_ops->malloc_usable_size(l, ptr) : 0;
+    return l ? umf_private_disjoint_ops.malloc_usable_size(l, ptr) : 0;
 }
 
 UMF_EXPORT size_t umf_private_host_usable(void *ptr, bool *ours) {
