@@ -91,8 +91,8 @@ int main(void) {
     while (fgets(line, sizeof(line), maps)) {
         uintptr_t a, b, o;
         char perm[8], p[512] = "";
-        if (sscanf(line, "%lx-%lx %7s %lx %*s %*s %511s", &a, &b, perm, &o,
-                   p) < 4) {
+        if (sscanf(line, "%lx-%lx %7s %lx %*s %*s %511s", &a, &b, perm, &o, p) <
+            4) {
             continue;
         }
         if (strstr(p, "libumf_proxy.so")) {
@@ -152,8 +152,8 @@ int main(void) {
         } else {
             past++;
             if (nw < sizeof(where) - 32) {
-                nw += (size_t)snprintf(where + nw, sizeof(where) - nw,
-                                       " %#lx", (unsigned long)(off + a - start));
+                nw += (size_t)snprintf(where + nw, sizeof(where) - nw, " %#lx",
+                                       (unsigned long)(off + a - start));
             }
         }
     }
