@@ -294,6 +294,71 @@ START_TEST(test_pool_jemalloc_malloc_free) {
 }
 END_TEST
 
+// Small blocks go through the magazines (pop on malloc, push on free,
+// refill and flush of half a class at a time). Blocks of sizes around
+// every class boundary up to 512 B, more of each than a magazine holds,
+// freed in a scrambled order and taken again: every live block is
+// distinct, in the pool, and keeps its contents.
+static int mag_cmp_ptr(const void *a, const void *b) {
+    uintptr_t x = (uintptr_t) * (void *const *)a;
+    uintptr_t y = (uintptr_t) * (void *const *)b;
+    return (x > y) - (x < y);
+}
+
+START_TEST(test_pool_jemalloc_magazine_blocks_distinct) {
+    umf_memory_pool_handle_t pool = os_pool();
+    const size_t sizes[] = {1,   8,   9,   16,  17,  48,  100, 128,
+                            129, 200, 256, 300, 448, 511, 512, 513};
+    enum { PER = 100, N = PER * ARRAY_SIZE(sizes) };
+    static unsigned char *live[N];
+    static void *sorted[N];
+    memset(live, 0, sizeof(live));
+    for (int round = 0; round < 6; round++) {
+        for (size_t i = 0; i < N; i++) { // what the last round freed
+            if (!live[i]) {
+                size_t sz = sizes[i % ARRAY_SIZE(sizes)];
+                live[i] = umfPoolMalloc(pool, sz);
+                ck_assert_ptr_nonnull(live[i]);
+                ck_assert_ptr_eq(umfPoolByPtr(live[i]), pool);
+                ck_assert_uint_ge(umfPoolMallocUsableSize(pool, live[i]), sz);
+                memset(live[i], (int)(i & 0xff), sz);
+            }
+        }
+        for (size_t i = 0; i < N; i++) {
+            size_t sz = sizes[i % ARRAY_SIZE(sizes)];
+            size_t k = 0;
+            while (k < sz && live[i][k] == (unsigned char)(i & 0xff)) {
+                k++;
+            }
+            ck_assert_msg(k == sz,
+                          "round %d: block %zu (%zu B) clobbered at %zu", round,
+                          i, sz, k);
+        }
+        memcpy(sorted, live, sizeof(sorted));
+        qsort(sorted, N, sizeof(sorted[0]), mag_cmp_ptr);
+        for (size_t i = 1; i < N; i++) {
+            ck_assert_msg(sorted[i] != sorted[i - 1],
+                          "round %d: %p handed out twice", round, sorted[i]);
+        }
+        // A third to two thirds of them go, in a scrambled order.
+        for (size_t j = 0; j < N; j++) {
+            size_t i = (j * 7919) % N;
+            if ((i * 7 + (size_t)round) % 3 != 0 || (round & 1)) {
+                if ((i + (size_t)round) % 2 == 0) {
+                    ck_assert_int_eq(umfPoolFree(pool, live[i]),
+                                     UMF_RESULT_SUCCESS);
+                    live[i] = NULL;
+                }
+            }
+        }
+    }
+    for (size_t i = 0; i < N; i++) {
+        ck_assert_int_eq(umfPoolFree(pool, live[i]), UMF_RESULT_SUCCESS);
+    }
+    umfPoolDestroy(pool);
+}
+END_TEST
+
 START_TEST(test_pool_jemalloc_malloc_zero) {
     umf_memory_pool_handle_t pool = os_pool();
     void *a = umfPoolMalloc(pool, 0);
@@ -1129,6 +1194,73 @@ START_TEST(test_pool_jemalloc_thread_exit_releases_tcaches) {
 }
 END_TEST
 
+// Bytes of small blocks jemalloc counts as allocated, all arenas.
+static size_t small_allocated(mallctl_fn mallctl_) {
+    uint64_t epoch = 1;
+    size_t sz = sizeof(epoch);
+    ck_assert_int_eq(mallctl_("epoch", &epoch, &sz, &epoch, sz), 0);
+    size_t v = 0;
+    sz = sizeof(v);
+    // 4096: MALLCTL_ARENAS_ALL
+    ck_assert_int_eq(
+        mallctl_("stats.arenas.4096.small.allocated", &v, &sz, NULL, 0), 0);
+    return v;
+}
+
+static umf_memory_pool_handle_t mx_pool;
+
+// Fills this thread's magazines of four classes and exits holding them.
+static void *mx_thread(void *arg) {
+    (void)arg;
+    const size_t sizes[] = {64, 128, 256, 512};
+    for (size_t s = 0; s < ARRAY_SIZE(sizes); s++) {
+        void *b[64];
+        for (size_t i = 0; i < ARRAY_SIZE(b); i++) {
+            b[i] = umfPoolMalloc(mx_pool, sizes[s]);
+            if (!b[i]) {
+                return "malloc failed";
+            }
+        }
+        for (size_t i = 0; i < ARRAY_SIZE(b); i++) {
+            umfPoolFree(mx_pool, b[i]);
+        }
+    }
+    return NULL;
+}
+
+// Thread exit gives the blocks cached in its magazines back to a pool
+// that is still alive (jemalloc's count of allocated bytes comes back).
+START_TEST(test_pool_jemalloc_thread_exit_empties_magazines) {
+    mallctl_fn mallctl_ = jemalloc_mallctl();
+    bool stats = false;
+    size_t sz = sizeof(stats);
+    if (mallctl_("config.stats", &stats, &sz, NULL, 0) != 0 || !stats) {
+        printf("SKIP: this jemalloc keeps no statistics (config.stats)\n");
+        return;
+    }
+    mx_pool = os_pool();
+    // A first thread makes what jemalloc keeps after a thread (per-thread
+    // structures it reuses); the second is measured.
+    for (int round = 0; round < 2; round++) {
+        size_t before = small_allocated(mallctl_);
+        pthread_t th;
+        void *err;
+        ck_assert_int_eq(pthread_create(&th, NULL, mx_thread, NULL), 0);
+        pthread_join(th, &err);
+        ck_assert_msg(err == NULL, "%s", (char *)err);
+        size_t after = small_allocated(mallctl_);
+        if (round == 1) {
+            // 16 to 32 blocks of each class were cached: at least 15 KiB.
+            ck_assert_msg(after <= before + 4096,
+                          "%zu bytes of small blocks still allocated after "
+                          "the thread exited (%zu before)",
+                          after, before);
+        }
+    }
+    umfPoolDestroy(mx_pool);
+}
+END_TEST
+
 enum { DB_THREADS = 4 };
 static pthread_barrier_t db_barrier;
 static umf_memory_pool_handle_t db_pools[3];
@@ -1296,6 +1428,7 @@ static Suite *pool_jemalloc_suite(void) {
 
     tc = tcase_create("alloc");
     tcase_add_test(tc, test_pool_jemalloc_malloc_free);
+    tcase_add_test(tc, test_pool_jemalloc_magazine_blocks_distinct);
     tcase_add_test(tc, test_pool_jemalloc_malloc_zero);
     tcase_add_test(tc, test_pool_jemalloc_malloc_huge_fails);
     tcase_add_test(tc, test_pool_jemalloc_calloc_zeroes);
@@ -1328,6 +1461,7 @@ static Suite *pool_jemalloc_suite(void) {
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_pool_jemalloc_isolation_threads);
     tcase_add_test(tc, test_pool_jemalloc_thread_exit_releases_tcaches);
+    tcase_add_test(tc, test_pool_jemalloc_thread_exit_empties_magazines);
     tcase_add_test(tc, test_pool_jemalloc_destroy_before_thread_exit);
     tcase_add_test(tc, test_pool_jemalloc_fork_threaded_parent);
     suite_add_tcase(s, tc);
