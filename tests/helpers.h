@@ -338,4 +338,66 @@ static inline void race_double_free(umf_memory_pool_handle_t pool, int rounds) {
     pthread_barrier_destroy(&r.done);
 }
 
+// --- Pools with per-thread magazines of small blocks ---
+
+static inline int small_blocks_cmp(const void *a, const void *b) {
+    uintptr_t x = (uintptr_t) * (void *const *)a;
+    uintptr_t y = (uintptr_t) * (void *const *)b;
+    return (x > y) - (x < y);
+}
+
+// Blocks of sizes around every size class up to 513 B, more of each than
+// a magazine holds, freed in a scrambled order and taken again over six
+// rounds: every live block is distinct, in the pool, as large as asked
+// and keeps its contents.
+static inline void small_blocks_distinct(umf_memory_pool_handle_t pool) {
+    static const size_t sizes[] = {1,   8,   9,   16,  17,  48,  100, 128,
+                                   129, 200, 256, 300, 448, 511, 512, 513};
+    enum { PER = 100, N = PER * ARRAY_SIZE(sizes) };
+    static unsigned char *live[N];
+    static void *sorted[N];
+    memset(live, 0, sizeof(live));
+    for (int round = 0; round < 6; round++) {
+        for (size_t i = 0; i < N; i++) { // what the last round freed
+            if (!live[i]) {
+                size_t sz = sizes[i % ARRAY_SIZE(sizes)];
+                live[i] = umfPoolMalloc(pool, sz);
+                ck_assert_ptr_nonnull(live[i]);
+                ck_assert_ptr_eq(umfPoolByPtr(live[i]), pool);
+                ck_assert_uint_ge(umfPoolMallocUsableSize(pool, live[i]), sz);
+                memset(live[i], (int)(i & 0xff), sz);
+            }
+        }
+        for (size_t i = 0; i < N; i++) {
+            size_t sz = sizes[i % ARRAY_SIZE(sizes)];
+            size_t k = 0;
+            while (k < sz && live[i][k] == (unsigned char)(i & 0xff)) {
+                k++;
+            }
+            ck_assert_msg(k == sz,
+                          "round %d: block %zu (%zu B) clobbered at %zu", round,
+                          i, sz, k);
+        }
+        memcpy(sorted, live, sizeof(sorted));
+        qsort(sorted, N, sizeof(sorted[0]), small_blocks_cmp);
+        for (size_t i = 1; i < N; i++) {
+            ck_assert_msg(sorted[i] != sorted[i - 1],
+                          "round %d: %p handed out twice", round, sorted[i]);
+        }
+        // Some of them go, in a scrambled order.
+        for (size_t j = 0; j < N; j++) {
+            size_t i = (j * 7919) % N;
+            if (((i * 7 + (size_t)round) % 3 != 0 || (round & 1)) &&
+                (i + (size_t)round) % 2 == 0) {
+                ck_assert_int_eq(umfPoolFree(pool, live[i]),
+                                 UMF_RESULT_SUCCESS);
+                live[i] = NULL;
+            }
+        }
+    }
+    for (size_t i = 0; i < N; i++) {
+        ck_assert_int_eq(umfPoolFree(pool, live[i]), UMF_RESULT_SUCCESS);
+    }
+}
+
 #endif /* UMF_TEST_HELPERS_H */

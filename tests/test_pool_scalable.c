@@ -891,6 +891,126 @@ START_TEST(test_pool_scalable_keys_run_out) {
 }
 END_TEST
 
+// Small blocks go through the magazines: small_blocks_distinct.
+START_TEST(test_pool_scalable_magazine_blocks_distinct) {
+    test_prov_t *t;
+    umf_memory_provider_handle_t prov = rec_provider(0, &t);
+    umf_memory_pool_handle_t pool = scalable_pool(prov, 0, false);
+    small_blocks_distinct(pool);
+    umfPoolDestroy(pool);
+    check_all_returned(t);
+    umfMemoryProviderDestroy(prov);
+}
+END_TEST
+
+// A thread's magazine holds blocks of a pool that is then destroyed; the
+// next pool (in the same slot) must never get them.
+static pthread_barrier_t ms_barrier;
+static umf_memory_pool_handle_t ms_pools[2];
+
+static const char *ms_use(umf_memory_pool_handle_t pool) {
+    void *held[64];
+    for (size_t i = 0; i < ARRAY_SIZE(held); i++) {
+        held[i] = umfPoolMalloc(pool, 8 + (i % 16) * 32);
+        if (!held[i] || umfPoolByPtr(held[i]) != pool) {
+            return "allocation failed or in the wrong pool";
+        }
+    }
+    for (size_t i = 0; i < ARRAY_SIZE(held); i++) {
+        umfPoolFree(pool, held[i]);
+    }
+    return NULL;
+}
+
+static void *ms_thread(void *arg) {
+    (void)arg;
+    const char *err = ms_use(ms_pools[0]);
+    err = err ? err : ms_use(ms_pools[0]); // magazines filled
+    pthread_barrier_wait(&ms_barrier);     // main destroys pool 0
+    pthread_barrier_wait(&ms_barrier);     // and creates pool 1
+    for (int i = 0; i < 3 && !err; i++) {
+        err = ms_use(ms_pools[1]);
+    }
+    return (void *)err;
+}
+
+START_TEST(test_pool_scalable_magazine_of_destroyed_pool_dropped) {
+    test_prov_t *t[2];
+    umf_memory_provider_handle_t prov[2];
+    prov[0] = rec_provider(0, &t[0]);
+    prov[1] = rec_provider(0, &t[1]);
+    ms_pools[0] = scalable_pool(prov[0], 0, false);
+    pthread_barrier_init(&ms_barrier, NULL, 2);
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, ms_thread, NULL), 0);
+    pthread_barrier_wait(&ms_barrier);
+    umfPoolDestroy(ms_pools[0]);
+    check_all_returned(t[0]); // the thread's cached blocks went with it
+    ms_pools[1] = scalable_pool(prov[1], 0, false);
+    pthread_barrier_wait(&ms_barrier);
+    void *err;
+    pthread_join(th, &err);
+    ck_assert_msg(err == NULL, "%s", (char *)err);
+    pthread_barrier_destroy(&ms_barrier);
+    umfPoolDestroy(ms_pools[1]);
+    check_all_returned(t[1]);
+    for (int i = 0; i < 2; i++) {
+        umfMemoryProviderDestroy(prov[i]);
+    }
+}
+END_TEST
+
+// Threads that exit holding full magazines give their blocks back: 400
+// of them (each caching at least 16 blocks of 64, 128, 256 and 512 B, 15
+// KiB) leave the pool's footprint where 40 left it.
+static umf_memory_pool_handle_t mx_pool;
+
+static void *mx_thread(void *arg) {
+    (void)arg;
+    const size_t sizes[] = {64, 128, 256, 512};
+    for (size_t s = 0; s < ARRAY_SIZE(sizes); s++) {
+        void *b[64];
+        for (size_t i = 0; i < ARRAY_SIZE(b); i++) {
+            b[i] = umfPoolMalloc(mx_pool, sizes[s]);
+            if (!b[i]) {
+                return "malloc failed";
+            }
+        }
+        for (size_t i = 0; i < ARRAY_SIZE(b); i++) {
+            umfPoolFree(mx_pool, b[i]);
+        }
+    }
+    return NULL;
+}
+
+static void mx_threads(int n) {
+    for (int i = 0; i < n; i++) {
+        pthread_t th;
+        void *err;
+        ck_assert_int_eq(pthread_create(&th, NULL, mx_thread, NULL), 0);
+        pthread_join(th, &err);
+        ck_assert_msg(err == NULL, "%s", (char *)err);
+    }
+}
+
+START_TEST(test_pool_scalable_thread_exit_empties_magazines) {
+    test_prov_t *t;
+    umf_memory_provider_handle_t prov = rec_provider(0, &t);
+    mx_pool = scalable_pool(prov, 0, false);
+    mx_threads(40);
+    size_t before = t->allocated;
+    mx_threads(400);
+    // Without the give-back: 400 x 15 KiB, 6 MiB more.
+    ck_assert_msg(t->allocated <= before + (size_t)2 * MiB,
+                  "the pool's provider holds %zu bytes after 400 more "
+                  "threads, %zu before",
+                  (size_t)t->allocated, before);
+    umfPoolDestroy(mx_pool);
+    check_all_returned(t);
+    umfMemoryProviderDestroy(prov);
+}
+END_TEST
+
 START_TEST(test_pool_scalable_two_pools_never_mix) {
     test_prov_t *ta, *tb;
     umf_memory_provider_handle_t pa = rec_provider(0, &ta);
@@ -981,6 +1101,9 @@ static Suite *pool_scalable_suite(void) {
     tcase_add_test(tc, test_pool_scalable_last_error_per_thread);
     tcase_add_test(tc, test_pool_scalable_threads_cross_free);
     tcase_add_test(tc, test_pool_scalable_two_pools_never_mix);
+    tcase_add_test(tc, test_pool_scalable_magazine_blocks_distinct);
+    tcase_add_test(tc, test_pool_scalable_magazine_of_destroyed_pool_dropped);
+    tcase_add_test(tc, test_pool_scalable_thread_exit_empties_magazines);
     suite_add_tcase(s, tc);
     return s;
 }

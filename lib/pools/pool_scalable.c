@@ -28,9 +28,21 @@
  * keep nothing per thread here (tbbmalloc's own per-thread caches are its
  * business).
  *
- * Locks: none of ours. malloc and free are one indirect call into
- * tbbmalloc's per-thread caches plus writes to this thread's TLS; the pool
- * object is read-only after creation.
+ * Magazines. In front of tbbmalloc, a thread keeps per pool (the first
+ * SP_TLS_SLOTS pools alive at once, by slot) a magazine of freed blocks of
+ * up to SP_MAG_MAX_SIZE bytes per tbbmalloc size class: malloc pops one
+ * and free pushes one (its class from rml::pool_msize, which reads the
+ * block's header and takes no lock) without calling into tbbmalloc's pool
+ * API or passing the fork gate; a refill takes half a magazine from
+ * tbbmalloc and a full one gives half back, inside the gate. A magazine
+ * names the pool (its serial) whose blocks it holds: a destroyed pool's
+ * blocks went with it, so a magazine of another serial is dropped unread,
+ * and thread exit gives blocks back only to a pool still in its slot.
+ *
+ * Locks: sp_slot_lock guards the slot table, taken only inside the gate
+ * (so no fork finds it held). malloc and free write only this thread's
+ * TLS and magazines, or make one indirect call into tbbmalloc's per-thread
+ * caches; the pool object is read-only after creation.
  */
 
 #include <umf/memory_pool_ops.h>
@@ -208,10 +220,31 @@ typedef struct scalable_pool_t {
     bool checks;           // misuse checks on (the live-block map)
     bool checks_stop;      // ... and a misuse aborts (else: refused)
     uint64_t serial;       // unique per pool created (never 0)
+    unsigned slot;         // in the magazine tables; SP_TLS_SLOTS: none
     ut_exit_guard_t guard; // around this pool's tbbmalloc key (thread.h)
 } scalable_pool_t;
 
 static _Atomic uint64_t sp_serials;
+
+// Magazines (see the top of the file): blocks of up to SP_MAG_MAX_SIZE
+// bytes in tbbmalloc's size classes (counted at the first pool's set-up),
+// SP_MAG_CAP per class.
+#define SP_TLS_SLOTS    64
+#define SP_MAG_MAX_SIZE 512
+#define SP_MAG_CLASSES  32
+#define SP_MAG_CAP      32
+
+typedef struct sp_mag_t {
+    uint64_t serial; // the pool whose blocks it holds; 0: none
+    uint8_t n[SP_MAG_CLASSES];
+    void *b[SP_MAG_CLASSES][SP_MAG_CAP];
+} sp_mag_t;
+
+// A thread's magazines, by pool slot (the last entry stays NULL: pools
+// without a slot).
+typedef struct sp_thread_t {
+    sp_mag_t *mag[SP_TLS_SLOTS + 1];
+} sp_thread_t;
 
 // Per thread, for all scalable pools. One struct, so the reset at the start
 // of a call touches a single cache line, private to this thread.
@@ -223,6 +256,7 @@ typedef struct sp_tls_t {
     ut_thread_t *gate;           // from ut_gate_enter, for ut_gate_leave
     uint64_t armed;              // serial of the pool last armed
     ut_thread_t *ut;             // this thread's record (one TLS lookup)
+    sp_thread_t *mt;             // magazines; NULL until the first is made
 } sp_tls_t;
 
 static _Thread_local sp_tls_t tls_sp;
@@ -268,6 +302,216 @@ static inline void gate_enter(sp_tls_t *t, const scalable_pool_t *sp) {
 
 static inline void gate_leave(sp_tls_t *t) {
     ut_gate_leave(sp_gate, t->gate);
+}
+
+// --- Magazines (see the top of the file) ---
+
+static pthread_mutex_t sp_slot_lock = PTHREAD_MUTEX_INITIALIZER;
+// Serial of the pool in each slot; 0: free. Guarded by sp_slot_lock.
+static uint64_t sp_slot_serial[SP_TLS_SLOTS];
+static const scalable_pool_t *sp_slot_pool[SP_TLS_SLOTS];
+// The class of each size up to SP_MAG_MAX_SIZE and each class's size;
+// written once (sp_mag_classes_init, under sp_slot_lock) before sp_mag_on.
+static uint8_t sp_mag_cls[SP_MAG_MAX_SIZE + 1];
+static uint16_t sp_mag_size[SP_MAG_CLASSES];
+static _Atomic bool sp_mag_on;
+static bool sp_mag_tried;
+static int sp_ut_slot = -1; // our slot in libumf's per-thread records
+
+// tbbmalloc's size classes up to SP_MAG_MAX_SIZE, from the sizes it gives
+// (rml::pool_msize) for each request size, with every class checked to
+// come back as itself. pre: inside the gate, sp_slot_lock held.
+static void sp_mag_classes_init(const scalable_pool_t *sp) {
+    sp_mag_tried = true;
+    unsigned ncls = 0;
+    size_t prev = 0;
+    for (size_t size = 1; size <= SP_MAG_MAX_SIZE; size++) {
+        void *p = sp->tbb.pool_malloc(sp->tbb_pool, size);
+        if (!p) {
+            return; // out of memory now: pools run without magazines
+        }
+        size_t real = sp->tbb.pool_msize(sp->tbb_pool, p);
+        sp->tbb.pool_free(sp->tbb_pool, p);
+        if (real < size || real > SP_MAG_MAX_SIZE ||
+            (real != prev && ncls == SP_MAG_CLASSES)) {
+            LOG_INFO("tbbmalloc's size %zu for %zu bytes: scalable pools run "
+                     "without magazines",
+                     real, size);
+            return;
+        }
+        if (real != prev) {
+            sp_mag_size[ncls++] = (uint16_t)real;
+            prev = real;
+        }
+        sp_mag_cls[size] = (uint8_t)(ncls - 1);
+    }
+    for (unsigned c = 0; c < ncls; c++) {
+        if (sp_mag_cls[sp_mag_size[c]] != c) {
+            LOG_INFO("tbbmalloc's class of %u bytes is not itself: scalable "
+                     "pools run without magazines",
+                     (unsigned)sp_mag_size[c]);
+            return;
+        }
+    }
+    atomic_store_explicit(&sp_mag_on, true, memory_order_release);
+}
+
+static void sp_thread_release(void *arg, bool own_thread);
+
+static const ut_client_t sp_ut_client = {
+    .name = "scalable pools",
+    .release = sp_thread_release,
+};
+
+// A slot for a new pool (and, the first time, the classes and our
+// per-thread client). pre: inside the gate.
+static void sp_slot_take(scalable_pool_t *sp) {
+    sp->slot = SP_TLS_SLOTS;
+    pthread_mutex_lock(&sp_slot_lock);
+    if (!sp_mag_tried) {
+        sp_ut_slot = ut_client_register(&sp_ut_client);
+        if (sp_ut_slot >= 0) {
+            sp_mag_classes_init(sp);
+        } else {
+            sp_mag_tried = true;
+            LOG_INFO("no per-thread slot left: scalable pools run without "
+                     "magazines");
+        }
+    }
+    for (unsigned i = 0; i < SP_TLS_SLOTS &&
+                         atomic_load_explicit(&sp_mag_on, memory_order_relaxed);
+         i++) {
+        if (!sp_slot_serial[i]) {
+            sp_slot_serial[i] = sp->serial;
+            sp_slot_pool[i] = sp;
+            sp->slot = i;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&sp_slot_lock);
+}
+
+// The pool's slot is free again: no thread gives blocks back to it from
+// now on. pre: inside the gate.
+static void sp_slot_release(const scalable_pool_t *sp) {
+    if (sp->slot == SP_TLS_SLOTS) {
+        return;
+    }
+    pthread_mutex_lock(&sp_slot_lock);
+    sp_slot_serial[sp->slot] = 0;
+    sp_slot_pool[sp->slot] = NULL;
+    pthread_mutex_unlock(&sp_slot_lock);
+}
+
+// Gives m's blocks back to the pool still in `slot` with m's serial, if
+// any, and frees m. pre: inside the gate (or the only thread of a fork
+// child).
+static void sp_mag_drop(sp_mag_t *m, unsigned slot) {
+    pthread_mutex_lock(&sp_slot_lock);
+    const scalable_pool_t *sp = sp_slot_pool[slot];
+    if (sp && m->serial == sp_slot_serial[slot]) {
+        for (unsigned c = 0; c < SP_MAG_CLASSES; c++) {
+            for (unsigned j = 0; j < m->n[c]; j++) {
+                (void)sp->tbb.pool_free(sp->tbb_pool, m->b[c][j]);
+            }
+        }
+    }
+    pthread_mutex_unlock(&sp_slot_lock);
+    ba_free(m);
+}
+
+// Thread exit (own_thread), or a thread gone in a fork child.
+static void sp_thread_release(void *arg, bool own_thread) {
+    sp_thread_t *mt = arg;
+    ut_thread_t *g = NULL;
+    if (own_thread) {
+        g = ut_gate_enter(sp_gate, ut_self());
+        tls_sp.mt = NULL;
+    }
+    for (unsigned i = 0; i < SP_TLS_SLOTS; i++) {
+        if (mt->mag[i]) {
+            sp_mag_drop(mt->mag[i], i);
+        }
+    }
+    if (own_thread) {
+        ut_gate_leave(sp_gate, g);
+    }
+    ba_free(mt);
+}
+
+// Makes (or takes over) this thread's magazine for sp after a call of the
+// general path; nothing when the thread is past its TSD destructors or
+// out of memory.
+static UMF_NOINLINE UMF_COLD void sp_mag_make(sp_tls_t *t,
+                                              const scalable_pool_t *sp) {
+    sp_thread_t *mt = t->mt;
+    if (!mt) {
+        mt = ba_calloc(1, sizeof(*mt));
+        if (!mt) {
+            return;
+        }
+        if (!ut_set(sp_ut_slot, mt)) {
+            ba_free(mt);
+            return;
+        }
+        t->mt = mt;
+    }
+    sp_mag_t *m = mt->mag[sp->slot];
+    if (!m) {
+        m = ba_calloc(1, sizeof(*m));
+        if (!m) {
+            return;
+        }
+        mt->mag[sp->slot] = m;
+    }
+    // A destroyed pool's blocks went with it.
+    memset(m->n, 0, sizeof(m->n));
+    m->serial = sp->serial;
+}
+
+// This thread's magazine for sp, or NULL.
+static inline sp_mag_t *sp_mag(const sp_tls_t *t, const scalable_pool_t *sp) {
+    if (unlikely(!t->mt)) {
+        return NULL;
+    }
+    sp_mag_t *m = t->mt->mag[sp->slot];
+    return likely(m != NULL) && likely(m->serial == sp->serial) ? m : NULL;
+}
+
+// An empty class of m takes half a magazine from tbbmalloc and returns
+// one block, or NULL (the general path then reports why).
+static UMF_NOINLINE void *sp_mag_refill(sp_tls_t *t, const scalable_pool_t *sp,
+                                        sp_mag_t *m, unsigned c) {
+    size_t size = sp_mag_size[c];
+    unsigned n = 0;
+    gate_enter(t, sp);
+    while (n < SP_MAG_CAP / 2) {
+        void *p = sp->tbb.pool_malloc(sp->tbb_pool, size);
+        if (!p) {
+            break;
+        }
+        m->b[c][n++] = p;
+    }
+    gate_leave(t);
+    if (n == 0) {
+        return NULL;
+    }
+    m->n[c] = (uint8_t)(n - 1);
+    return m->b[c][n - 1];
+}
+
+// A full class of m gives its older half back to tbbmalloc.
+static UMF_NOINLINE void sp_mag_flush(sp_tls_t *t, const scalable_pool_t *sp,
+                                      sp_mag_t *m, unsigned c) {
+    const unsigned half = SP_MAG_CAP / 2;
+    gate_enter(t, sp);
+    for (unsigned j = 0; j < half; j++) {
+        (void)sp->tbb.pool_free(sp->tbb_pool, m->b[c][j]);
+    }
+    gate_leave(t);
+    memmove(&m->b[c][0], &m->b[c][half],
+            (SP_MAG_CAP - half) * sizeof(m->b[c][0]));
+    m->n[c] = (uint8_t)(SP_MAG_CAP - half);
 }
 
 // --- Callbacks from tbbmalloc: raw memory from the provider ---
@@ -353,6 +597,9 @@ static umf_result_t sp_initialize(umf_memory_provider_handle_t provider,
         goto err_close_lib;
     }
     sp->serial = atomic_fetch_add(&sp_serials, 1) + 1;
+    gate_enter(g, NULL);
+    sp_slot_take(sp);
+    gate_leave(g);
     *priv = sp;
     return UMF_RESULT_SUCCESS;
 
@@ -369,6 +616,7 @@ static void sp_finalize(void *priv) {
     scalable_pool_t *sp = priv;
     sp_tls_t *g = sp_tls();
     gate_enter(g, NULL);
+    sp_slot_release(sp);
     bool ok = sp->tbb.pool_destroy(sp->tbb_pool);
     gate_leave(g);
     umf_private_thread_exit_guard_delete(&sp->guard);
@@ -420,6 +668,24 @@ static void *sp_malloc(void *priv, size_t size) {
     scalable_pool_t *sp = priv;
     sp_tls_t *g = sp_tls();
     sp_call_begin(g, sp);
+    if (size - 1 < SP_MAG_MAX_SIZE) {
+        sp_mag_t *m = sp_mag(g, sp);
+        if (likely(m != NULL)) {
+            unsigned c = sp_mag_cls[size];
+            void *p = likely(m->n[c]) ? m->b[c][--m->n[c]]
+                                      : sp_mag_refill(g, sp, m, c);
+            if (likely(p != NULL)) {
+                if (sp->checks) {
+                    bm_mark(p);
+                }
+                umf_tsan_acquire(p);
+                umf_tsan_acquire(sp);
+                return p;
+            }
+        } else if (sp->slot != SP_TLS_SLOTS) {
+            sp_mag_make(g, sp); // from the next call on
+        }
+    }
     // tbbmalloc serves size 0 with a unique minimal block.
     gate_enter(g, sp);
     void *ptr = sp->tbb.pool_malloc(sp->tbb_pool, size);
@@ -584,9 +850,22 @@ static umf_result_t sp_free(void *priv, void *ptr) {
         return sp_misuse(sp, ptr);
     }
     sp_tls_t *g = sp_tls();
-    g->free_failed = UMF_RESULT_SUCCESS;
     umf_tsan_release(ptr);
     umf_tsan_release(sp);
+    sp_mag_t *m = sp_mag(g, sp);
+    if (likely(m != NULL)) {
+        // Outside the gate: pool_msize reads the block's header, no lock.
+        size_t size = sp->tbb.pool_msize(sp->tbb_pool, ptr);
+        if (size - 1 < SP_MAG_MAX_SIZE) {
+            unsigned c = sp_mag_cls[size];
+            if (unlikely(m->n[c] == SP_MAG_CAP)) {
+                sp_mag_flush(g, sp, m, c);
+            }
+            m->b[c][m->n[c]++] = ptr;
+            return UMF_RESULT_SUCCESS;
+        }
+    }
+    g->free_failed = UMF_RESULT_SUCCESS;
     gate_enter(g, sp);
     bool ok = sp->tbb.pool_free(sp->tbb_pool, ptr);
     gate_leave(g);
