@@ -967,20 +967,7 @@ static umf_memory_pool_handle_t mx_pool;
 
 static void *mx_thread(void *arg) {
     (void)arg;
-    const size_t sizes[] = {64, 128, 256, 512};
-    for (size_t s = 0; s < ARRAY_SIZE(sizes); s++) {
-        void *b[64];
-        for (size_t i = 0; i < ARRAY_SIZE(b); i++) {
-            b[i] = umfPoolMalloc(mx_pool, sizes[s]);
-            if (!b[i]) {
-                return "malloc failed";
-            }
-        }
-        for (size_t i = 0; i < ARRAY_SIZE(b); i++) {
-            umfPoolFree(mx_pool, b[i]);
-        }
-    }
-    return NULL;
+    return (void *)fill_small_magazines(mx_pool);
 }
 
 static void mx_threads(int n) {
