@@ -896,6 +896,32 @@ START_TEST(test_pool_scalable_magazine_blocks_distinct) {
     test_prov_t *t;
     umf_memory_provider_handle_t prov = rec_provider(0, &t);
     umf_memory_pool_handle_t pool = scalable_pool(prov, 0, false);
+    // Creation takes nothing from the provider (the magazines' classes
+    // are looked for on the first small allocations, not here).
+    ck_assert_uint_eq(t->allocs, 0);
+    small_blocks_distinct(pool);
+    umfPoolDestroy(pool);
+    check_all_returned(t);
+    umfMemoryProviderDestroy(prov);
+}
+END_TEST
+
+// The magazines' classes are looked for on the first small allocation;
+// when the provider refuses memory then, the allocation fails as it
+// would without magazines, and the process's pools run without them:
+// correct, as before.
+START_TEST(test_pool_scalable_magazines_off_after_failed_set_up) {
+    test_prov_t *t;
+    umf_memory_provider_handle_t bad = rec_provider(1, &t);
+    umf_memory_pool_handle_t pool = scalable_pool(bad, 0, false);
+    ck_assert_ptr_null(umfPoolMalloc(pool, 64));
+    ck_assert_int_eq(umfPoolGetLastAllocationError(pool),
+                     UMF_RESULT_ERROR_OUT_OF_HOST_MEMORY);
+    umfPoolDestroy(pool);
+    umfMemoryProviderDestroy(bad);
+
+    umf_memory_provider_handle_t prov = rec_provider(0, &t);
+    pool = scalable_pool(prov, 0, false);
     small_blocks_distinct(pool);
     umfPoolDestroy(pool);
     check_all_returned(t);
@@ -1089,6 +1115,7 @@ static Suite *pool_scalable_suite(void) {
     tcase_add_test(tc, test_pool_scalable_threads_cross_free);
     tcase_add_test(tc, test_pool_scalable_two_pools_never_mix);
     tcase_add_test(tc, test_pool_scalable_magazine_blocks_distinct);
+    tcase_add_test(tc, test_pool_scalable_magazines_off_after_failed_set_up);
     tcase_add_test(tc, test_pool_scalable_magazine_of_destroyed_pool_dropped);
     tcase_add_test(tc, test_pool_scalable_thread_exit_empties_magazines);
     suite_add_tcase(s, tc);

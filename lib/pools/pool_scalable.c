@@ -311,12 +311,14 @@ static pthread_mutex_t sp_slot_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t sp_slot_serial[SP_TLS_SLOTS];
 static const scalable_pool_t *sp_slot_pool[SP_TLS_SLOTS];
 // The class of each size up to SP_MAG_MAX_SIZE and each class's size;
-// written once (sp_mag_classes_init, under sp_slot_lock) before sp_mag_on.
+// written once (sp_mag_classes_init, under sp_slot_lock) before sp_mag_on,
+// on the first magazine's making (not at pool creation, which takes
+// nothing from the provider).
 static uint8_t sp_mag_cls[SP_MAG_MAX_SIZE + 1];
 static uint16_t sp_mag_size[SP_MAG_CLASSES];
 static _Atomic bool sp_mag_on;
-static bool sp_mag_tried;
-static int sp_ut_slot = -1; // our slot in libumf's per-thread records
+static _Atomic bool sp_mag_tried; // classes looked for (sp_slot_lock)
+static int sp_ut_slot = -1;       // our slot in libumf's per-thread records
 
 // tbbmalloc's size classes up to SP_MAG_MAX_SIZE, from the sizes it gives
 // (rml::pool_msize) for each request size, with every class checked to
@@ -328,7 +330,9 @@ static void sp_mag_classes_init(const scalable_pool_t *sp) {
     for (size_t size = 1; size <= SP_MAG_MAX_SIZE; size++) {
         void *p = sp->tbb.pool_malloc(sp->tbb_pool, size);
         if (!p) {
-            return; // out of memory now: pools run without magazines
+            LOG_INFO("no memory for tbbmalloc's size classes: scalable pools "
+                     "run without magazines");
+            return;
         }
         size_t real = sp->tbb.pool_msize(sp->tbb_pool, p);
         sp->tbb.pool_free(sp->tbb_pool, p);
@@ -363,24 +367,22 @@ static const ut_client_t sp_ut_client = {
     .release = sp_thread_release,
 };
 
-// A slot for a new pool (and, the first time, the classes and our
-// per-thread client). pre: inside the gate.
+// A slot for a new pool (and, the first time, our per-thread client).
+// pre: inside the gate.
 static void sp_slot_take(scalable_pool_t *sp) {
+    static bool registered;
     sp->slot = SP_TLS_SLOTS;
     pthread_mutex_lock(&sp_slot_lock);
-    if (!sp_mag_tried) {
+    if (!registered) {
+        registered = true;
         sp_ut_slot = ut_client_register(&sp_ut_client);
-        if (sp_ut_slot >= 0) {
-            sp_mag_classes_init(sp);
-        } else {
+        if (sp_ut_slot < 0) {
             sp_mag_tried = true;
             LOG_INFO("no per-thread slot left: scalable pools run without "
                      "magazines");
         }
     }
-    for (unsigned i = 0; i < SP_TLS_SLOTS &&
-                         atomic_load_explicit(&sp_mag_on, memory_order_relaxed);
-         i++) {
+    for (unsigned i = 0; i < SP_TLS_SLOTS && sp_ut_slot >= 0; i++) {
         if (!sp_slot_serial[i]) {
             sp_slot_serial[i] = sp->serial;
             sp_slot_pool[i] = sp;
@@ -444,6 +446,21 @@ static void sp_thread_release(void *arg, bool own_thread) {
 // out of memory.
 static UMF_NOINLINE UMF_COLD void sp_mag_make(sp_tls_t *t,
                                               const scalable_pool_t *sp) {
+    if (!atomic_load_explicit(&sp_mag_on, memory_order_acquire)) {
+        if (atomic_load_explicit(&sp_mag_tried, memory_order_relaxed)) {
+            return; // no magazines in this process (logged once)
+        }
+        gate_enter(t, sp);
+        pthread_mutex_lock(&sp_slot_lock);
+        if (!sp_mag_tried) {
+            sp_mag_classes_init(sp);
+        }
+        pthread_mutex_unlock(&sp_slot_lock);
+        gate_leave(t);
+        if (!atomic_load_explicit(&sp_mag_on, memory_order_acquire)) {
+            return;
+        }
+    }
     sp_thread_t *mt = t->mt;
     if (!mt) {
         mt = ba_calloc(1, sizeof(*mt));
